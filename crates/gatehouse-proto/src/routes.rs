@@ -1,0 +1,50 @@
+//! Route paths and header names. `{app}` routes carry the app id; `/auth/*` routes find the app
+//! from the bearer token (App Services convention).
+
+/// Fixed base path of the client API.
+pub const BASE: &str = "/api/client/v2.0";
+
+/// Request header a client sends on `POST /auth/session` to opt into refresh-token rotation.
+/// Stock App Services clients never send it and keep one refresh token per session.
+pub const ROTATION_HEADER: &str = "x-gatehouse-refresh-rotation";
+
+/// Provider names on the wire (for built-in providers the name equals the type).
+pub mod provider {
+    pub const ANONYMOUS: &str = "anon-user";
+    pub const USERPASS: &str = "local-userpass";
+    pub const API_KEY: &str = "api-key";
+    pub const CUSTOM_TOKEN: &str = "custom-token";
+    pub const CUSTOM_FUNCTION: &str = "custom-function";
+    pub const GOOGLE: &str = "oauth2-google";
+    pub const APPLE: &str = "oauth2-apple";
+    pub const FACEBOOK: &str = "oauth2-facebook";
+}
+
+pub fn app_base(app_id: &str) -> String {
+    format!("{BASE}/app/{app_id}")
+}
+
+pub fn location(app_id: &str) -> String {
+    format!("{BASE}/app/{app_id}/location")
+}
+
+pub fn providers(app_id: &str) -> String {
+    format!("{BASE}/app/{app_id}/auth/providers")
+}
+
+pub fn login(app_id: &str, provider: &str) -> String {
+    format!("{BASE}/app/{app_id}/auth/providers/{provider}/login")
+}
+
+pub fn userpass_action(app_id: &str, action: &str) -> String {
+    format!("{BASE}/app/{app_id}/auth/providers/local-userpass/{action}")
+}
+
+pub const SESSION: &str = "/api/client/v2.0/auth/session";
+pub const PROFILE: &str = "/api/client/v2.0/auth/profile";
+pub const DELETE_USER: &str = "/api/client/v2.0/auth/delete";
+pub const API_KEYS: &str = "/api/client/v2.0/auth/api_keys";
+
+pub fn api_key(id: &str) -> String {
+    format!("{API_KEYS}/{id}")
+}

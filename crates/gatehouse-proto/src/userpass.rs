@@ -1,0 +1,55 @@
+//! Bodies of the email/password provider actions (`local-userpass`). Field names are exactly what
+//! realm-web sends: register uses `email`, login uses `username`, tokens use camelCase `tokenId`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRequest {
+    pub email: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub token: String,
+    #[serde(rename = "tokenId")]
+    pub token_id: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub token: String,
+    #[serde(rename = "tokenId")]
+    pub token_id: String,
+    pub password: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetCallRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub arguments: Vec<serde_json::Value>,
+}
+
+// Passwords and tokens must never reach a log through `Debug`.
+macro_rules! redacted_debug {
+    ($($ty:ident),*) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($ty), " { .. redacted .. }"))
+            }
+        }
+    )*};
+}
+redacted_debug!(RegisterRequest, TokenRequest, ResetRequest, ResetCallRequest);

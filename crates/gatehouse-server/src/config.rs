@@ -1,0 +1,334 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `GATEHOUSE_*` environment
+//! variables and command-line flags (clap merges those two). See `gatehoused.example.toml`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Secret;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Public origin clients reach this server at (used in the location answer and in mailed
+    /// links, never taken from the `Host` header). Defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    /// `sqlite://…` or `postgres://…`. Defaults to `sqlite://{data_dir}/gatehouse.db`.
+    pub database_url: Option<String>,
+    /// Where the SQLite database, signing keys and the dev outbox live.
+    pub data_dir: PathBuf,
+    /// Listening on a non-loopback address without TLS in front needs this explicit opt-in.
+    pub allow_insecure_http: bool,
+    pub tokens: TokenConfig,
+    pub passwords: PasswordConfig,
+    pub rate_limits: RateLimitConfig,
+    pub smtp: Option<SmtpConfig>,
+    /// Apps served by this server, keyed by app id.
+    pub apps: BTreeMap<String, AppConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:9090".parse().expect("valid default"),
+            public_url: None,
+            database_url: None,
+            data_dir: PathBuf::from("gatehouse-data"),
+            allow_insecure_http: false,
+            tokens: TokenConfig::default(),
+            passwords: PasswordConfig::default(),
+            rate_limits: RateLimitConfig::default(),
+            smtp: None,
+            apps: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// `iss` of every token. Stable on purpose: it must not change with the listening port
+    /// (the desktop app's embedded server gets a new port on every start).
+    pub issuer: String,
+    /// Access-token lifetime; at most 30 minutes.
+    pub access_ttl_secs: i64,
+    /// Absolute session (refresh-token) lifetime.
+    pub refresh_absolute_secs: i64,
+    /// A session unused for this long ends.
+    pub refresh_idle_secs: i64,
+    /// How long the immediately previous refresh token of a rotating session stays acceptable.
+    pub rotation_grace_secs: i64,
+    /// Oldest sessions are evicted beyond this many per user.
+    pub sessions_per_user: i64,
+    /// Emailed confirmation and reset token lifetimes.
+    pub confirm_ttl_secs: i64,
+    pub reset_ttl_secs: i64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            issuer: "gatehouse".into(),
+            access_ttl_secs: 15 * 60,
+            refresh_absolute_secs: 30 * 24 * 3600,
+            refresh_idle_secs: 14 * 24 * 3600,
+            rotation_grace_secs: 10,
+            sessions_per_user: 50,
+            confirm_ttl_secs: 30 * 60,
+            reset_ttl_secs: 15 * 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    pub min_chars: usize,
+    pub max_chars: usize,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Hashes running at once; 0 means twice the number of CPU cores.
+    pub max_concurrent_hashes: usize,
+    /// A request waiting longer than this for a hashing slot gets 503.
+    pub hash_queue_timeout_ms: u64,
+    /// Allows Argon2 parameters below the OWASP floor. For test suites only.
+    pub insecure_fast_hashing: bool,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            min_chars: 15,
+            max_chars: 256,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: 0,
+            hash_queue_timeout_ms: 2000,
+            insecure_fast_hashing: false,
+        }
+    }
+}
+
+/// Per-IP token buckets: `capacity` requests at once, refilled at `capacity` per `period_secs`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    pub capacity: u32,
+    pub period_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub login: Bucket,
+    pub register: Bucket,
+    pub email_send: Bucket,
+    pub refresh: Bucket,
+    pub anonymous: Bucket,
+    /// Consecutive failed logins after which an account is soft-locked for `lockout_window_secs`.
+    pub lockout_after: i64,
+    pub lockout_window_secs: i64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            trusted_proxies: Vec::new(),
+            login: Bucket { capacity: 30, period_secs: 300 },
+            register: Bucket { capacity: 30, period_secs: 300 },
+            email_send: Bucket { capacity: 30, period_secs: 300 },
+            refresh: Bucket { capacity: 150, period_secs: 300 },
+            anonymous: Bucket { capacity: 30, period_secs: 3600 },
+            lockout_after: 100,
+            lockout_window_secs: 24 * 3600,
+        }
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `none` (plain, for loopback relays), `starttls` or `tls`.
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub from: String,
+}
+
+fn default_smtp_port() -> u16 {
+    25
+}
+fn default_smtp_security() -> String {
+    "none".into()
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    /// Shown in mail ("Confirm your account for {name}").
+    pub name: String,
+    /// Enabled provider names (`anon-user`, `local-userpass`, `api-key`).
+    pub providers: Vec<String>,
+    /// Answer with the original App Services codes (`AccountNameInUse`, `UserAlreadyConfirmed`,
+    /// `UserNotFound`) instead of enumeration-safe uniform answers.
+    pub strict_app_services_errors: bool,
+    pub userpass: UserpassConfig,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            name: String::new(),
+            providers: vec!["anon-user".into(), "local-userpass".into(), "api-key".into()],
+            strict_app_services_errors: false,
+            userpass: UserpassConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserpassConfig {
+    /// Confirm new accounts without a mail round trip.
+    pub auto_confirm: bool,
+    /// Page the confirmation link points at (gets `?token=…&tokenId=…`). Defaults to the page
+    /// gatehoused serves itself.
+    pub confirm_url: Option<String>,
+    /// Page the reset link points at. Defaults to the page gatehoused serves itself.
+    pub reset_url: Option<String>,
+}
+
+/// The app `gatehoused --dev` creates.
+pub const DEV_APP_ID: &str = "gatehouse-dev";
+
+impl Config {
+    pub fn load_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {} is not valid: {e}", path.display()))
+    }
+
+    /// A ready local setup: one app with anonymous, email/password and API-key providers, mail to
+    /// the dev outbox.
+    pub fn apply_dev_defaults(&mut self) {
+        self.apps.entry(DEV_APP_ID.to_string()).or_insert_with(|| AppConfig {
+            name: "Gatehouse (dev)".into(),
+            ..AppConfig::default()
+        });
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()))
+    }
+
+    /// Refuses settings that would be unsafe or meaningless, with a sentence saying which.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let t = &self.tokens;
+        anyhow::ensure!((60..=1800).contains(&t.access_ttl_secs) || self.passwords.insecure_fast_hashing,
+            "tokens.access_ttl_secs must be between 60 and 1800 (30 minutes)");
+        anyhow::ensure!(t.access_ttl_secs >= 1 && t.access_ttl_secs <= 1800, "tokens.access_ttl_secs must be at most 1800");
+        anyhow::ensure!((1800..=180 * 24 * 3600).contains(&t.refresh_absolute_secs),
+            "tokens.refresh_absolute_secs must be between 1800 (30 minutes) and 15552000 (180 days)");
+        anyhow::ensure!(t.refresh_idle_secs > 0 && t.refresh_idle_secs <= t.refresh_absolute_secs,
+            "tokens.refresh_idle_secs must be positive and not above refresh_absolute_secs");
+        anyhow::ensure!((0..=60).contains(&t.rotation_grace_secs), "tokens.rotation_grace_secs must be between 0 and 60");
+        anyhow::ensure!(t.sessions_per_user >= 1, "tokens.sessions_per_user must be at least 1");
+        anyhow::ensure!(t.reset_ttl_secs > 0 && t.reset_ttl_secs <= 1800, "tokens.reset_ttl_secs must be between 1 and 1800");
+        let p = &self.passwords;
+        anyhow::ensure!((8..=64).contains(&p.min_chars), "passwords.min_chars must be between 8 and 64");
+        anyhow::ensure!(p.max_chars >= 64 && p.max_chars >= p.min_chars, "passwords.max_chars must be at least 64");
+        if !p.insecure_fast_hashing {
+            anyhow::ensure!(p.argon2_memory_kib >= 19456 && p.argon2_iterations >= 2 && p.argon2_parallelism >= 1,
+                "Argon2id parameters are below the OWASP floor (m=19456 KiB, t=2, p=1); raise them \
+                 (passwords.insecure_fast_hashing exists for test suites only)");
+        }
+        for (id, app) in &self.apps {
+            anyhow::ensure!(valid_app_id(id), "app id {id:?} must be 1-64 characters of a-z, A-Z, 0-9, '-' and '_'");
+            for p in &app.providers {
+                anyhow::ensure!(crate::providers::SUPPORTED.contains(&p.as_str()),
+                    "app {id}: unknown provider {p:?} (supported: {})", crate::providers::SUPPORTED.join(", "));
+            }
+        }
+        let loopback = self.listen.ip().is_loopback();
+        anyhow::ensure!(loopback || self.allow_insecure_http,
+            "refusing to listen on {} without TLS: put a TLS-terminating proxy in front and set \
+             allow_insecure_http = true (GATEHOUSE_ALLOW_INSECURE_HTTP=1), or listen on 127.0.0.1", self.listen);
+        Ok(())
+    }
+}
+
+pub fn valid_app_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_defaults_meet_the_owasp_argon2_floor_and_token_limits() {
+        let c = Config::default();
+        assert_eq!((c.passwords.argon2_memory_kib, c.passwords.argon2_iterations, c.passwords.argon2_parallelism), (19456, 2, 1));
+        assert!(!c.passwords.insecure_fast_hashing);
+        assert_eq!(c.passwords.min_chars, 15);
+        assert!(c.tokens.access_ttl_secs <= 1800);
+        c.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn weak_hash_parameters_are_refused_unless_explicitly_for_tests() {
+        let mut c = Config::default();
+        c.passwords.argon2_memory_kib = 1024;
+        assert!(c.validate().unwrap_err().to_string().contains("OWASP"));
+        c.passwords.insecure_fast_hashing = true;
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn non_loopback_listen_needs_explicit_opt_in() {
+        let mut c = Config::default();
+        c.listen = "0.0.0.0:9090".parse().unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("without TLS"));
+        c.allow_insecure_http = true;
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn example_config_parses_and_validates() {
+        let text = include_str!("../gatehoused.example.toml");
+        let c: Config = toml::from_str(text).expect("example parses");
+        c.validate().expect("example validates");
+        assert!(c.apps.contains_key("myapp-abcde"));
+    }
+}

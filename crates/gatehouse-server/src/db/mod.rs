@@ -1,0 +1,154 @@
+//! Database access through sqlx's `Any` driver, so one set of portable SQL serves SQLite and
+//! PostgreSQL. Queries use `$1, $2, …` placeholders (both backends accept them), TEXT ids, BIGINT
+//! Unix-second timestamps and 0/1 flags.
+//!
+//! SQLite: WAL, `synchronous=FULL`, `foreign_keys=ON`, `busy_timeout=5000`; one writer connection
+//! (so write transactions never race each other into `SQLITE_BUSY`) next to a reader pool.
+//! PostgreSQL: one pool for both roles.
+
+mod schema;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub backend: Backend,
+    writer: AnyPool,
+    reader: AnyPool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Connects, applies pending migrations and checks the schema is not newer than this binary.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("database URL must start with sqlite:// or postgres:// (got {:?})", redact_url(url));
+        };
+        let db = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+                let options = AnyConnectOptions::from_str(&url)?;
+                let writer = sqlite_pool(1).connect_with(options.clone()).await
+                    .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", redact_url(&url)))?;
+                let reader = sqlite_pool(4).connect_with(options).await?;
+                Db { backend, writer, reader }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .after_connect(|conn, _| Box::pin(async move {
+                        conn.execute("SET statement_timeout = '10s'").await?;
+                        Ok(())
+                    }))
+                    .connect(url).await
+                    .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)))?;
+                Db { backend, writer: pool.clone(), reader: pool }
+            }
+        };
+        schema::migrate(&db).await?;
+        Ok(db)
+    }
+
+    /// Pool for writes and for reads that must see the latest committed write in a transaction.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// Pool for plain reads.
+    pub fn reader(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map(|_| ())
+    }
+
+    /// Checkpoints the SQLite WAL and closes the pools (clean shutdown).
+    pub async fn close(&self) {
+        if self.backend == Backend::Sqlite {
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
+        }
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// `PRAGMA integrity_check` on SQLite; a trivial query on PostgreSQL.
+    pub async fn integrity_check(&self) -> anyhow::Result<String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let row: (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&self.reader).await?;
+                let fk = sqlx::query("PRAGMA foreign_key_check").fetch_all(&self.reader).await?;
+                anyhow::ensure!(fk.is_empty(), "foreign key check found {} broken rows", fk.len());
+                Ok(row.0)
+            }
+            Backend::Postgres => {
+                self.ping().await?;
+                Ok("ok".into())
+            }
+        }
+    }
+}
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(|conn, _| Box::pin(async move {
+            // Durability first: a power loss must not resurrect a revoked session (security.md C.1).
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            conn.execute("PRAGMA synchronous = FULL").await?;
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            conn.execute("PRAGMA busy_timeout = 5000").await?;
+            Ok(())
+        }))
+}
+
+/// The URL without its password, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Flags are stored as 0/1 BIGINT on both backends.
+pub fn flag(b: bool) -> i64 {
+    b as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(redact_url("postgres://u:pw@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

@@ -1,0 +1,124 @@
+//! Versioned, transactional migrations. Portable SQL: TEXT ids, BIGINT times and flags.
+
+use super::Db;
+
+/// Each entry is one migration, applied in one transaction together with its version row.
+const MIGRATIONS: &[&str] = &[
+    // 1: users, identities, email/password accounts, mailed tokens, API keys, sessions,
+    //    per-account failure counters.
+    r#"
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_type TEXT NOT NULL,
+        disabled BIGINT NOT NULL DEFAULT 0,
+        data TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX users_app ON users (app_id, created_at);
+    CREATE TABLE identities (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        provider_type TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        UNIQUE (app_id, provider_type, subject)
+    );
+    CREATE INDEX identities_user ON identities (user_id);
+    CREATE TABLE userpass (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        email TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        norm_version TEXT NOT NULL,
+        confirmed_at BIGINT,
+        user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        UNIQUE (app_id, email)
+    );
+    CREATE TABLE email_tokens (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        userpass_id TEXT NOT NULL REFERENCES userpass (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        email TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX email_tokens_owner ON email_tokens (userpass_id, purpose);
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        disabled BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        UNIQUE (user_id, name)
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        provider_type TEXT NOT NULL,
+        api_key_id TEXT,
+        secret_hash TEXT NOT NULL,
+        prev_secret_hash TEXT,
+        rotated_at BIGINT,
+        rotating BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        revoked_at BIGINT,
+        revoke_reason TEXT,
+        user_agent TEXT,
+        ip TEXT,
+        device TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_id, created_at);
+    CREATE INDEX sessions_api_key ON sessions (api_key_id);
+    CREATE TABLE login_failures (
+        app_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        failures BIGINT NOT NULL,
+        last_failure_at BIGINT NOT NULL,
+        window_start BIGINT NOT NULL,
+        PRIMARY KEY (app_id, account)
+    );
+    "#,
+];
+
+pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(db.writer())
+        .await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(db.writer())
+        .await?;
+    let current = current.unwrap_or(0);
+    anyhow::ensure!(current as usize <= MIGRATIONS.len(),
+        "the database schema (version {current}) is newer than this gatehoused understands ({}); \
+         run a newer gatehoused", MIGRATIONS.len());
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        let mut tx = db.writer().begin().await?;
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(version)
+            .bind(crate::clock::Clock::default().now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}

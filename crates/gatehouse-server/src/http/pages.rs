@@ -1,0 +1,98 @@
+//! The small pages mailed links open. Opening a link never consumes its token (mail scanners
+//! fetch every link first): the page shows a button, and only its POST acts (security.md S-21).
+//! Pages carry a strict CSP, no referrer, no caching and no framing (S-20, S-77).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use gatehouse_proto::userpass::{ResetRequest, TokenRequest};
+use serde::Deserialize;
+
+use crate::providers::userpass;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/{app}/confirm", get(confirm_page).post(confirm_submit))
+        .route("/app/{app}/reset", get(reset_page).post(reset_submit))
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+    #[serde(default, rename = "tokenId")]
+    token_id: String,
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default, rename = "tokenId")]
+    token_id: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn page(title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{t}</title><style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
+         input,button{{font:inherit;padding:.5rem;margin:.25rem 0}}input{{width:100%;box-sizing:border-box}}\
+         @media (prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style></head>\
+         <body><h1>{t}</h1>{body}</body></html>", t = escape(title));
+    let mut r = Html(html).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    r
+}
+
+fn hidden(q: &TokenQuery) -> String {
+    format!("<input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"tokenId\" value=\"{}\">",
+        escape(&q.token), escape(&q.token_id))
+}
+
+async fn confirm_page(Path(app): Path<String>, Query(q): Query<TokenQuery>) -> Response {
+    page("Confirm your email address", &format!(
+        "<p>Press the button to confirm the email address of your account for <b>{}</b>.</p>\
+         <form method=\"post\">{}<button type=\"submit\">Confirm my email address</button></form>", escape(&app), hidden(&q)))
+}
+
+async fn confirm_submit(State(state): State<AppState>, Path(app): Path<String>, Form(q): Form<TokenQuery>) -> Response {
+    match userpass::confirm(&state, &app, TokenRequest { token: q.token, token_id: q.token_id }).await {
+        Ok(()) => page("Email address confirmed", "<p>Your email address is confirmed. You can now return to the app and log in.</p>"),
+        Err(e) => page("This link did not work", &format!("<p>{}</p>", escape(&e.message))),
+    }
+}
+
+fn reset_form(q: &TokenQuery, error: Option<&str>) -> String {
+    let error = error.map(|e| format!("<p role=\"alert\"><b>{}</b></p>", escape(e))).unwrap_or_default();
+    format!("{error}<form method=\"post\">{}<label for=\"password\">New password</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
+             <button type=\"submit\">Set new password</button></form>", hidden(q))
+}
+
+async fn reset_page(Query(q): Query<TokenQuery>) -> Response {
+    page("Choose a new password", &reset_form(&q, None))
+}
+
+async fn reset_submit(State(state): State<AppState>, Path(app): Path<String>, Form(f): Form<ResetForm>) -> Response {
+    let q = TokenQuery { token: f.token.clone(), token_id: f.token_id.clone() };
+    match userpass::reset(&state, &app, ResetRequest { token: f.token, token_id: f.token_id, password: f.password }).await {
+        Ok(()) => page("Password changed", "<p>Your password was changed and every device was signed out. \
+                                             Return to the app and log in with the new password.</p>"),
+        Err(e) if e.code == gatehouse_proto::ErrorCode::WeakPassword => page("Choose a new password", &reset_form(&q, Some(&e.message))),
+        Err(e) => page("This link did not work", &format!("<p>{}</p>", escape(&e.message))),
+    }
+}

@@ -1,0 +1,173 @@
+//! Password hashing: Argon2id in PHC strings, run off the async runtime on a bounded number of
+//! blocking threads. A request that cannot get a hashing slot within the queue timeout gets 503
+//! instead of piling up (security.md S-3).
+
+pub mod policy;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::config::PasswordConfig;
+use crate::error::ApiError;
+
+pub use policy::{PasswordPolicy, PolicyViolation};
+
+#[derive(Clone)]
+pub struct Hasher {
+    argon2: Argon2<'static>,
+    slots: Arc<Semaphore>,
+    queue_timeout: Duration,
+    /// Verifications performed (equal-work checks in tests compare it across paths).
+    verifications: Arc<AtomicU64>,
+    /// A hash of a random password with the current parameters, verified when the account does
+    /// not exist so both paths cost the same (security.md S-12).
+    dummy: Arc<String>,
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hasher").field("slots", &self.slots.available_permits()).finish_non_exhaustive()
+    }
+}
+
+impl Hasher {
+    pub fn new(config: &PasswordConfig) -> anyhow::Result<Hasher> {
+        let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, Some(32))
+            .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let slots = match config.max_concurrent_hashes {
+            0 => 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
+        };
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        let dummy = argon2
+            .hash_password(crate::crypto::secret_256().as_bytes(), &salt)
+            .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?
+            .to_string();
+        Ok(Hasher {
+            argon2,
+            slots: Arc::new(Semaphore::new(slots)),
+            queue_timeout: Duration::from_millis(config.hash_queue_timeout_ms),
+            verifications: Arc::new(AtomicU64::new(0)),
+            dummy: Arc::new(dummy),
+        })
+    }
+
+    /// Hashes an already normalised password.
+    pub async fn hash(&self, normalized: String) -> Result<String, ApiError> {
+        let argon2 = self.argon2.clone();
+        self.run(move || {
+            let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+            argon2.hash_password(normalized.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| {
+                tracing::error!(error = %e, "argon2 hashing failed");
+                ApiError::internal()
+            })
+        })
+        .await
+    }
+
+    /// Verifies a password against a stored PHC hash; with `None` verifies against the dummy hash
+    /// and returns false, so a missing account costs the same as a wrong password.
+    /// Returns (matches, needs_rehash).
+    pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<(bool, bool), ApiError> {
+        let argon2 = self.argon2.clone();
+        let exists = stored.is_some();
+        let stored = stored.unwrap_or_else(|| self.dummy.as_str().to_string());
+        let normalized = policy::normalize(password);
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let current = argon2.params().clone();
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&stored) else {
+                tracing::error!("a stored password hash is not a valid PHC string");
+                return Ok((false, false));
+            };
+            let ok = argon2.verify_password(normalized.as_bytes(), &parsed).is_ok() && exists;
+            let stale = Params::try_from(&parsed).map(|p| p != current).unwrap_or(true);
+            Ok((ok, ok && stale))
+        })
+        .await
+    }
+
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| ApiError::unavailable("the server is busy checking passwords; try again in a moment"))?
+            .map_err(|_| ApiError::internal())?;
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|_| ApiError::internal())?;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordConfig {
+        PasswordConfig { argon2_memory_kib: 256, argon2_iterations: 1, insecure_fast_hashing: true, ..Default::default() }
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_nothing_is_truncated() {
+        let h = Hasher::new(&cheap()).unwrap();
+        let long = "x".repeat(256);
+        let stored = h.hash(long.clone()).await.unwrap();
+        assert!(stored.starts_with("$argon2id$"));
+        assert_eq!(h.verify(&long, Some(stored.clone())).await.unwrap(), (true, false));
+        assert!(!h.verify(&format!("{long}y"), Some(stored.clone())).await.unwrap().0);
+        assert!(!h.verify(&"x".repeat(255), Some(stored)).await.unwrap().0);
+    }
+
+    #[tokio::test]
+    async fn nfc_and_nfd_forms_verify_alike() {
+        let h = Hasher::new(&cheap()).unwrap();
+        let nfc = "caf\u{e9} au lait, s'il vous pla\u{ee}t";
+        let nfd = "cafe\u{301} au lait, s'il vous plai\u{302}t";
+        let stored = h.hash(policy::normalize(nfc)).await.unwrap();
+        assert!(h.verify(nfd, Some(stored)).await.unwrap().0);
+    }
+
+    #[tokio::test]
+    async fn a_missing_account_costs_one_verification_and_never_matches() {
+        let h = Hasher::new(&cheap()).unwrap();
+        let before = h.verifications();
+        assert_eq!(h.verify("anything at all here", None).await.unwrap(), (false, false));
+        assert_eq!(h.verifications(), before + 1);
+    }
+
+    #[tokio::test]
+    async fn weaker_stored_parameters_ask_for_a_rehash() {
+        let weak = Hasher::new(&cheap()).unwrap();
+        let stored = weak.hash("a fine long passphrase".into()).await.unwrap();
+        let stronger = Hasher::new(&PasswordConfig { argon2_memory_kib: 512, ..cheap() }).unwrap();
+        assert_eq!(stronger.verify("a fine long passphrase", Some(stored)).await.unwrap(), (true, true));
+    }
+
+    #[tokio::test]
+    async fn overload_answers_503_instead_of_queueing_forever() {
+        let config = PasswordConfig { max_concurrent_hashes: 1, hash_queue_timeout_ms: 50,
+            argon2_memory_kib: 64 * 1024, argon2_iterations: 4, ..cheap() };
+        let h = Hasher::new(&config).unwrap();
+        let busy = { let h = h.clone(); tokio::spawn(async move { h.hash("one long password here".into()).await }) };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let second = h.hash("another long password".into()).await;
+        assert_eq!(second.unwrap_err().status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        busy.await.unwrap().unwrap();
+    }
+}

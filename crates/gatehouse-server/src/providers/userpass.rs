@@ -1,0 +1,354 @@
+//! `local-userpass`: email/password accounts — login, linking, registration, confirmation,
+//! resend, reset.
+//!
+//! Enumeration safety (security.md S-11–S-13): every failed login answers the same generic 401
+//! after the same work (one Argon2id verification, the same queries); register, resend and reset
+//! answer 204 whether or not the address has an account, and the owner gets a notice instead of a
+//! second account. `strict_app_services_errors` restores the App Services codes for apps that
+//! depend on them.
+
+use axum::http::StatusCode;
+use gatehouse_proto::auth::LoginResponse;
+use gatehouse_proto::routes::provider;
+use gatehouse_proto::userpass::{RegisterRequest, ResetRequest, TokenRequest};
+use gatehouse_proto::ErrorCode;
+use serde_json::{Map, Value};
+
+use super::field;
+use crate::config::AppConfig;
+use crate::crypto::{secret_256, sha256_hex};
+use crate::error::{ApiError, ApiResult};
+use crate::mail::Mail;
+use crate::ratelimit::Group;
+use crate::sessions::{self, LoginContext};
+use crate::state::AppState;
+use crate::store::failures::{self, Failures};
+use crate::store::userpass::{self as accounts, Account, Purpose};
+use crate::store::{sessions as session_rows, users};
+
+/// Seconds a client must wait after `count` consecutive failures: about 1 s at first, 10 s by
+/// the 99th (security.md S-14).
+pub fn delay_after(count: i64) -> i64 {
+    if count <= 0 { 0 } else { (1 + count / 11).min(10) }
+}
+
+/// Checks an email/password pair with throttling and equal work on every path.
+async fn verify(state: &AppState, app_id: &str, username: &str, password: &str, ip: std::net::IpAddr) -> ApiResult<Account> {
+    state.limiter.check(Group::Login, ip)?;
+    let email = crate::email::canonicalize(username).ok();
+    let account_key = email.clone().unwrap_or_else(|| username.trim().to_lowercase().chars().take(254).collect());
+    let now = state.now();
+    let window = state.config.rate_limits.lockout_window_secs;
+    let mut record = failures::get(state.db.reader(), app_id, &account_key).await?;
+    if now - record.window_start >= window {
+        record = Failures::default();
+    }
+    // `rate_limits.enabled = false` (test suites, benchmarks) turns account throttling off too.
+    let throttle = state.config.rate_limits.enabled;
+    let locked = throttle && record.count >= state.config.rate_limits.lockout_after;
+    if throttle && !locked {
+        let wait = record.last_failure_at + delay_after(record.count) - now;
+        if wait > 0 {
+            return Err(ApiError::too_many_requests(wait as u64));
+        }
+    }
+    let account = match &email {
+        Some(email) => accounts::by_email(state.db.reader(), app_id, email).await?,
+        None => None,
+    };
+    let (matches, stale) = state.hasher.verify(password, account.as_ref().map(|a| a.password_hash.clone())).await?;
+    match account {
+        Some(account) if matches && !locked => {
+            if record.count > 0 {
+                failures::clear(state.db.writer(), app_id, &account_key).await?;
+            }
+            if stale {
+                let policy_form = crate::password::policy::normalize(password);
+                let hash = state.hasher.hash(policy_form).await?;
+                accounts::set_password(state.db.writer(), &account.id, &hash).await?;
+            }
+            Ok(account)
+        }
+        _ => {
+            let next = Failures {
+                count: record.count + 1,
+                last_failure_at: now,
+                window_start: if record.count == 0 { now } else { record.window_start },
+            };
+            failures::record(state.db.writer(), app_id, &account_key, next).await?;
+            tracing::info!(app_id, locked, "failed email/password login");
+            Err(ApiError::invalid_credentials())
+        }
+    }
+}
+
+fn unconfirmed() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::AuthError,
+        "confirmation required: open the link in the confirmation email, or ask for a new one")
+}
+
+pub async fn login(state: &AppState, app_id: &str, body: &Value, ctx: &LoginContext, ip: std::net::IpAddr) -> ApiResult<LoginResponse> {
+    let account = verify(state, app_id, field(body, "username")?, field(body, "password")?, ip).await?;
+    if !account.confirmed {
+        return Err(unconfirmed());
+    }
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    let user_id = match account.user_id.clone() {
+        Some(user_id) => user_id,
+        None => {
+            // First login: the account becomes a user (App Services creates users on first login).
+            let mut data = Map::new();
+            data.insert("email".into(), Value::String(account.email.clone()));
+            let user_id = users::create(&mut *tx, app_id, "normal", &data, now).await?;
+            users::add_identity(&mut *tx, app_id, &user_id, provider::USERPASS, provider::USERPASS, &account.id, &data, now).await?;
+            if !accounts::attach_user(&mut *tx, &account.id, &user_id).await? {
+                return Err(ApiError::unavailable("a concurrent login is creating this user; try again"));
+            }
+            user_id
+        }
+    };
+    let user = users::get(&mut *tx, &user_id).await?.ok_or_else(ApiError::invalid_credentials)?;
+    if user.disabled {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::UserDisabled, "this user has been disabled by an administrator"));
+    }
+    let response = sessions::open(state, &mut tx, app_id, &user_id, provider::USERPASS, None, ctx).await?;
+    tx.commit().await?;
+    tracing::info!(app_id, user_id, provider = provider::USERPASS, "login");
+    Ok(response)
+}
+
+pub async fn link(state: &AppState, app_id: &str, body: &Value, user_id: &str, ip: std::net::IpAddr) -> ApiResult<()> {
+    let account = verify(state, app_id, field(body, "username")?, field(body, "password")?, ip).await?;
+    if !account.confirmed {
+        return Err(unconfirmed());
+    }
+    match account.user_id.as_deref() {
+        Some(owner) if owner == user_id => Ok(()),
+        Some(_) => Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::IdentityInUse,
+            "this email/password account already belongs to another user; log in with it instead of linking")),
+        None => {
+            let now = state.now();
+            let mut tx = state.db.writer().begin().await?;
+            let mut identity = Map::new();
+            identity.insert("email".into(), Value::String(account.email.clone()));
+            users::add_identity(&mut *tx, app_id, user_id, provider::USERPASS, provider::USERPASS, &account.id, &identity, now).await?;
+            if !accounts::attach_user(&mut *tx, &account.id, user_id).await? {
+                return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::IdentityInUse, "this account was just linked elsewhere"));
+            }
+            if let Some(user) = users::get(&mut *tx, user_id).await? {
+                let mut data = user.data;
+                data.insert("email".into(), Value::String(account.email.clone()));
+                users::set_data(&mut *tx, user_id, &data).await?;
+            }
+            tx.commit().await?;
+            tracing::info!(app_id, user_id, "linked an email/password identity");
+            Ok(())
+        }
+    }
+}
+
+fn canonical(email: &str) -> ApiResult<String> {
+    crate::email::canonicalize(email)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidEmail, format!("invalid email address: {e}")))
+}
+
+fn check_password(state: &AppState, app: &AppConfig, email: &str, password: &str) -> ApiResult<String> {
+    let local = email.split('@').next().unwrap_or("");
+    state.policy.check(password, &[app.name.as_str(), local, "gatehouse"])
+        .map_err(|v| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::WeakPassword, v.to_string()))
+}
+
+pub async fn register(state: &AppState, app_id: &str, req: RegisterRequest, ip: std::net::IpAddr) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::USERPASS)?;
+    state.limiter.check(Group::Register, ip)?;
+    let email = canonical(&req.email)?;
+    let normalized = check_password(state, app, &email, &req.password)?;
+    // Hash even when the address is taken, so both answers cost the same.
+    let hash = state.hasher.hash(normalized).await?;
+    let now = state.now();
+    let auto = app.userpass.auto_confirm;
+    let mut tx = state.db.writer().begin().await?;
+    let Some(id) = accounts::insert(&mut *tx, app_id, &email, &hash, auto, now).await? else {
+        tx.rollback().await?;
+        return existing_registration(state, app_id, app, &email).await;
+    };
+    let mail = if auto {
+        None
+    } else {
+        let account = accounts::by_id(&mut *tx, &id).await?.ok_or_else(ApiError::internal)?;
+        Some(confirmation_mail(state, &mut tx, app_id, app, &account, now).await?)
+    };
+    tx.commit().await?;
+    if let Some(mail) = mail {
+        send_limited(state, "confirm", mail);
+    }
+    tracing::info!(app_id, auto_confirmed = auto, "registered an email/password account");
+    Ok(())
+}
+
+/// A registration for an address that has an account: no second account; the owner hears of it.
+async fn existing_registration(state: &AppState, app_id: &str, app: &AppConfig, email: &str) -> ApiResult<()> {
+    if app.strict_app_services_errors {
+        return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::AccountNameInUse, "name already in use"));
+    }
+    let Some(account) = accounts::by_email(state.db.reader(), app_id, email).await? else { return Ok(()) };
+    if account.confirmed {
+        send_limited(state, "notice", Mail {
+            to: account.email.clone(),
+            subject: format!("Someone tried to sign up for {} with your address", app_display(app, app_id)),
+            text: "Someone tried to create an account with this email address, which already has one. \
+                   If it was you, log in instead or reset your password. Otherwise you can ignore this message.".into(),
+            links: vec![],
+        });
+    } else {
+        let now = state.now();
+        let mut tx = state.db.writer().begin().await?;
+        let mail = confirmation_mail(state, &mut tx, app_id, app, &account, now).await?;
+        tx.commit().await?;
+        send_limited(state, "confirm", mail);
+    }
+    Ok(())
+}
+
+fn app_display<'a>(app: &'a AppConfig, app_id: &'a str) -> &'a str {
+    if app.name.is_empty() { app_id } else { &app.name }
+}
+
+fn send_limited(state: &AppState, kind: &str, mail: Mail) {
+    if state.limiter.allow_mail(kind, &mail.to) {
+        state.mailer.send(mail);
+    } else {
+        tracing::info!(to = %mail.to, "mail to this address suppressed by the per-address limit");
+    }
+}
+
+fn page_link(base: Option<&String>, default: String, token: &str, token_id: &str) -> String {
+    let base = base.cloned().unwrap_or(default);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}token={token}&tokenId={token_id}")
+}
+
+async fn confirmation_mail(state: &AppState, tx: &mut sqlx::Transaction<'_, sqlx::Any>, app_id: &str, app: &AppConfig,
+    account: &Account, now: i64) -> ApiResult<Mail> {
+    let token = secret_256();
+    let token_id = accounts::issue_token(tx, account, Purpose::Confirm, &sha256_hex(token.as_bytes()), now,
+        state.config.tokens.confirm_ttl_secs).await?;
+    let link = page_link(app.userpass.confirm_url.as_ref(), format!("{}/app/{app_id}/confirm", state.public_url), &token, &token_id);
+    Ok(Mail {
+        to: account.email.clone(),
+        subject: format!("Confirm your email address for {}", app_display(app, app_id)),
+        text: format!("Open this link to confirm your email address:\n\n{link}\n\nThe link works once and expires in {} minutes. \
+                       If you did not sign up, ignore this message.", state.config.tokens.confirm_ttl_secs / 60),
+        links: vec![link],
+    })
+}
+
+pub async fn confirm(state: &AppState, app_id: &str, req: TokenRequest) -> ApiResult<()> {
+    state.provider(app_id, provider::USERPASS)?;
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    let account = accounts::consume_token(&mut tx, app_id, &req.token_id, &sha256_hex(req.token.as_bytes()), Purpose::Confirm, now).await?
+        .ok_or_else(invalid_token)?;
+    accounts::confirm(&mut *tx, &account.id, now).await?;
+    tx.commit().await?;
+    tracing::info!(app_id, "confirmed an email/password account");
+    Ok(())
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::UserpassTokenInvalid,
+        "invalid token data: the link is wrong, expired or already used; ask for a new one")
+}
+
+pub async fn resend_confirmation(state: &AppState, app_id: &str, email: &str, ip: std::net::IpAddr) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::USERPASS)?;
+    state.limiter.check(Group::EmailSend, ip)?;
+    let email = canonical(email)?;
+    let account = accounts::by_email(state.db.reader(), app_id, &email).await?;
+    match account {
+        Some(account) if !account.confirmed => {
+            let now = state.now();
+            let mut tx = state.db.writer().begin().await?;
+            let mail = confirmation_mail(state, &mut tx, app_id, app, &account, now).await?;
+            tx.commit().await?;
+            send_limited(state, "confirm", mail);
+            Ok(())
+        }
+        Some(_) if app.strict_app_services_errors => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::UserAlreadyConfirmed, "already confirmed"))
+        }
+        None if app.strict_app_services_errors => Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UserNotFound, "user not found")),
+        _ => Ok(()),
+    }
+}
+
+pub async fn send_reset(state: &AppState, app_id: &str, email: &str, ip: std::net::IpAddr) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::USERPASS)?;
+    state.limiter.check(Group::EmailSend, ip)?;
+    let email = canonical(email)?;
+    let Some(account) = accounts::by_email(state.db.reader(), app_id, &email).await? else {
+        if app.strict_app_services_errors {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UserNotFound, "user not found"));
+        }
+        return Ok(());
+    };
+    let now = state.now();
+    let token = secret_256();
+    let mut tx = state.db.writer().begin().await?;
+    let token_id = accounts::issue_token(&mut tx, &account, Purpose::Reset, &sha256_hex(token.as_bytes()), now,
+        state.config.tokens.reset_ttl_secs).await?;
+    tx.commit().await?;
+    let link = page_link(app.userpass.reset_url.as_ref(), format!("{}/app/{app_id}/reset", state.public_url), &token, &token_id);
+    send_limited(state, "reset", Mail {
+        to: account.email.clone(),
+        subject: format!("Reset your password for {}", app_display(app, app_id)),
+        text: format!("Open this link to choose a new password:\n\n{link}\n\nThe link works once and expires in {} minutes. \
+                       If you did not ask for this, ignore this message: your password stays as it is.",
+                       state.config.tokens.reset_ttl_secs / 60),
+        links: vec![link],
+    });
+    Ok(())
+}
+
+pub async fn reset(state: &AppState, app_id: &str, req: ResetRequest) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::USERPASS)?;
+    // Check the new password before consuming the token (a weak choice must not burn the link),
+    // and hash it before opening the write transaction (hashing is slow; the writer is shared).
+    let email = accounts::token_email(state.db.reader(), app_id, &req.token_id).await?.ok_or_else(invalid_token)?;
+    let normalized = check_password(state, app, &email, &req.password)?;
+    let hash = state.hasher.hash(normalized).await?;
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    let account = accounts::consume_token(&mut tx, app_id, &req.token_id, &sha256_hex(req.token.as_bytes()), Purpose::Reset, now).await?
+        .ok_or_else(invalid_token)?;
+    accounts::set_password(&mut *tx, &account.id, &hash).await?;
+    accounts::confirm(&mut *tx, &account.id, now).await?;
+    if let Some(user_id) = &account.user_id {
+        session_rows::revoke_user(&mut *tx, user_id, None, "password reset", now).await?;
+    }
+    failures::clear(&mut *tx, app_id, &account.email).await?;
+    tx.commit().await?;
+    tracing::info!(app_id, "password reset; every session of the user ended");
+    send_security_notice(state, Mail {
+        to: account.email.clone(),
+        subject: format!("Your password for {} was changed", app_display(app, app_id)),
+        text: "Your password was just reset and every signed-in device was signed out. \
+               If this was not you, reset your password again at once.".into(),
+        links: vec![],
+    });
+    Ok(())
+}
+
+/// Security notices bypass the per-address limit: the owner must hear of a password change.
+fn send_security_notice(state: &AppState, mail: Mail) {
+    state.mailer.send(mail);
+}
+
+/// `confirm/call` and `reset/call` run the app's custom functions, which this server does not
+/// have yet.
+pub fn custom_function_not_configured(state: &AppState, app_id: &str, what: &str) -> ApiResult<()> {
+    state.provider(app_id, provider::USERPASS)?;
+    Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::NotConfigured,
+        format!("the custom {what} function is not configured for app {app_id:?}")))
+}

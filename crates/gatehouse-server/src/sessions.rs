@@ -1,0 +1,213 @@
+//! Sessions as clients see them: opening one at login, checking access and refresh tokens, the
+//! refresh itself (compat and rotating modes) and logout.
+//!
+//! Rotation is opt-in per request (header `x-gatehouse-refresh-rotation: 1`): stock App Services
+//! clients never read a new refresh token, so their sessions keep one token for life ("compat").
+//! A rotating session keeps the hash of its current and of its immediately previous secret. A
+//! valid envelope whose secret matches neither (or the previous one after the grace period) is a
+//! replay of a stolen or stale token: the whole session is revoked (security.md S-40, S-41).
+
+use gatehouse_proto::auth::{is_object_id, AccessClaims, DeviceInfo, LoginResponse, SessionResponse, NO_DEVICE_ID};
+use sqlx::Any;
+
+use crate::crypto::{self, object_id, sha256_hex};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{sessions as rows, users};
+use crate::tokens::RefreshClaims;
+
+/// Re-touch a session's `last_used_at` at most this often.
+const TOUCH_EVERY_SECS: i64 = 3600;
+
+/// Who is logging in, from where.
+#[derive(Debug, Clone, Default)]
+pub struct LoginContext {
+    pub device: DeviceInfo,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// Opens a session inside the caller's transaction (so user creation and session are one unit).
+pub async fn open(state: &AppState, tx: &mut sqlx::Transaction<'_, Any>, app_id: &str, user_id: &str,
+    provider_type: &str, api_key_id: Option<&str>, ctx: &LoginContext) -> ApiResult<LoginResponse> {
+    let now = state.now();
+    let device_id = match ctx.device.device_id.as_deref() {
+        Some(id) if is_object_id(id) && id != NO_DEVICE_ID => id.to_ascii_lowercase(),
+        _ => object_id(now),
+    };
+    rows::revoke_device(&mut **tx, user_id, &device_id, now).await?;
+    let secret = crypto::secret_256();
+    let session = rows::SessionRow {
+        id: object_id(now),
+        app_id: app_id.to_string(),
+        user_id: user_id.to_string(),
+        device_id: device_id.clone(),
+        provider_type: provider_type.to_string(),
+        api_key_id: api_key_id.map(str::to_string),
+        secret_hash: sha256_hex(secret.as_bytes()),
+        prev_secret_hash: None,
+        rotated_at: None,
+        rotating: false,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + state.config.tokens.refresh_absolute_secs,
+        revoked_at: None,
+        user_agent: ctx.user_agent.clone().map(|s| s.chars().take(512).collect()),
+        ip: ctx.ip.clone(),
+        device: serde_json::to_string(&ctx.device).unwrap_or_else(|_| "{}".into()),
+    };
+    rows::insert(&mut **tx, &session).await?;
+    let evicted = rows::evict_beyond(&mut **tx, user_id, state.config.tokens.sessions_per_user, now).await?;
+    if evicted > 0 {
+        tracing::info!(user_id, evicted, "evicted oldest sessions beyond the per-user cap");
+    }
+    Ok(LoginResponse {
+        access_token: access_token(state, &session, now),
+        refresh_token: Some(refresh_token(state, &session, &secret, now)),
+        user_id: user_id.to_string(),
+        device_id,
+    })
+}
+
+pub fn access_token(state: &AppState, session: &rows::SessionRow, now: i64) -> String {
+    state.keys.sign_access(&AccessClaims {
+        sub: session.user_id.clone(),
+        aud: session.app_id.clone(),
+        iss: state.keys.issuer().to_string(),
+        exp: now + state.config.tokens.access_ttl_secs,
+        iat: now,
+        jti: object_id(now),
+        typ: "access".into(),
+        baas_device_id: session.device_id.clone(),
+        baas_session_id: session.id.clone(),
+        user_data: None,
+    })
+}
+
+fn refresh_token(state: &AppState, session: &rows::SessionRow, secret: &str, iat: i64) -> String {
+    state.keys.sign_refresh(&RefreshClaims {
+        typ: "refresh".into(),
+        sub: session.user_id.clone(),
+        aud: session.app_id.clone(),
+        iss: state.keys.issuer().to_string(),
+        baas_id: session.id.clone(),
+        baas_device_id: session.device_id.clone(),
+        sec: secret.to_string(),
+        iat,
+        exp: session.expires_at,
+    })
+}
+
+/// The bearer token of a request. `Bearer null` and friends are just undecodable tokens.
+pub fn bearer(headers: &axum::http::HeaderMap) -> ApiResult<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::new(axum::http::StatusCode::UNAUTHORIZED, gatehouse_proto::ErrorCode::MissingAuthReq, "must authenticate first")
+    })?;
+    let value = value.to_str().map_err(|_| ApiError::invalid_session("invalid session: malformed Authorization header"))?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
+        .ok_or_else(|| ApiError::invalid_session("invalid session: expected a Bearer token"))
+}
+
+/// A request authenticated by an access token whose session is still live (S-35).
+#[derive(Debug, Clone)]
+pub struct AccessAuth {
+    pub claims: AccessClaims,
+    pub session: rows::SessionRow,
+}
+
+pub async fn authenticate_access(state: &AppState, headers: &axum::http::HeaderMap) -> ApiResult<AccessAuth> {
+    let token = bearer(headers)?;
+    let claims = state.keys.verify_access(token).ok_or_else(|| ApiError::invalid_session("invalid session: access token expired or invalid"))?;
+    let session = live_session(state, &claims.baas_session_id, &claims.aud).await?;
+    if session.user_id != claims.sub {
+        return Err(ApiError::invalid_session("invalid session"));
+    }
+    Ok(AccessAuth { claims, session })
+}
+
+async fn live_session(state: &AppState, session_id: &str, app_id: &str) -> ApiResult<rows::SessionRow> {
+    let now = state.now();
+    let session = rows::get(state.db.reader(), session_id).await?
+        .filter(|s| s.app_id == app_id && s.revoked_at.is_none() && s.expires_at > now)
+        .ok_or_else(|| ApiError::invalid_session("invalid session: the session has ended; log in again"))?;
+    if session.last_used_at + state.config.tokens.refresh_idle_secs <= now {
+        rows::revoke(state.db.writer(), &session.id, "idle", now).await?;
+        return Err(ApiError::invalid_session("invalid session: the session expired after inactivity; log in again"));
+    }
+    Ok(session)
+}
+
+/// A request authenticated by the session's current refresh token (API-key endpoints).
+pub async fn authenticate_refresh(state: &AppState, headers: &axum::http::HeaderMap) -> ApiResult<(RefreshClaims, rows::SessionRow)> {
+    let token = bearer(headers)?;
+    let claims = state.keys.verify_refresh(token).ok_or_else(|| ApiError::invalid_session("invalid session: refresh token invalid or expired"))?;
+    let session = live_session(state, &claims.baas_id, &claims.aud).await?;
+    if !crypto::ct_eq(&session.secret_hash, &sha256_hex(claims.sec.as_bytes())) {
+        return Err(ApiError::invalid_session("invalid session: this refresh token has been replaced"));
+    }
+    Ok((claims, session))
+}
+
+/// `POST /auth/session`.
+pub async fn refresh(state: &AppState, headers: &axum::http::HeaderMap, rotate: bool) -> ApiResult<SessionResponse> {
+    let token = bearer(headers)?;
+    let claims = state.keys.verify_refresh(token).ok_or_else(|| ApiError::invalid_session("invalid session: refresh token invalid or expired"))?;
+    let session = live_session(state, &claims.baas_id, &claims.aud).await?;
+    let now = state.now();
+    let presented = sha256_hex(claims.sec.as_bytes());
+    let grace = state.config.tokens.rotation_grace_secs;
+
+    if crypto::ct_eq(&session.secret_hash, &presented) {
+        if !rotate {
+            if now - session.last_used_at >= TOUCH_EVERY_SECS {
+                rows::touch(state.db.writer(), &session.id, now).await?;
+            }
+            return Ok(SessionResponse { access_token: access_token(state, &session, now), refresh_token: None });
+        }
+        let next = state.keys.successor_secret(&session.id, &claims.sec);
+        if rows::rotate(state.db.writer(), &session.id, &presented, &sha256_hex(next.as_bytes()), now).await? {
+            return Ok(SessionResponse {
+                access_token: access_token(state, &session, now),
+                refresh_token: Some(refresh_token(state, &session, &next, now)),
+            });
+        }
+        // Another refresh with the same token won the race: the stored row now names this token
+        // as the previous one, which the grace rule below answers idempotently.
+        let session = rows::get(state.db.writer(), &session.id).await?
+            .ok_or_else(|| ApiError::invalid_session("invalid session: the session has ended; log in again"))?;
+        return grace_or_reuse(state, &session, &claims, &presented, now, grace).await;
+    }
+    grace_or_reuse(state, &session, &claims, &presented, now, grace).await
+}
+
+async fn grace_or_reuse(state: &AppState, session: &rows::SessionRow, claims: &RefreshClaims, presented: &str,
+    now: i64, grace: i64) -> ApiResult<SessionResponse> {
+    let previous = session.prev_secret_hash.as_deref().is_some_and(|p| crypto::ct_eq(p, presented));
+    let rotated_at = session.rotated_at.unwrap_or(i64::MIN);
+    if previous && now - rotated_at <= grace {
+        let next = state.keys.successor_secret(&session.id, &claims.sec);
+        return Ok(SessionResponse {
+            access_token: access_token(state, session, now),
+            refresh_token: Some(refresh_token(state, session, &next, rotated_at)),
+        });
+    }
+    rows::revoke(state.db.writer(), &session.id, "refresh token reuse", now).await?;
+    tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reuse detected; session revoked");
+    Err(ApiError::invalid_session("invalid session: this refresh token was already used; the session has been ended for safety"))
+}
+
+/// `DELETE /auth/session`: idempotent. Any refresh envelope we issued ends its session; one we
+/// cannot read gets the "failed to find refresh token" 401 realm-web tolerates.
+pub async fn logout(state: &AppState, headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    let token = bearer(headers)?;
+    let claims = state.keys.verify_refresh(token)
+        .ok_or_else(|| ApiError::invalid_session("failed to find refresh token"))?;
+    rows::revoke(state.db.writer(), &claims.baas_id, "logout", state.now()).await?;
+    Ok(())
+}
+
+/// The user row behind an authenticated session.
+pub async fn user_of(state: &AppState, session: &rows::SessionRow) -> ApiResult<users::UserRow> {
+    users::get(state.db.reader(), &session.user_id).await?
+        .ok_or_else(|| ApiError::invalid_session("invalid session: the user no longer exists"))
+}

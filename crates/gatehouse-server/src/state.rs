@@ -1,0 +1,81 @@
+//! Shared server state handed to every request.
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{AppConfig, Config};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::mail::Mailer;
+use crate::password::{Hasher, PasswordPolicy};
+use crate::ratelimit::RateLimiter;
+use crate::tokens::Keys;
+
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    pub public_url: String,
+    pub db: Db,
+    pub keys: Keys,
+    pub hasher: Hasher,
+    pub policy: PasswordPolicy,
+    pub mailer: Mailer,
+    pub limiter: RateLimiter,
+    pub clock: Clock,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state: data dir, database (migrated), signing keys, hasher, mailer.
+    pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+        let public_url = config.public_url();
+        let db = Db::connect(&config.database_url()).await?;
+        let keys = Keys::load_or_create(&config.data_dir, &config.tokens.issuer)?;
+        let hasher = Hasher::new(&config.passwords)?;
+        let policy = PasswordPolicy::new(config.passwords.min_chars, config.passwords.max_chars);
+        let mailer = Mailer::new(config.smtp.as_ref(), &config.data_dir)?;
+        let limiter = RateLimiter::new(config.rate_limits.clone());
+        Ok(AppState(Arc::new(Inner { config, public_url, db, keys, hasher, policy, mailer, limiter, clock: Clock::default() })))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn apps(&self) -> &BTreeMap<String, AppConfig> {
+        &self.config.apps
+    }
+
+    /// The app named in the URL, or a clear error naming it.
+    pub fn app(&self, app_id: &str) -> Result<&AppConfig, ApiError> {
+        self.config.apps.get(app_id).ok_or_else(|| {
+            ApiError::new(axum::http::StatusCode::NOT_FOUND, gatehouse_proto::ErrorCode::AppNotFound,
+                format!("no app with id {app_id:?} on this server; check the app id in your client configuration"))
+        })
+    }
+
+    /// The app, provided it has `provider` enabled.
+    pub fn provider(&self, app_id: &str, provider: &str) -> Result<&AppConfig, ApiError> {
+        let app = self.app(app_id)?;
+        if app.providers.iter().any(|p| p == provider) {
+            Ok(app)
+        } else {
+            Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, gatehouse_proto::ErrorCode::AuthProviderNotFound,
+                format!("authentication provider {provider:?} is not enabled for app {app_id:?}")))
+        }
+    }
+}

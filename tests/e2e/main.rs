@@ -1,0 +1,12 @@
+//! End-to-end tests: a real gatehoused over loopback HTTP, each journey run against SQLite and
+//! PostgreSQL (`both_backends!`), plus the official realm-web client driven from Node.
+
+mod support;
+
+mod api_keys;
+mod linking;
+mod realm_web;
+mod sessions;
+mod throttling;
+mod userpass;
+mod wire;

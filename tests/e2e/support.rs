@@ -1,0 +1,266 @@
+//! The test server: a real `gatehoused` (the library's `Server`) on 127.0.0.1:0 with a fresh
+//! SQLite file in a temp dir, or a fresh database on the PostgreSQL server named by
+//! `GATEHOUSE_TEST_PG_URL` (scripts/test.sh starts one). Requests go over real HTTP.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gatehouse_server::config::{AppConfig, Config};
+use gatehouse_server::Server;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const APP: &str = "e2e-app";
+pub const STRICT_APP: &str = "e2e-strict";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each listed `async fn(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Backend::Sqlite).await }) *
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Backend::Postgres).await }) *
+        }
+    };
+}
+
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+}
+
+/// Test-suite configuration: cheap Argon2 (the production floor is asserted by a unit test),
+/// rate limits off unless a test turns them on, mail to the outbox.
+pub fn test_config(dir: &std::path::Path, database_url: &str) -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = dir.to_path_buf();
+    config.database_url = Some(database_url.to_string());
+    config.passwords.argon2_memory_kib = 256;
+    config.passwords.argon2_iterations = 1;
+    config.passwords.insecure_fast_hashing = true;
+    config.rate_limits.enabled = false;
+    config.apps.insert(APP.into(), AppConfig { name: "E2E App".into(), ..AppConfig::default() });
+    config.apps.insert(STRICT_APP.into(), AppConfig { strict_app_services_errors: true, ..AppConfig::default() });
+    config
+}
+
+/// A fresh, empty database for one test.
+pub fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("gatehouse.db").display()),
+        Backend::Postgres => {
+            let admin = std::env::var("GATEHOUSE_TEST_PG_URL").expect(
+                "GATEHOUSE_TEST_PG_URL is not set: the PostgreSQL half of the suite needs a server. \
+                 Run scripts/test.sh, which starts a throwaway PostgreSQL and sets it.");
+            let name = format!("gh_{}", hex_id());
+            let status = std::process::Command::new("psql")
+                .args([admin.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", &format!("CREATE DATABASE {name}")])
+                .status()
+                .expect("psql runs (apt package postgresql-client)");
+            assert!(status.success(), "CREATE DATABASE {name} failed");
+            let (prefix, _) = admin.rsplit_once('/').expect("URL has a database path");
+            format!("{prefix}/{name}")
+        }
+    }
+}
+
+fn hex_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database(backend, dir.path());
+        let mut config = test_config(dir.path(), &database_url);
+        tweak(&mut config);
+        let server = Server::start(config).await.expect("server starts");
+        let base = server.url();
+        TestServer { server: Some(server), base, http: reqwest::Client::new(), dir, database_url }
+    }
+
+    pub fn state(&self) -> &gatehouse_server::AppState {
+        &self.server.as_ref().expect("running").state
+    }
+
+    /// Stops the server and starts a new one on the same data dir and database.
+    pub async fn restart(&mut self, tweak: impl FnOnce(&mut Config)) {
+        self.server.take().expect("running").shutdown().await;
+        let mut config = test_config(self.dir.path(), &self.database_url);
+        tweak(&mut config);
+        let server = Server::start(config).await.expect("server restarts");
+        self.base = server.url();
+        self.server = Some(server);
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/client/v2.0{path}", self.base)
+    }
+
+    pub fn app_path(&self, app: &str, path: &str) -> String {
+        self.api(&format!("/app/{app}{path}"))
+    }
+
+    /// Sends a request and returns (status, headers, parsed JSON body or Null).
+    pub async fn call(&self, method: Method, url: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req = self.http.request(method, url);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request reaches the server");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Reply { status, headers, json, raw: bytes.to_vec() }
+    }
+
+    pub async fn post(&self, app: &str, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, &self.app_path(app, path), None, Some(body)).await
+    }
+
+    pub async fn login(&self, app: &str, provider: &str, body: Value) -> Reply {
+        self.post(app, &format!("/auth/providers/{provider}/login"), body).await
+    }
+
+    pub async fn anonymous(&self) -> Tokens {
+        Tokens::from(self.login(APP, "anon-user", json!({})).await.ok())
+    }
+
+    /// Registers, confirms through the mailed link, and logs in.
+    pub async fn email_user(&self, email: &str) -> Tokens {
+        self.register_and_confirm(APP, email, PASSWORD).await;
+        Tokens::from(self.login(APP, "local-userpass", json!({"username": email, "password": PASSWORD})).await.ok())
+    }
+
+    pub async fn register_and_confirm(&self, app: &str, email: &str, password: &str) {
+        let seen = self.outbox().len();
+        self.post(app, "/auth/providers/local-userpass/register", json!({"email": email, "password": password})).await.void();
+        let (token, token_id) = self.mailed_token_after(seen, email, "/confirm").await;
+        self.post(app, "/auth/providers/local-userpass/confirm", json!({"token": token, "tokenId": token_id})).await.void();
+    }
+
+    pub fn outbox(&self) -> Vec<Value> {
+        let path: PathBuf = self.dir.path().join("outbox.jsonl");
+        std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// Waits (bounded) for a mail to `to` whose link path ends with `suffix`; returns its
+    /// (token, tokenId).
+    pub async fn mailed_token(&self, to: &str, suffix: &str) -> (String, String) {
+        self.mailed_token_after(0, to, suffix).await
+    }
+
+    /// Like [`mailed_token`], among the mails after the first `seen` (mail is sent in the
+    /// background, so a fresh request's mail may land a moment after its answer).
+    pub async fn mailed_token_after(&self, seen: usize, to: &str, suffix: &str) -> (String, String) {
+        for _ in 0..100 {
+            if let Some(link) = self.outbox().iter().skip(seen).rev()
+                .filter(|m| m["to"] == to)
+                .flat_map(|m| m["links"].as_array().cloned().unwrap_or_default())
+                .filter_map(|l| l.as_str().map(str::to_string))
+                .find(|l| l.split('?').next().unwrap_or("").ends_with(suffix))
+            {
+                return token_of(&link);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no mail to {to} with a {suffix} link in the outbox: {:?}", self.outbox());
+    }
+
+    pub async fn mails_to(&self, to: &str) -> Vec<Value> {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.outbox().into_iter().filter(|m| m["to"] == to).collect()
+    }
+}
+
+pub fn token_of(link: &str) -> (String, String) {
+    let url = reqwest::Url::parse(link).unwrap();
+    let get = |k: &str| url.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.to_string()).unwrap();
+    (get("token"), get("tokenId"))
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Reply {
+    /// Asserts a 2xx JSON answer and returns its body.
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        assert!(self.status.is_success(), "expected success, got {} {}", self.status, self.json);
+        self.json
+    }
+
+    /// Asserts a void answer: 204, no Content-Type, no body.
+    #[track_caller]
+    pub fn void(self) {
+        assert_eq!(self.status, StatusCode::NO_CONTENT, "body: {}", self.json);
+        assert!(self.headers.get("content-type").is_none());
+        assert!(self.raw.is_empty());
+    }
+
+    /// Asserts an error answer with this status and code, in the exact App Services shape.
+    #[track_caller]
+    pub fn err(self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.json);
+        assert_eq!(self.headers.get("content-type").unwrap(), "application/json");
+        assert_eq!(self.json["error_code"], code, "body: {}", self.json);
+        assert!(self.json["error"].as_str().is_some_and(|e| !e.is_empty()));
+        assert!(self.json.get("link").is_some());
+        self.json
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+    pub device_id: String,
+}
+
+impl From<Value> for Tokens {
+    fn from(v: Value) -> Tokens {
+        Tokens {
+            access: v["access_token"].as_str().expect("access_token").into(),
+            refresh: v["refresh_token"].as_str().expect("refresh_token").into(),
+            user_id: v["user_id"].as_str().expect("user_id").into(),
+            device_id: v["device_id"].as_str().expect("device_id").into(),
+        }
+    }
+}
+
+/// A unique address per call, so tests never collide.
+pub fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.test", hex_id().replace('_', "-"))
+}
