@@ -38,7 +38,10 @@ function emit(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
 }
 
+let finished = false;
 function finish(code, obj) {
+  if (finished) return; // report only the first failure
+  finished = true;
   // Write the last line, then exit once it is flushed (keep-alive sockets must not delay the exit).
   process.stdout.write(JSON.stringify(obj) + "\n", () => process.exit(code));
 }

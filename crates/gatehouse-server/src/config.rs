@@ -255,9 +255,7 @@ impl Config {
     /// Refuses settings that would be unsafe or meaningless, with a sentence saying which.
     pub fn validate(&self) -> anyhow::Result<()> {
         let t = &self.tokens;
-        anyhow::ensure!((60..=1800).contains(&t.access_ttl_secs) || self.passwords.insecure_fast_hashing,
-            "tokens.access_ttl_secs must be between 60 and 1800 (30 minutes)");
-        anyhow::ensure!(t.access_ttl_secs >= 1 && t.access_ttl_secs <= 1800, "tokens.access_ttl_secs must be at most 1800");
+        anyhow::ensure!((1..=1800).contains(&t.access_ttl_secs), "tokens.access_ttl_secs must be between 1 and 1800 (30 minutes)");
         anyhow::ensure!((1800..=180 * 24 * 3600).contains(&t.refresh_absolute_secs),
             "tokens.refresh_absolute_secs must be between 1800 (30 minutes) and 15552000 (180 days)");
         anyhow::ensure!(t.refresh_idle_secs > 0 && t.refresh_idle_secs <= t.refresh_absolute_secs,
