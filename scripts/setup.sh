@@ -11,6 +11,8 @@
 #   3. tests/realm-web: `npm ci` when node_modules/realm-web is missing, is not the locked
 #      version, or package-lock.json is newer than the last install.
 #      SETUP_SKIP_NODE=1 skips this step (scripts/run.sh does; only the tests need realm-web).
+#   4. tests/peers/.venv: a Python venv with aiosmtpd (the real SMTP server the mail tests send
+#      to), created or completed only when missing. Skipped with SETUP_SKIP_NODE=1 as well.
 #
 # Runs as root; as another user it uses sudo for apt-get when sudo exists.
 set -euo pipefail
@@ -77,8 +79,19 @@ say "Rust: $(cargo --version)"
 
 # ---- 3. realm-web for the end-to-end tests ---------------------------------------------------
 if [ "${SETUP_SKIP_NODE:-0}" = 1 ]; then
-  say "realm-web: skipped (SETUP_SKIP_NODE=1)"
+  say "test peers (realm-web, aiosmtpd): skipped (SETUP_SKIP_NODE=1)"
   exit 0
+fi
+
+# ---- 4. aiosmtpd for the mail tests -------------------------------------------------------------
+AIOSMTPD_VERSION=1.4.6
+VENV="$ROOT/tests/peers/.venv"
+if "$VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+  say "aiosmtpd: $AIOSMTPD_VERSION up to date"
+else
+  say "aiosmtpd: installing $AIOSMTPD_VERSION into tests/peers/.venv"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
 fi
 
 command -v node >/dev/null 2>&1 || die "node was not found (Debian package nodejs)"

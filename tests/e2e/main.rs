@@ -5,6 +5,7 @@ mod support;
 
 mod api_keys;
 mod linking;
+mod mail;
 mod outage;
 mod realm_web;
 mod sessions;

@@ -1,0 +1,100 @@
+//! Mail through a real SMTP server (aiosmtpd, with AUTH): the test reads the captured message as a
+//! mail client would and follows its link. And an SMTP relay that is down changes no answer.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gatehouse_server::config::SmtpConfig;
+use gatehouse_server::Secret;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::support::*;
+
+both_backends!(confirmation_mail_arrives_over_smtp_and_its_link_works, a_dead_smtp_relay_changes_no_answer);
+
+fn peers() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
+}
+
+fn python() -> PathBuf {
+    let py = peers().join(".venv/bin/python");
+    assert!(py.exists(), "aiosmtpd is not installed: run scripts/setup.sh (it creates tests/peers/.venv)");
+    py
+}
+
+struct SmtpPeer {
+    child: Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpPeer {
+    fn start(user: &str, pass: &str) -> SmtpPeer {
+        let maildir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(python()).arg(peers().join("smtp_capture.py"))
+            .args(["127.0.0.1", &port.to_string()]).arg(maildir.path().join("box")).args([user, pass])
+            .stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("aiosmtpd starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpPeer { child, port, maildir }
+    }
+
+    /// The first link in the newest mail to `rcpt` whose URL matches `pattern` (MIME-decoded by
+    /// Python's email package, as a mail client would).
+    fn link(&self, rcpt: &str, pattern: &str) -> String {
+        let out = Command::new(python()).arg(peers().join("readmail.py")).arg(self.maildir.path().join("box"))
+            .args([rcpt, pattern, "10"]).output().unwrap();
+        assert!(out.status.success(), "no mail to {rcpt}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+impl Drop for SmtpPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smtp(port: u16, user: Option<(&str, &str)>) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        security: "none".into(),
+        username: user.map(|u| u.0.to_string()),
+        password: user.map(|u| Secret::new(u.1)),
+        from: "Gatehouse <no-reply@gatehouse.test>".into(),
+    }
+}
+
+async fn confirmation_mail_arrives_over_smtp_and_its_link_works(b: Backend) {
+    let peer = SmtpPeer::start("mailer", "mail-secret");
+    let t = TestServer::start_with(b, |c| c.smtp = Some(smtp(peer.port, Some(("mailer", "mail-secret"))))).await;
+    let email = unique_email("smtp");
+    t.post(APP, "/auth/providers/local-userpass/register", json!({"email": email, "password": PASSWORD})).await.void();
+    let link = peer.link(&email, r"https?://\S+/confirm\?\S+");
+    assert!(link.starts_with(&t.base), "{link}");
+    // What a person does: open the page, press its button.
+    let page = t.http.get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Confirm my email address"));
+    let (token, token_id) = token_of(&link);
+    let done = t.http.post(&link).form(&[("token", token), ("tokenId", token_id)]).send().await.unwrap().text().await.unwrap();
+    assert!(done.contains("confirmed"), "{done}");
+    t.login(APP, "local-userpass", json!({"username": email, "password": PASSWORD})).await.ok();
+    assert!(t.outbox().is_empty(), "with SMTP configured nothing goes to the dev outbox");
+}
+
+async fn a_dead_smtp_relay_changes_no_answer(b: Backend) {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let t = TestServer::start_with(b, |c| c.smtp = Some(smtp(dead, None))).await;
+    let email = unique_email("dead");
+    t.post(APP, "/auth/providers/local-userpass/register", json!({"email": email, "password": PASSWORD})).await.void();
+    t.post(APP, "/auth/providers/local-userpass/reset/send", json!({"email": email})).await.void();
+    t.post(APP, "/auth/providers/local-userpass/confirm/send", json!({"email": unique_email("nobody")})).await.void();
+}
