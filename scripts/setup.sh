@@ -4,6 +4,7 @@
 #
 #   1. Debian packages (apt-get update runs once, and only if something is missing):
 #        build-essential pkg-config curl ca-certificates postgresql nodejs npm python3 python3-venv sqlite3
+#        libdbus-1-dev dbus gnome-keyring libsecret-tools (the OS keychain: Secret Service over D-Bus)
 #      Node.js and npm count as present when the `node` / `npm` commands exist, whoever installed
 #      them: NodeSource's nodejs package ships npm itself and conflicts with Debian's npm package.
 #   2. Rust: only checked. If `cargo` is missing this prints how to install it and exits 1
@@ -31,7 +32,8 @@ else
 fi
 
 # ---- 1. Debian packages ------------------------------------------------------------------------
-PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm python3 python3-venv sqlite3)
+PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm python3 python3-venv sqlite3
+          libdbus-1-dev dbus gnome-keyring libsecret-tools)
 
 is_installed() {
   case $1 in

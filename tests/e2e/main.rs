@@ -8,6 +8,7 @@ mod linking;
 mod mail;
 mod outage;
 mod realm_web;
+mod sdk;
 mod sessions;
 mod throttling;
 mod userpass;

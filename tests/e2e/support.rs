@@ -105,10 +105,21 @@ impl TestServer {
         &self.server.as_ref().expect("running").state
     }
 
-    /// Stops the server and starts a new one on the same data dir and database.
+    /// Stops the server and starts a new one on the same port, data dir and database.
     pub async fn restart(&mut self, tweak: impl FnOnce(&mut Config)) {
+        self.stop().await;
+        self.start_again(tweak).await;
+    }
+
+    /// Stops the server (clients now get connection errors).
+    pub async fn stop(&mut self) {
         self.server.take().expect("running").shutdown().await;
+    }
+
+    /// Starts the server again on the same port, data dir and database.
+    pub async fn start_again(&mut self, tweak: impl FnOnce(&mut Config)) {
         let mut config = test_config(self.dir.path(), &self.database_url);
+        config.listen = self.base.trim_start_matches("http://").parse().expect("base is http://ip:port");
         tweak(&mut config);
         let server = Server::start(config).await.expect("server restarts");
         self.base = server.url();

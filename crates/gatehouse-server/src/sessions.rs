@@ -150,6 +150,7 @@ pub async fn authenticate_refresh(state: &AppState, headers: &axum::http::Header
 
 /// `POST /auth/session`.
 pub async fn refresh(state: &AppState, headers: &axum::http::HeaderMap, rotate: bool) -> ApiResult<SessionResponse> {
+    state.metrics.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let token = bearer(headers)?;
     let claims = state.keys.verify_refresh(token).ok_or_else(|| ApiError::invalid_session("invalid session: refresh token invalid or expired"))?;
     let session = live_session(state, &claims.baas_id, &claims.aud).await?;

@@ -27,6 +27,14 @@ pub struct Inner {
     pub mailer: Mailer,
     pub limiter: RateLimiter,
     pub clock: Clock,
+    pub metrics: Metrics,
+}
+
+/// Counters for tests and operators.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// `POST /auth/session` requests that reached the refresh logic.
+    pub refreshes: std::sync::atomic::AtomicU64,
 }
 
 impl Deref for AppState {
@@ -49,7 +57,7 @@ impl AppState {
         let policy = PasswordPolicy::new(config.passwords.min_chars, config.passwords.max_chars);
         let mailer = Mailer::new(config.smtp.as_ref(), &config.data_dir)?;
         let limiter = RateLimiter::new(config.rate_limits.clone());
-        Ok(AppState(Arc::new(Inner { config, public_url, db, keys, hasher, policy, mailer, limiter, clock: Clock::default() })))
+        Ok(AppState(Arc::new(Inner { config, public_url, db, keys, hasher, policy, mailer, limiter, clock: Clock::default(), metrics: Metrics::default() })))
     }
 
     pub fn now(&self) -> i64 {

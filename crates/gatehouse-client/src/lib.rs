@@ -1,0 +1,39 @@
+//! Gatehouse client SDK: sign users in to an App Services–compatible server (`gatehoused`, or
+//! any server speaking that protocol), keep several of them signed in with one active, refresh
+//! their tokens, manage their API keys — with tokens in the OS keychain.
+//!
+//! ```no_run
+//! # async fn demo() -> gatehouse_client::Result<()> {
+//! use gatehouse_client::{App, Credentials};
+//! let app = App::builder("gatehouse-dev").base_url("http://127.0.0.1:9090").build().await?;
+//! let user = app.log_in(Credentials::email_password("me@example.com", "a long passphrase")).await?;
+//! let key = user.api_keys().create("ci").await?;        // key.key holds the secret, once
+//! let anon = app.log_in(Credentials::anonymous()).await?; // a second user, now active
+//! app.switch_user(&user)?;                                 // one call, no network
+//! # Ok(()) }
+//! ```
+//!
+//! Compared with realm-web it deliberately: refreshes at most once per failed call and at most
+//! once at a time per user; reuses only a *logged-in* anonymous user; deletes the user you pass
+//! (with its own token); sends no token to public endpoints; keeps users in a stable order and
+//! persists the active user; never drops tokens because of a network error; opts into
+//! refresh-token rotation and stores each new refresh token before using it.
+
+mod api_keys;
+mod app;
+mod credentials;
+mod email_password;
+mod error;
+mod events;
+mod http;
+pub mod store;
+mod user;
+
+pub use api_keys::ApiKeys;
+pub use app::{App, AppBuilder, SecretStorage};
+pub use credentials::Credentials;
+pub use email_password::EmailPasswordAuth;
+pub use error::{codes, Error, Result};
+pub use events::{Event, LogoutReason};
+pub use gatehouse_proto::auth::{ApiKey, Identity, Profile, ProviderInfo};
+pub use user::{User, UserState};
