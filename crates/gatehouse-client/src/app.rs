@@ -367,7 +367,13 @@ impl App {
         shared.save().await?;
         let core = shared.users.lock().expect("users").entry(login.user_id.clone())
             .or_insert_with(|| Arc::new(UserCore::new(&login.user_id, None))).clone();
-        *core.tokens.lock().expect("tokens") = Some(tokens);
+        let replaced = core.tokens.lock().expect("tokens").replace(tokens);
+        if let Some(old) = replaced.filter(|old| old.refresh_token != refresh) {
+            // Logging in again as a user we already hold: end the session we are replacing
+            // rather than leave it alive on the server with nobody holding its token.
+            let app = self.clone();
+            tokio::spawn(async move { app.discard_session(&old.refresh_token).await });
+        }
         shared.emit(Event::LoggedIn { user_id: login.user_id.clone() });
         shared.emit(Event::ActiveUserChanged { user_id: Some(login.user_id.clone()) });
         Ok(User { shared: shared.clone(), core })

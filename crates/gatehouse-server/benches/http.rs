@@ -1,0 +1,550 @@
+//! HTTP benchmark: a real `gatehoused` (the binary built in the same profile as this bench) on
+//! loopback with SQLite and production Argon2id parameters, driven over HTTP/1.1 by one shared
+//! `reqwest` client.
+//!
+//!     cargo bench -p gatehouse-server --bench http
+//!
+//! Measures, each at concurrency 1 and 64: `POST /auth/session` (refresh), API-key login,
+//! anonymous login and email/password login, next to the raw Argon2id hash rate (same parameters,
+//! in this process, at 1 thread and at one thread per core). Prints ops/s, p50, p99, errors and
+//! the project's targets ("meets"/"below"). It only prints figures: no timing is ever asserted.
+//!
+//! Environment:
+//!   GATEHOUSE_BENCH_SECS             seconds per timed measurement (default 3)
+//!   GATEHOUSE_BENCH_PASSWORD_LOGINS  email/password logins per concurrency level (default 60
+//!                                    at concurrency 1, 320 at 64)
+//!   GATEHOUSE_LOG                    the server's log filter (default: its own, `info`)
+//!   TMPDIR                           where the data directory (SQLite file) is created
+//!
+//! Without the `--bench` flag (`cargo test --benches`) it runs a short smoke pass instead.
+//! See docs/benchmarks.md for what each row means and the figures measured so far.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehoused");
+const APP: &str = "bench";
+const APP_NAME: &str = "Load Test";
+const EMAIL: &str = "runner@example.com";
+/// At least 15 characters, not a common password, no context word (app name, email local part,
+/// the product name).
+const PASSWORD: &str = "correct horse battery staple at noon";
+/// The production defaults (config.rs `PasswordConfig::default`), which the server runs with here.
+const ARGON2_M_KIB: u32 = 19 * 1024;
+const ARGON2_T: u32 = 2;
+const ARGON2_P: u32 = 1;
+const ARGON2_OUT: usize = 32;
+const HIGH: usize = 64;
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+/// The running `gatehoused`; killed when dropped (also when the bench panics).
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn log_tail(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut text);
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().expect("local addr").port()
+}
+
+fn write_config(dir: &Path, port: u16) -> PathBuf {
+    let path = dir.join("gatehoused.toml");
+    // Production Argon2 parameters and durability settings: only the rate limits are off (they
+    // would answer 429 within a second) and confirmation mail is skipped.
+    let text = format!(
+        r#"listen = "127.0.0.1:{port}"
+data_dir = "{dir}"
+
+[rate_limits]
+enabled = false
+
+[apps.{APP}]
+name = "{APP_NAME}"
+providers = ["anon-user", "local-userpass", "api-key"]
+
+[apps.{APP}.userpass]
+auto_confirm = true
+"#,
+        dir = dir.display()
+    );
+    std::fs::write(&path, text).expect("write the config file");
+    path
+}
+
+async fn start_daemon(http: &reqwest::Client) -> (Daemon, String) {
+    let dir = tempfile::Builder::new().prefix("gatehouse-bench-").tempdir().expect("temp dir");
+    let port = free_port();
+    let config = write_config(dir.path(), port);
+    let log = dir.path().join("gatehoused.log");
+    let stderr = std::fs::File::create(&log).expect("create the server log");
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+    let mut daemon = Daemon { child, log, dir };
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/health/ready")).send().await {
+            if r.status() == 204 {
+                return (daemon, base);
+            }
+        }
+        if let Ok(Some(status)) = daemon.child.try_wait() {
+            panic!("gatehoused exited during startup ({status}); its log:\n{}", daemon.log_tail());
+        }
+        if Instant::now() > deadline {
+            panic!("gatehoused not ready after 30 s; its log:\n{}", daemon.log_tail());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut req = http.post(url);
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap_or_default();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[track_caller]
+fn expect(what: &str, (status, body): (u16, Value), want: u16) -> Value {
+    assert_eq!(status, want, "setup step {what:?} failed: {status} {body}");
+    body
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generation
+
+#[derive(Clone, Copy)]
+enum Stop {
+    After(Duration),
+    Count(u64),
+}
+
+/// One request kind: method POST, a URL, optional bearer token, a JSON body (or none).
+struct Request {
+    url: String,
+    bearer: Option<String>,
+    body: Option<String>,
+}
+
+impl Request {
+    fn build(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
+        let mut req = http.post(&self.url);
+        if let Some(token) = &self.bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = &self.body {
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        req
+    }
+}
+
+struct Outcome {
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    /// Latency of each successful request, microseconds, sorted.
+    latencies_us: Vec<u32>,
+    elapsed: Duration,
+    /// Successes completed in the first and in the last third of the run.
+    first_third: u64,
+    last_third: u64,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * self.latencies_us.len() as f64).ceil() as usize;
+        self.latencies_us[rank.clamp(1, self.latencies_us.len()) - 1] as f64 / 1000.0
+    }
+
+    /// Rate in the last third relative to the first third, as a signed percentage.
+    fn drift(&self) -> String {
+        if self.first_third < 20 {
+            return "-".into();
+        }
+        format!("{:+.0}%", (self.last_third as f64 / self.first_third as f64 - 1.0) * 100.0)
+    }
+}
+
+async fn run(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize, stop: Stop) -> Outcome {
+    let start = Instant::now();
+    let issued = Arc::new(AtomicU64::new(0));
+    let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (http, request, issued, first_error) = (http.clone(), request.clone(), issued.clone(), first_error.clone());
+        tasks.push(tokio::spawn(async move {
+            // (completion offset since start, latency), both in microseconds.
+            let mut done: Vec<(u64, u32)> = Vec::new();
+            let mut errors = 0u64;
+            loop {
+                match stop {
+                    Stop::After(d) if start.elapsed() >= d => break,
+                    Stop::Count(n) if issued.fetch_add(1, Ordering::Relaxed) >= n => break,
+                    _ => {}
+                }
+                let t0 = Instant::now();
+                let failure = match request.build(&http).send().await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        match resp.bytes().await {
+                            Ok(_) if status.is_success() => None,
+                            Ok(body) => Some(format!("{status} {}", String::from_utf8_lossy(&body))),
+                            Err(e) => Some(format!("{status}, reading the body failed: {e}")),
+                        }
+                    }
+                    Err(e) => Some(format!("request failed: {e}")),
+                };
+                match failure {
+                    None => done.push((start.elapsed().as_micros() as u64, t0.elapsed().as_micros() as u32)),
+                    Some(message) => {
+                        errors += 1;
+                        first_error.lock().expect("not poisoned").get_or_insert(message);
+                    }
+                }
+            }
+            (done, errors)
+        }));
+    }
+    let mut done = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (d, e) = task.await.expect("load task");
+        done.extend(d);
+        errors += e;
+    }
+    let elapsed = start.elapsed();
+    let third = elapsed.as_micros() as u64 / 3;
+    let first_third = done.iter().filter(|(at, _)| *at < third).count() as u64;
+    let last_third = done.iter().filter(|(at, _)| *at >= 2 * third).count() as u64;
+    let mut latencies_us: Vec<u32> = done.iter().map(|(_, l)| *l).collect();
+    latencies_us.sort_unstable();
+    let first_error = first_error.lock().expect("not poisoned").take();
+    Outcome { ok: latencies_us.len() as u64, errors, first_error, latencies_us, elapsed, first_third, last_third }
+}
+
+/// Opens connections and warms caches, then measures.
+async fn measure(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize, stop: Stop) -> Outcome {
+    let warmup = match stop {
+        Stop::After(d) => Stop::After((d / 10).clamp(Duration::from_millis(50), Duration::from_millis(500))),
+        Stop::Count(_) => Stop::Count(concurrency.min(4) as u64),
+    };
+    let _ = run(http, request, concurrency, warmup).await;
+    run(http, request, concurrency, stop).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw Argon2id
+
+struct HashRate {
+    hashes: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl HashRate {
+    fn rate(&self) -> f64 {
+        self.hashes as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let rank = ((p / 100.0) * self.latencies_us.len() as f64).ceil() as usize;
+        self.latencies_us[rank.clamp(1, self.latencies_us.len()) - 1] as f64 / 1000.0
+    }
+}
+
+/// Argon2id with the server's parameters on `threads` OS threads for `duration`.
+fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
+    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, Some(ARGON2_OUT)).expect("valid parameters");
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let start = Instant::now();
+    let per_thread: Vec<Vec<u32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let argon2 = argon2.clone();
+                s.spawn(move || {
+                    let mut latencies = Vec::new();
+                    let mut out = [0u8; ARGON2_OUT];
+                    let mut salt = [0u8; 16];
+                    let mut n = 0u64;
+                    while start.elapsed() < duration || latencies.is_empty() {
+                        salt[..8].copy_from_slice(&n.to_le_bytes());
+                        salt[8] = i as u8;
+                        let t0 = Instant::now();
+                        argon2.hash_password_into(PASSWORD.as_bytes(), &salt, &mut out).expect("argon2 hashes");
+                        latencies.push(t0.elapsed().as_micros() as u32);
+                        n += 1;
+                    }
+                    std::hint::black_box(out);
+                    latencies
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("hash thread")).collect()
+    });
+    let elapsed = start.elapsed();
+    let mut latencies_us: Vec<u32> = per_thread.into_iter().flatten().collect();
+    latencies_us.sort_unstable();
+    HashRate { hashes: latencies_us.len() as u64, elapsed, latencies_us }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+struct Row {
+    operation: String,
+    concurrency: String,
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    errors: String,
+    drift: String,
+    target: String,
+    verdict: String,
+}
+
+impl Row {
+    fn from_outcome(operation: &str, concurrency: usize, o: &Outcome, target: &str, verdict: &str) -> Row {
+        Row {
+            operation: operation.into(),
+            concurrency: concurrency.to_string(),
+            rate: o.rate(),
+            p50: o.percentile_ms(50.0),
+            p99: o.percentile_ms(99.0),
+            errors: o.errors.to_string(),
+            drift: o.drift(),
+            target: target.into(),
+            verdict: verdict.into(),
+        }
+    }
+}
+
+fn print_row(r: &Row) {
+    println!("{:<30} {:>5} {:>10.1} {:>9.2} {:>9.2} {:>7} {:>7}  {:<26} {}",
+        r.operation, r.concurrency, r.rate, r.p50, r.p99, r.errors, r.drift, r.target, r.verdict);
+}
+
+fn print_header() {
+    println!("{:<30} {:>5} {:>10} {:>9} {:>9} {:>7} {:>7}  {:<26} {}",
+        "operation", "conc", "ops/s", "p50 ms", "p99 ms", "errors", "drift", "target", "verdict");
+    println!("{}", "-".repeat(120));
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "meets" } else { "below" }
+}
+
+fn at_least(rate: f64, min: f64) -> &'static str {
+    verdict(rate >= min)
+}
+
+/// The file system holding `path` (longest mount point that is a prefix of it), from /proc/mounts.
+fn filesystem_of(path: &Path) -> String {
+    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else { return "unknown".into() };
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (device, mount, fs) = (f.next()?, f.next()?, f.next()?);
+            path.starts_with(mount).then(|| (mount.len(), format!("{fs} ({device} on {mount})")))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    Some(value.trim().parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a number")))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then only a smoke pass.
+    let full = std::env::args().any(|a| a == "--bench");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build().expect("runtime");
+    runtime.block_on(bench(full, cores));
+}
+
+async fn bench(full: bool, cores: usize) {
+    let secs: f64 = env_number("GATEHOUSE_BENCH_SECS").unwrap_or(if full { 3.0 } else { 0.3 });
+    let duration = Duration::from_secs_f64(secs);
+    let password_logins = |concurrency: usize| -> u64 {
+        env_number("GATEHOUSE_BENCH_PASSWORD_LOGINS").unwrap_or(match (full, concurrency) {
+            (false, c) => c as u64,
+            (true, 1) => 60,
+            (true, c) => 5 * c as u64,
+        })
+    };
+
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(4 * HIGH)
+        .pool_idle_timeout(Duration::from_secs(600))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client");
+    let (mut daemon, base) = start_daemon(&http).await;
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    println!("gatehouse HTTP benchmark{}", if full { "" } else { " (SMOKE PASS: run with `cargo bench` for real figures)" });
+    println!("  machine:   {cores} cores (available_parallelism), CPU {}", cpu_model());
+    println!("  profile:   {profile} (bench binary and {BIN})");
+    println!("  server:    {base}, SQLite (WAL, synchronous=FULL) in {}", daemon.dir.path().display());
+    println!("  data fs:   {}", filesystem_of(daemon.dir.path()));
+    println!("  argon2id:  m={ARGON2_M_KIB} KiB, t={ARGON2_T}, p={ARGON2_P}, {ARGON2_OUT}-byte output (production defaults)");
+    println!("  timed runs {secs} s each after a short warm-up; client and server share the machine's cores");
+    println!();
+
+    // Setup: one confirmed email/password user, its session, one API key.
+    let app = format!("{base}/api/client/v2.0/app/{APP}");
+    expect("register", post(&http, &format!("{app}/auth/providers/local-userpass/register"), None,
+        Some(json!({"email": EMAIL, "password": PASSWORD}))).await, 204);
+    let login = expect("password login", post(&http, &format!("{app}/auth/providers/local-userpass/login"), None,
+        Some(json!({"username": EMAIL, "password": PASSWORD}))).await, 200);
+    let refresh_token = login["refresh_token"].as_str().expect("refresh_token in the login answer").to_string();
+    let key = expect("create API key", post(&http, &format!("{base}/api/client/v2.0/auth/api_keys"), Some(&refresh_token),
+        Some(json!({"name": "bench"}))).await, 201);
+    let key = key["key"].as_str().map(str::to_string).unwrap_or_else(|| panic!("no key in the answer: {key}"));
+
+    let refresh = Arc::new(Request { url: format!("{base}/api/client/v2.0/auth/session"), bearer: Some(refresh_token), body: None });
+    let api_key = Arc::new(Request { url: format!("{app}/auth/providers/api-key/login"), bearer: None,
+        body: Some(json!({"key": key}).to_string()) });
+    let anonymous = Arc::new(Request { url: format!("{app}/auth/providers/anon-user/login"), bearer: None, body: Some("{}".into()) });
+    let password = Arc::new(Request { url: format!("{app}/auth/providers/local-userpass/login"), bearer: None,
+        body: Some(json!({"username": EMAIL, "password": PASSWORD}).to_string()) });
+
+    let mut rows = Vec::new();
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let mut note_error = |label: String, o: &Outcome| {
+        if let Some(e) = &o.first_error {
+            errors.push((label, e.clone()));
+        }
+    };
+
+    // Refresh first: API-key and password logins open sessions for the same user, and beyond
+    // `sessions_per_user` (50) the oldest one — the one refreshed here — is evicted.
+    for (name, request, target, min) in [
+        ("refresh (POST /auth/session)", &refresh, ">= 15,000/s", 15_000.0),
+        ("api-key login", &api_key, ">= 5,000/s", 5_000.0),
+        ("anonymous login", &anonymous, ">= 3,000/s", 3_000.0),
+    ] {
+        for concurrency in [1, HIGH] {
+            eprintln!("measuring {name} at concurrency {concurrency} ...");
+            let o = measure(&http, request, concurrency, Stop::After(duration)).await;
+            note_error(format!("{name} c={concurrency}"), &o);
+            rows.push(Row::from_outcome(name, concurrency, &o, target, at_least(o.rate(), min)));
+        }
+    }
+
+    // Email/password login next to the raw hash rate at matching parallelism.
+    eprintln!("measuring raw argon2id on 1 thread ...");
+    let raw_one = raw_argon2(1, duration);
+    eprintln!("measuring raw argon2id on {cores} threads ...");
+    let raw_all = raw_argon2(cores, duration);
+    let mut password_rows = Vec::new();
+    for (concurrency, raw, raw_label) in [(1, &raw_one, "1 thread".to_string()), (HIGH, &raw_all, format!("{cores} threads"))] {
+        let n = password_logins(concurrency);
+        eprintln!("measuring email/password login at concurrency {concurrency} ({n} logins) ...");
+        let o = measure(&http, &password, concurrency, Stop::Count(n)).await;
+        note_error(format!("email/password login c={concurrency}"), &o);
+        let pct = o.rate() / raw.rate() * 100.0;
+        let target = format!("{pct:.0}% of raw ({raw_label})");
+        password_rows.push(Row::from_outcome("email/password login", concurrency, &o, &target, verdict(pct >= 90.0)));
+    }
+    for (threads, raw) in [(1, &raw_one), (cores, &raw_all)] {
+        rows.push(Row {
+            operation: "raw argon2id hash (in-process)".into(),
+            concurrency: format!("{threads}t"),
+            rate: raw.rate(),
+            p50: raw.percentile_ms(50.0),
+            p99: raw.percentile_ms(99.0),
+            errors: "-".into(),
+            drift: "-".into(),
+            target: "reference".into(),
+            verdict: String::new(),
+        });
+    }
+    rows.extend(password_rows);
+
+    let server_alive = matches!(daemon.child.try_wait(), Ok(None));
+    println!();
+    print_header();
+    for r in &rows {
+        print_row(r);
+    }
+    println!();
+    println!("ops/s counts successful (2xx) answers only; p50/p99 are their latencies. drift: rate in the last third of");
+    println!("the run vs the first third. Targets: refresh >= 15,000/s, API-key login >= 5,000/s, anonymous login");
+    println!(">= 3,000/s, email/password login within 10% of the raw Argon2id rate (concurrency 1 vs 1 thread,");
+    println!("concurrency {HIGH} vs {cores} threads). Informational only: nothing here fails on a figure.");
+    if !errors.is_empty() {
+        println!();
+        println!("first error of each run with errors:");
+        for (label, e) in &errors {
+            println!("  {label}: {}", e.chars().take(300).collect::<String>());
+        }
+    }
+    if !server_alive {
+        println!();
+        println!("gatehoused exited during the run; its log:\n{}", daemon.log_tail());
+    }
+    drop(daemon);
+}
