@@ -347,9 +347,12 @@ impl App {
             return Err(e);
         }
         let now = Shared::now();
-        {
+        // A new user, or one coming back from logged-out, must be on disk before we answer; a
+        // re-login of a user already listed as logged in changes only cached fields.
+        let critical = {
             let mut meta = shared.meta.lock().expect("metadata");
             meta.device_id = Some(login.device_id.clone());
+            let critical = meta.users.iter().find(|u| u.id == login.user_id).is_none_or(|u| u.status != UserStatus::LoggedIn);
             match meta.users.iter_mut().find(|u| u.id == login.user_id) {
                 Some(u) => {
                     u.status = UserStatus::LoggedIn;
@@ -363,8 +366,13 @@ impl App {
                 }),
             }
             meta.active = Some(login.user_id.clone());
+            critical
+        };
+        if critical {
+            shared.save().await?;
+        } else {
+            shared.save_soon();
         }
-        shared.save().await?;
         let core = shared.users.lock().expect("users").entry(login.user_id.clone())
             .or_insert_with(|| Arc::new(UserCore::new(&login.user_id, None))).clone();
         let replaced = core.tokens.lock().expect("tokens").replace(tokens);
