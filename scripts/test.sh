@@ -9,12 +9,16 @@
 #        GATEHOUSE_TEST_PG_URL=postgres://postgres@127.0.0.1:$PORT/gatehouse_test
 #      exported to the tests. A trap always stops it and removes the folder.
 #   3. cargo build --workspace --bins --locked   (the e2e tests start the real gatehoused binary)
-#   4. cargo test --workspace --locked [ARGS] -- --test-threads=2 [TEST BINARY ARGS]
+#   4. cargo test --workspace --locked [ARGS] -- --test-threads=2 [TEST BINARY ARGS], inside
+#        dbus-run-session -- bash scripts/keyring-session.sh ...
+#      i.e. on a private D-Bus session bus with an unlocked gnome-keyring whose files live in a
+#      temp folder (GATEHOUSE_TEST_KEYRING=1 tells the OS-keychain tests it is there).
 #
 # Examples:
 #   scripts/test.sh                                   everything
 #   scripts/test.sh -p gatehouse-proto                one package (then --workspace is left out)
 #   scripts/test.sh --test e2e realm_web -- --nocapture
+#   scripts/test.sh --test e2e keychain               the SDK on the real OS keychain
 #
 # Exits with cargo's exit code. Prints how long each phase took.
 set -euo pipefail
@@ -100,6 +104,17 @@ done
 phase setup
 bash "$ROOT/scripts/setup.sh"
 
+# The test step needs a session bus and gnome-keyring (scripts/keyring-session.sh).
+missing=()
+for tool in dbus-run-session dbus-send gnome-keyring-daemon secret-tool; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: ${missing[*]} not found: the tests need a D-Bus session and gnome-keyring (the OS keychain)." >&2
+  echo "test.sh: run scripts/setup.sh (it installs the Debian packages dbus gnome-keyring libsecret-tools)." >&2
+  exit 1
+fi
+
 # ---- 2. PostgreSQL -----------------------------------------------------------------------------
 phase postgres
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
@@ -139,7 +154,8 @@ fi
 
 # ---- 4. test -----------------------------------------------------------------------------------
 phase test
-cargo test "${WORKSPACE[@]}" --locked "${CARGO_ARGS[@]}" -- "${THREADS[@]}" "${HARNESS_ARGS[@]}" || rc=$?
+dbus-run-session -- bash "$ROOT/scripts/keyring-session.sh" \
+  cargo test "${WORKSPACE[@]}" --locked "${CARGO_ARGS[@]}" -- "${THREADS[@]}" "${HARNESS_ARGS[@]}" || rc=$?
 phase_end
 if [ $rc -ne 0 ]; then
   echo "test.sh: cargo test failed (exit $rc)" >&2

@@ -4,6 +4,7 @@
 mod support;
 
 mod api_keys;
+mod keychain;
 mod linking;
 mod mail;
 mod outage;

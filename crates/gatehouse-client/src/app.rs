@@ -185,7 +185,7 @@ impl AppBuilder {
         }
         let keychain: Arc<dyn Keychain> = match self.secrets {
             SecretStorage::OsKeychain => Arc::new(tokio::task::spawn_blocking(OsKeychain::self_test).await
-                .map_err(|e| Error::Keychain { reason: e.to_string(), advice: String::new() })??),
+                .map_err(|e| Error::Keychain { reason: format!("the keychain self-test failed: {e}"), advice: keychain::ADVICE.into() })??),
             SecretStorage::MemoryOnly => Arc::new(MemoryKeychain::default()),
             SecretStorage::Custom(k) => k,
         };

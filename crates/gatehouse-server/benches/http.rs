@@ -13,6 +13,8 @@
 //!   GATEHOUSE_BENCH_SECS             seconds per timed measurement (default 3)
 //!   GATEHOUSE_BENCH_PASSWORD_LOGINS  email/password logins per concurrency level (default 60
 //!                                    at concurrency 1, 320 at 64)
+//!   GATEHOUSE_BENCH_ONLY             comma-separated subset of: refresh, api-key, anonymous,
+//!                                    password (the last includes the raw Argon2id rows)
 //!   GATEHOUSE_LOG                    the server's log filter (default: its own, `info`)
 //!   TMPDIR                           where the data directory (SQLite file) is created
 //!
@@ -26,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehoused");
@@ -190,6 +192,39 @@ struct Outcome {
     /// Successes completed in the first and in the last third of the run.
     first_third: u64,
     last_third: u64,
+    /// CPU time and minor page faults per successful request: (server, this client process).
+    cost: Option<Cost>,
+}
+
+/// Resources used per operation, from /proc (Linux only).
+#[derive(Clone, Copy)]
+struct Cost {
+    server_cpu_us: f64,
+    client_cpu_us: f64,
+    /// Minor page faults in the process doing the work (the server; this process for raw hashes).
+    faults: f64,
+}
+
+/// CPU ticks (utime + stime) and minor faults of a process so far, from /proc/<pid>/stat.
+#[derive(Clone, Copy)]
+struct ProcStat {
+    ticks: u64,
+    minflt: u64,
+}
+
+/// Linux reports CPU times in USER_HZ, which is 100 on every architecture Rust targets.
+const USER_HZ: f64 = 100.0;
+
+fn proc_stat(pid: &str) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the ")" that ends the command name: state is field 3; minflt 10, utime 14, stime 15.
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some(ProcStat { ticks: field(14)? + field(15)?, minflt: field(10)? })
+}
+
+fn cpu_us_per_op(before: ProcStat, after: ProcStat, ops: u64) -> f64 {
+    (after.ticks - before.ticks) as f64 / USER_HZ * 1e6 / ops.max(1) as f64
 }
 
 impl Outcome {
@@ -268,17 +303,28 @@ async fn run(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize,
     let mut latencies_us: Vec<u32> = done.iter().map(|(_, l)| *l).collect();
     latencies_us.sort_unstable();
     let first_error = first_error.lock().expect("not poisoned").take();
-    Outcome { ok: latencies_us.len() as u64, errors, first_error, latencies_us, elapsed, first_third, last_third }
+    Outcome { ok: latencies_us.len() as u64, errors, first_error, latencies_us, elapsed, first_third, last_third, cost: None }
 }
 
 /// Opens connections and warms caches, then measures.
-async fn measure(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize, stop: Stop) -> Outcome {
+async fn measure(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize, stop: Stop, server: u32) -> Outcome {
     let warmup = match stop {
         Stop::After(d) => Stop::After((d / 10).clamp(Duration::from_millis(50), Duration::from_millis(500))),
         Stop::Count(_) => Stop::Count(concurrency.min(4) as u64),
     };
     let _ = run(http, request, concurrency, warmup).await;
-    run(http, request, concurrency, stop).await
+    let server = server.to_string();
+    let before = (proc_stat(&server), proc_stat("self"));
+    let mut outcome = run(http, request, concurrency, stop).await;
+    let after = (proc_stat(&server), proc_stat("self"));
+    if let ((Some(s0), Some(c0)), (Some(s1), Some(c1))) = (before, after) {
+        outcome.cost = Some(Cost {
+            server_cpu_us: cpu_us_per_op(s0, s1, outcome.ok),
+            client_cpu_us: cpu_us_per_op(c0, c1, outcome.ok),
+            faults: (s1.minflt - s0.minflt) as f64 / outcome.ok.max(1) as f64,
+        });
+    }
+    outcome
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,6 +334,7 @@ struct HashRate {
     hashes: u64,
     elapsed: Duration,
     latencies_us: Vec<u32>,
+    cost: Option<Cost>,
 }
 
 impl HashRate {
@@ -300,10 +347,12 @@ impl HashRate {
     }
 }
 
-/// Argon2id with the server's parameters on `threads` OS threads for `duration`.
+/// Argon2id with the server's parameters on `threads` OS threads for `duration`: the pure cost of
+/// the algorithm, each thread reusing one block array (no allocation or page faults per hash).
 fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
     let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, Some(ARGON2_OUT)).expect("valid parameters");
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let before = proc_stat("self");
     let start = Instant::now();
     let per_thread: Vec<Vec<u32>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -311,6 +360,7 @@ fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
                 let argon2 = argon2.clone();
                 s.spawn(move || {
                     let mut latencies = Vec::new();
+                    let mut blocks = vec![Block::default(); argon2.params().block_count()];
                     let mut out = [0u8; ARGON2_OUT];
                     let mut salt = [0u8; 16];
                     let mut n = 0u64;
@@ -318,7 +368,7 @@ fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
                         salt[..8].copy_from_slice(&n.to_le_bytes());
                         salt[8] = i as u8;
                         let t0 = Instant::now();
-                        argon2.hash_password_into(PASSWORD.as_bytes(), &salt, &mut out).expect("argon2 hashes");
+                        argon2.hash_password_into_with_memory(PASSWORD.as_bytes(), &salt, &mut out, &mut blocks).expect("argon2 hashes");
                         latencies.push(t0.elapsed().as_micros() as u32);
                         n += 1;
                     }
@@ -332,7 +382,13 @@ fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
     let elapsed = start.elapsed();
     let mut latencies_us: Vec<u32> = per_thread.into_iter().flatten().collect();
     latencies_us.sort_unstable();
-    HashRate { hashes: latencies_us.len() as u64, elapsed, latencies_us }
+    let hashes = latencies_us.len() as u64;
+    let cost = before.zip(proc_stat("self")).map(|(b, a)| Cost {
+        server_cpu_us: f64::NAN,
+        client_cpu_us: cpu_us_per_op(b, a, hashes),
+        faults: (a.minflt - b.minflt) as f64 / hashes as f64,
+    });
+    HashRate { hashes, elapsed, latencies_us, cost }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,6 +402,7 @@ struct Row {
     p99: f64,
     errors: String,
     drift: String,
+    cost: Option<Cost>,
     target: String,
     verdict: String,
 }
@@ -360,6 +417,7 @@ impl Row {
             p99: o.percentile_ms(99.0),
             errors: o.errors.to_string(),
             drift: o.drift(),
+            cost: o.cost,
             target: target.into(),
             verdict: verdict.into(),
         }
@@ -367,14 +425,20 @@ impl Row {
 }
 
 fn print_row(r: &Row) {
-    println!("{:<30} {:>5} {:>10.1} {:>9.2} {:>9.2} {:>7} {:>7}  {:<26} {}",
-        r.operation, r.concurrency, r.rate, r.p50, r.p99, r.errors, r.drift, r.target, r.verdict);
+    let num = |v: Option<f64>| match v {
+        Some(v) if v.is_finite() => format!("{v:.0}"),
+        _ => "-".into(),
+    };
+    println!("{:<30} {:>4} {:>9.1} {:>8.2} {:>8.2} {:>6} {:>6} {:>8} {:>8} {:>7}  {:<26} {}",
+        r.operation, r.concurrency, r.rate, r.p50, r.p99, r.errors, r.drift,
+        num(r.cost.map(|c| c.server_cpu_us)), num(r.cost.map(|c| c.client_cpu_us)), num(r.cost.map(|c| c.faults)),
+        r.target, r.verdict);
 }
 
 fn print_header() {
-    println!("{:<30} {:>5} {:>10} {:>9} {:>9} {:>7} {:>7}  {:<26} {}",
-        "operation", "conc", "ops/s", "p50 ms", "p99 ms", "errors", "drift", "target", "verdict");
-    println!("{}", "-".repeat(120));
+    println!("{:<30} {:>4} {:>9} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>7}  {:<26} {}",
+        "operation", "conc", "ops/s", "p50 ms", "p99 ms", "errors", "drift", "srv µs", "cli µs", "flt/op", "target", "verdict");
+    println!("{}", "-".repeat(136));
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -408,6 +472,12 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
     let value = std::env::var(name).ok()?;
     Some(value.trim().parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a number")))
@@ -434,6 +504,9 @@ async fn bench(full: bool, cores: usize) {
         })
     };
 
+    let only = std::env::var("GATEHOUSE_BENCH_ONLY").ok();
+    let selected = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|s| s.trim() == name));
+
     let http = reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
@@ -443,9 +516,11 @@ async fn bench(full: bool, cores: usize) {
         .build()
         .expect("HTTP client");
     let (mut daemon, base) = start_daemon(&http).await;
+    let server_pid = daemon.child.id();
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     println!("gatehouse HTTP benchmark{}", if full { "" } else { " (SMOKE PASS: run with `cargo bench` for real figures)" });
     println!("  machine:   {cores} cores (available_parallelism), CPU {}", cpu_model());
+    println!("  load avg:  {} (other work on the machine skews every figure)", load_average());
     println!("  profile:   {profile} (bench binary and {BIN})");
     println!("  server:    {base}, SQLite (WAL, synchronous=FULL) in {}", daemon.dir.path().display());
     println!("  data fs:   {}", filesystem_of(daemon.dir.path()));
@@ -481,48 +556,52 @@ async fn bench(full: bool, cores: usize) {
 
     // Refresh first: API-key and password logins open sessions for the same user, and beyond
     // `sessions_per_user` (50) the oldest one — the one refreshed here — is evicted.
-    for (name, request, target, min) in [
-        ("refresh (POST /auth/session)", &refresh, ">= 15,000/s", 15_000.0),
-        ("api-key login", &api_key, ">= 5,000/s", 5_000.0),
-        ("anonymous login", &anonymous, ">= 3,000/s", 3_000.0),
+    for (key, name, request, target, min) in [
+        ("refresh", "refresh (POST /auth/session)", &refresh, ">= 15,000/s", 15_000.0),
+        ("api-key", "api-key login", &api_key, ">= 5,000/s", 5_000.0),
+        ("anonymous", "anonymous login", &anonymous, ">= 3,000/s", 3_000.0),
     ] {
+        if !selected(key) {
+            continue;
+        }
         for concurrency in [1, HIGH] {
             eprintln!("measuring {name} at concurrency {concurrency} ...");
-            let o = measure(&http, request, concurrency, Stop::After(duration)).await;
+            let o = measure(&http, request, concurrency, Stop::After(duration), server_pid).await;
             note_error(format!("{name} c={concurrency}"), &o);
             rows.push(Row::from_outcome(name, concurrency, &o, target, at_least(o.rate(), min)));
         }
     }
 
     // Email/password login next to the raw hash rate at matching parallelism.
-    eprintln!("measuring raw argon2id on 1 thread ...");
-    let raw_one = raw_argon2(1, duration);
-    eprintln!("measuring raw argon2id on {cores} threads ...");
-    let raw_all = raw_argon2(cores, duration);
-    let mut password_rows = Vec::new();
-    for (concurrency, raw, raw_label) in [(1, &raw_one, "1 thread".to_string()), (HIGH, &raw_all, format!("{cores} threads"))] {
-        let n = password_logins(concurrency);
-        eprintln!("measuring email/password login at concurrency {concurrency} ({n} logins) ...");
-        let o = measure(&http, &password, concurrency, Stop::Count(n)).await;
-        note_error(format!("email/password login c={concurrency}"), &o);
-        let pct = o.rate() / raw.rate() * 100.0;
-        let target = format!("{pct:.0}% of raw ({raw_label})");
-        password_rows.push(Row::from_outcome("email/password login", concurrency, &o, &target, verdict(pct >= 90.0)));
+    if selected("password") {
+        eprintln!("measuring raw argon2id on 1 thread ...");
+        let raw_one = raw_argon2(1, duration);
+        eprintln!("measuring raw argon2id on {cores} threads ...");
+        let raw_all = raw_argon2(cores, duration);
+        for (threads, raw) in [(1, &raw_one), (cores, &raw_all)] {
+            rows.push(Row {
+                operation: "raw argon2id hash (in-process)".into(),
+                concurrency: format!("{threads}t"),
+                rate: raw.rate(),
+                p50: raw.percentile_ms(50.0),
+                p99: raw.percentile_ms(99.0),
+                errors: "-".into(),
+                drift: "-".into(),
+                cost: raw.cost,
+                target: "reference".into(),
+                verdict: String::new(),
+            });
+        }
+        for (concurrency, raw, raw_label) in [(1, &raw_one, "1 thread".to_string()), (HIGH, &raw_all, format!("{cores} threads"))] {
+            let n = password_logins(concurrency);
+            eprintln!("measuring email/password login at concurrency {concurrency} ({n} logins) ...");
+            let o = measure(&http, &password, concurrency, Stop::Count(n), server_pid).await;
+            note_error(format!("email/password login c={concurrency}"), &o);
+            let pct = o.rate() / raw.rate() * 100.0;
+            let target = format!("{pct:.0}% of raw ({raw_label})");
+            rows.push(Row::from_outcome("email/password login", concurrency, &o, &target, verdict(pct >= 90.0)));
+        }
     }
-    for (threads, raw) in [(1, &raw_one), (cores, &raw_all)] {
-        rows.push(Row {
-            operation: "raw argon2id hash (in-process)".into(),
-            concurrency: format!("{threads}t"),
-            rate: raw.rate(),
-            p50: raw.percentile_ms(50.0),
-            p99: raw.percentile_ms(99.0),
-            errors: "-".into(),
-            drift: "-".into(),
-            target: "reference".into(),
-            verdict: String::new(),
-        });
-    }
-    rows.extend(password_rows);
 
     let server_alive = matches!(daemon.child.try_wait(), Ok(None));
     println!();
@@ -531,10 +610,13 @@ async fn bench(full: bool, cores: usize) {
         print_row(r);
     }
     println!();
-    println!("ops/s counts successful (2xx) answers only; p50/p99 are their latencies. drift: rate in the last third of");
-    println!("the run vs the first third. Targets: refresh >= 15,000/s, API-key login >= 5,000/s, anonymous login");
-    println!(">= 3,000/s, email/password login within 10% of the raw Argon2id rate (concurrency 1 vs 1 thread,");
-    println!("concurrency {HIGH} vs {cores} threads). Informational only: nothing here fails on a figure.");
+    println!("ops/s counts successful (2xx) answers only; p50/p99 are their latencies. drift: rate in the last third");
+    println!("of the run vs the first third. srv µs / cli µs: CPU time per operation of gatehoused / of this process");
+    println!("(the HTTP client; on raw rows the hashing itself). flt/op: minor page faults per operation in the process");
+    println!("doing the work. Targets: refresh >= 15,000/s, API-key login >= 5,000/s, anonymous login >= 3,000/s,");
+    println!("email/password login within 10% of the raw Argon2id rate (concurrency 1 vs 1 thread, concurrency {HIGH}");
+    println!("vs {cores} threads). Informational only: nothing here fails on a figure.");
+    println!("load average at the end: {}", load_average());
     if !errors.is_empty() {
         println!();
         println!("first error of each run with errors:");

@@ -60,7 +60,11 @@ pub async fn call<T: Send + 'static>(keychain: &Arc<dyn Keychain>, f: impl FnOnc
     }
 }
 
-const ADVICE: &str = "Unlock your keyring (GNOME Keyring, KWallet, macOS Keychain) and try again, \
+pub(crate) const ADVICE: &str = "Unlock your keyring (GNOME Keyring, KWallet, macOS Keychain) and try again, \
+    or choose memory-only sessions for this run (you will have to sign in again next time)";
+
+const NO_SERVICE_ADVICE: &str = "Start a keyring service in your session (on Linux: GNOME Keyring or KWallet; \
+    headless: gnome-keyring-daemon --unlock --components=secrets under dbus-run-session) and try again, \
     or choose memory-only sessions for this run (you will have to sign in again next time)";
 
 /// The OS keychain through `keyring`.
@@ -69,14 +73,49 @@ pub struct OsKeychain;
 
 impl OsKeychain {
     /// Writes, reads back and deletes a probe entry: proves the keychain really stores secrets
-    /// (and is unlocked) before any token is trusted to it.
+    /// (and is unlocked) before any token is trusted to it. Bounded by the same timeout as
+    /// [`call`]: a keychain waiting on an unlock prompt nobody answers must not hang the caller.
     pub fn self_test() -> Result<OsKeychain> {
-        let probe = format!("self-test|{}", std::process::id());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("gatehouse-keychain-self-test".into())
+            .spawn(move || {
+                let _ = tx.send(Self::probe());
+            })
+            .map_err(|e| Error::Keychain { reason: format!("cannot start the keychain self-test ({e})"), advice: ADVICE.into() })?;
+        match rx.recv_timeout(TIMEOUT) {
+            Ok(result) => result,
+            // The thread stays blocked on the keychain; it ends when the keychain answers.
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::Keychain {
+                reason: format!("the keychain did not answer within {} s (is it waiting for an unlock prompt?)", TIMEOUT.as_secs()),
+                advice: ADVICE.into(),
+            }),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(Error::Keychain { reason: "the keychain self-test failed unexpectedly".into(), advice: ADVICE.into() })
+            }
+        }
+    }
+
+    fn probe() -> Result<OsKeychain> {
+        // A name of its own per self-test: Apps built at the same time in one process must not
+        // read or delete each other's probe (seen: "No such interface org.freedesktop.Secret.Item").
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let probe = format!("self-test|{}|{}", std::process::id(), SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let entry = keyring::Entry::new(SERVICE, &probe).map_err(map_err)?;
         entry.set_password("probe").map_err(map_err)?;
         // A second Entry object: the keyring mock store would fail here, a real store succeeds.
-        let read = keyring::Entry::new(SERVICE, &probe).map_err(map_err)?.get_password().map_err(map_err)?;
+        let read = keyring::Entry::new(SERVICE, &probe).map_err(map_err)?.get_password();
         let _ = entry.delete_credential();
+        let read = match read {
+            Ok(read) => read,
+            Err(keyring::Error::NoEntry) => {
+                return Err(Error::Keychain {
+                    reason: "the keychain accepted a test secret but could not give it back (it does not really store secrets)".into(),
+                    advice: ADVICE.into(),
+                })
+            }
+            Err(e) => return Err(map_err(e)),
+        };
         if read != "probe" {
             return Err(Error::Keychain { reason: "the keychain returned something else than was stored".into(), advice: ADVICE.into() });
         }
@@ -84,13 +123,34 @@ impl OsKeychain {
     }
 }
 
+/// Turns a `keyring` error into reason + advice a person can act on. The Secret Service backend
+/// reports a locked collection in two ways: `NoStorageAccess` (locked, unlock prompt dismissed —
+/// e.g. no display to show it on —, or no default keyring) and, when creating an item,
+/// `PlatformFailure` carrying the D-Bus error "Cannot create an item in a locked collection"
+/// (`org.freedesktop.Secret.Error.IsLocked`); the latter is recognised by its text.
 fn map_err(e: keyring::Error) -> Error {
-    let reason = match &e {
-        keyring::Error::PlatformFailure(inner) => format!("no usable Secret Service ({inner})"),
-        keyring::Error::NoStorageAccess(inner) => format!("the keyring is locked or refused access ({inner})"),
-        other => other.to_string(),
+    const LOCKED: &str = "the keyring is locked (or not set up yet) and could not be unlocked here — \
+        no unlock prompt could be shown, or it was dismissed";
+    let (reason, advice) = match &e {
+        keyring::Error::NoStorageAccess(inner) => (format!("{LOCKED} ({inner})"), ADVICE),
+        keyring::Error::PlatformFailure(inner) => {
+            let text = inner.to_string();
+            let lower = text.to_lowercase();
+            if lower.contains("locked") {
+                (format!("{LOCKED} ({text})"), ADVICE)
+            } else if ["failed to connect", "not provided by any .service files", "serviceunknown", "service unknown",
+                "autolaunch", "no such file or directory", "connection refused"].iter().any(|m| lower.contains(m))
+            {
+                (format!("no keychain service is running — on Linux a Secret Service (GNOME Keyring or KWallet) \
+                    on the D-Bus session bus is needed ({text})"), NO_SERVICE_ADVICE)
+            } else {
+                (format!("the keychain service failed ({text})"), ADVICE)
+            }
+        }
+        keyring::Error::NoEntry => ("the keychain lost an entry it had just been given".to_string(), ADVICE),
+        other => (format!("the keychain refused the request ({other})"), ADVICE),
     };
-    Error::Keychain { reason, advice: ADVICE.into() }
+    Error::Keychain { reason, advice: advice.into() }
 }
 
 impl Keychain for OsKeychain {
@@ -142,5 +202,39 @@ impl Keychain for MemoryKeychain {
     }
     fn describe(&self) -> &'static str {
         "memory only (lost when the app closes)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(e: keyring::Error) -> String {
+        let e = map_err(e);
+        assert_eq!(e.code(), crate::codes::KEYCHAIN);
+        e.to_string()
+    }
+
+    /// The texts keyring 3.6 / dbus-secret-service give in each situation (measured against
+    /// gnome-keyring; see tests/e2e/keychain.rs for the real thing).
+    #[test]
+    fn errors_say_why_and_what_to_do() {
+        let no_bus = message(keyring::Error::PlatformFailure(
+            "DBus error: Failed to connect to socket /nonexistent: No such file or directory".into()));
+        let no_provider = message(keyring::Error::PlatformFailure(
+            "DBus error: The name org.freedesktop.secrets was not provided by any .service files".into()));
+        for m in [&no_bus, &no_provider] {
+            assert!(m.contains("no keychain service is running") && m.contains("Secret Service"), "{m}");
+            assert!(m.contains("Start a keyring service") && m.contains("memory-only"), "{m}");
+        }
+        let locked_create = message(keyring::Error::PlatformFailure("DBus error: Cannot create an item in a locked collection".into()));
+        let dismissed = message(keyring::Error::NoStorageAccess("Secret Service: unlock prompt was dismissed".into()));
+        let no_default = message(keyring::Error::NoStorageAccess("Secret Service: no result found".into()));
+        for m in [&locked_create, &dismissed, &no_default] {
+            assert!(m.contains("the keyring is locked"), "{m}");
+            assert!(m.contains("Unlock your keyring") && m.contains("memory-only"), "{m}");
+        }
+        let other = message(keyring::Error::PlatformFailure("DBus error: No such interface".into()));
+        assert!(other.contains("the keychain service failed (DBus error: No such interface)") && other.contains("memory-only"), "{other}");
     }
 }
