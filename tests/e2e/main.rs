@@ -5,6 +5,7 @@ mod support;
 
 mod api_keys;
 mod keychain;
+mod device_sessions;
 mod linking;
 mod mail;
 mod outage;

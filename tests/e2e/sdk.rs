@@ -36,7 +36,7 @@ impl Sdk {
     }
 }
 
-async fn email_login(t: &TestServer, app: &App, tag: &str) -> gatehouse_client::User {
+pub async fn email_login(t: &TestServer, app: &App, tag: &str) -> gatehouse_client::User {
     let email = unique_email(tag);
     t.register_and_confirm(APP, &email, PASSWORD).await;
     app.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap()

@@ -26,6 +26,7 @@ mod email_password;
 mod error;
 mod events;
 mod http;
+mod sessions;
 pub mod store;
 mod user;
 
@@ -35,5 +36,6 @@ pub use credentials::Credentials;
 pub use email_password::EmailPasswordAuth;
 pub use error::{codes, Error, Result};
 pub use events::{Event, LogoutReason};
-pub use gatehouse_proto::auth::{ApiKey, Identity, Profile, ProviderInfo};
+pub use gatehouse_proto::auth::{ApiKey, Identity, Profile, ProviderInfo, SessionInfo};
+pub use sessions::Sessions;
 pub use user::{User, UserState};

@@ -295,6 +295,18 @@ impl User {
         ApiKeys { user: self.clone() }
     }
 
+    /// This user's sessions on all devices.
+    pub fn sessions(&self) -> crate::sessions::Sessions {
+        crate::sessions::Sessions { user: self.clone() }
+    }
+
+    /// Changes the password of this user's email/password identity; the server ends every other
+    /// session of the user (this one stays).
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<()> {
+        let body = json!({"current_password": current, "new_password": new});
+        self.access_request(Method::POST, routes::PASSWORD.into(), Some(&body)).await.map(|_| ())
+    }
+
     /// Deletes this user on the server and forgets it here (same as `App::delete_user`).
     pub async fn delete(&self) -> Result<()> {
         self.app().delete_user(self).await

@@ -136,6 +136,45 @@ pub struct AccessClaims {
     pub user_data: Option<Map<String, Value>>,
 }
 
+/// One session of the user, as listed by `GET /auth/sessions` (Gatehouse extension).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub device_id: String,
+    /// Provider of the login that opened the session.
+    pub provider_type: String,
+    /// The login's `options.device` fields.
+    #[serde(default)]
+    pub device: DeviceInfo,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// Unix seconds. `last_used_at` is updated at most hourly.
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    /// The session of the token that asked.
+    pub current: bool,
+    /// Whether its refresh token rotates (clients that opted in) or is fixed (stock clients).
+    pub rotating: bool,
+}
+
+/// `POST /auth/password` body (Gatehouse extension): change the password of the logged-in user's
+/// email/password account; every other session ends.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangePasswordRequest { .. redacted .. }")
+    }
+}
+
 /// `POST /auth/api_keys` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -64,6 +64,7 @@ codes! {
     IdentityInUse => "IdentityInUse",
     NotConfigured => "NotConfigured",
     NotFound => "NotFound",
+    SessionNotFound => "SessionNotFound",
 }
 
 impl std::fmt::Display for ErrorCode {

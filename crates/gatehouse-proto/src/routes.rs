@@ -45,6 +45,13 @@ pub const PROFILE: &str = "/api/client/v2.0/auth/profile";
 pub const DELETE_USER: &str = "/api/client/v2.0/auth/delete";
 pub const API_KEYS: &str = "/api/client/v2.0/auth/api_keys";
 
+pub const SESSIONS: &str = "/api/client/v2.0/auth/sessions";
+pub const PASSWORD: &str = "/api/client/v2.0/auth/password";
+
+pub fn session(id: &str) -> String {
+    format!("{SESSIONS}/{id}")
+}
+
 pub fn api_key(id: &str) -> String {
     format!("{API_KEYS}/{id}")
 }

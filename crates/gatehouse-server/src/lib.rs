@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod user_sessions;
 
 pub use config::Config;
 pub use error::ApiError;

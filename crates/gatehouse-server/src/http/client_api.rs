@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gatehouse_proto::auth::{CreateApiKeyRequest, DeviceInfo, LocationResponse, Profile, ProviderInfo};
+use gatehouse_proto::auth::{ChangePasswordRequest, CreateApiKeyRequest, DeviceInfo, LocationResponse, Profile, ProviderInfo};
 use gatehouse_proto::userpass::{EmailRequest, RegisterRequest, ResetRequest, TokenRequest};
 use gatehouse_proto::ErrorCode;
 use serde::Deserialize;
@@ -153,6 +153,41 @@ pub async fn disable_key(State(state): State<AppState>, headers: HeaderMap, Path
 pub async fn delete_key(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
     let (_, session) = sessions::authenticate_refresh(&state, &headers).await?;
     api_key::delete(&state, &session.user_id, &id).await?;
+    Ok(no_content())
+}
+
+pub async fn list_sessions(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let auth = sessions::authenticate_access(&state, &headers).await?;
+    Ok(no_store(StatusCode::OK, crate::user_sessions::list(&state, &auth).await?))
+}
+
+pub async fn revoke_session(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+    let auth = sessions::authenticate_access(&state, &headers).await?;
+    crate::user_sessions::revoke(&state, &auth, &id).await?;
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+pub struct ScopeQuery {
+    scope: Option<String>,
+}
+
+/// `DELETE /auth/sessions?scope=others|all`.
+pub async fn revoke_sessions(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ScopeQuery>) -> ApiResult<Response> {
+    let auth = sessions::authenticate_access(&state, &headers).await?;
+    let keep_current = match q.scope.as_deref() {
+        Some("others") => true,
+        Some("all") => false,
+        _ => return Err(ApiError::invalid_parameter("scope must be \"others\" or \"all\"")),
+    };
+    crate::user_sessions::revoke_all(&state, &auth, keep_current).await?;
+    Ok(no_content())
+}
+
+pub async fn change_password(State(state): State<AppState>, headers: HeaderMap, caller: Caller, body: EJson) -> ApiResult<Response> {
+    let auth = sessions::authenticate_access(&state, &headers).await?;
+    let req: ChangePasswordRequest = body.parse()?;
+    crate::user_sessions::change_password(&state, &auth, &req.current_password, &req.new_password, caller.ip).await?;
     Ok(no_content())
 }
 
