@@ -202,11 +202,7 @@ async fn existing_registration(state: &AppState, app_id: &str, app: &AppConfig, 
             links: vec![],
         });
     } else {
-        let now = state.now();
-        let mut tx = state.db.writer().begin().await?;
-        let mail = confirmation_mail(state, &mut tx, app_id, app, &account, now).await?;
-        tx.commit().await?;
-        send_limited(state, "confirm", mail);
+        resend_confirmation_mail(state, app_id, app, &account).await?;
     }
     Ok(())
 }
@@ -227,6 +223,15 @@ fn page_link(base: Option<&String>, default: String, token: &str, token_id: &str
     let base = base.cloned().unwrap_or(default);
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}token={token}&tokenId={token_id}")
+}
+
+/// A new confirmation token (voiding older ones) and its mail, for an existing account.
+async fn resend_confirmation_mail(state: &AppState, app_id: &str, app: &AppConfig, account: &Account) -> ApiResult<()> {
+    let mut tx = state.db.writer().begin().await?;
+    let mail = confirmation_mail(state, &mut tx, app_id, app, account, state.now()).await?;
+    tx.commit().await?;
+    send_limited(state, "confirm", mail);
+    Ok(())
 }
 
 async fn confirmation_mail(state: &AppState, tx: &mut sqlx::Transaction<'_, sqlx::Any>, app_id: &str, app: &AppConfig,
@@ -268,12 +273,7 @@ pub async fn resend_confirmation(state: &AppState, app_id: &str, email: &str, ip
     let account = accounts::by_email(state.db.reader(), app_id, &email).await?;
     match account {
         Some(account) if !account.confirmed => {
-            let now = state.now();
-            let mut tx = state.db.writer().begin().await?;
-            let mail = confirmation_mail(state, &mut tx, app_id, app, &account, now).await?;
-            tx.commit().await?;
-            send_limited(state, "confirm", mail);
-            Ok(())
+            resend_confirmation_mail(state, app_id, app, &account).await
         }
         Some(_) if app.strict_app_services_errors => {
             Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::UserAlreadyConfirmed, "already confirmed"))
