@@ -192,3 +192,23 @@ async fn access_tokens_carry_the_claims_clients_read(b: Backend) {
     let jwks = t.call(Method::GET, &format!("{}/.well-known/jwks.json", t.base), None, None).await.ok();
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_are_pruned_after_the_retention_period() {
+    for b in [Backend::Sqlite, Backend::Postgres] {
+        // Sessions live 60 days here, so only the ended one is past the 30-day retention.
+        let t = TestServer::start_with(b, |c| c.tokens.refresh_absolute_secs = 60 * 24 * 3600).await;
+        let ended = t.anonymous().await;
+        let live = t.anonymous().await;
+        t.call(Method::DELETE, &t.api("/auth/session"), Some(&ended.refresh), None).await.void();
+        let now = t.state().now();
+        let db = &t.state().db;
+        let window = 24 * 3600;
+        let none = gatehouse_server::store::maintenance::prune(db, now, window).await.unwrap();
+        assert_eq!(none.sessions, 0, "recently ended sessions stay for the audit trail");
+        let later = now + gatehouse_server::store::maintenance::KEEP_ENDED_SESSIONS_SECS + 1;
+        let pruned = gatehouse_server::store::maintenance::prune(db, later, window).await.unwrap();
+        assert_eq!(pruned.sessions, 1, "{b:?}");
+        t.call(Method::POST, &t.api("/auth/session"), Some(&live.refresh), None).await.ok();
+    }
+}

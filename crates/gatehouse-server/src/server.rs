@@ -15,6 +15,22 @@ pub struct Server {
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    pruner: JoinHandle<()>,
+}
+
+/// Prunes dead rows at start and then hourly; errors are logged (the next round retries).
+fn spawn_pruner(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let window = state.config.rate_limits.lockout_window_secs;
+            match crate::store::maintenance::prune(&state.db, state.now(), window).await {
+                Ok(p) => tracing::debug!(sessions = p.sessions, tokens = p.tokens, failures = p.failures, "pruned old rows"),
+                Err(e) => tracing::warn!(error = %e, "pruning old rows failed"),
+            }
+        }
+    })
 }
 
 impl Server {
@@ -36,7 +52,8 @@ impl Server {
                 .await
         });
         tracing::info!(%addr, "gatehoused listening");
-        Ok(Server { addr, state, stop: Some(stop), task })
+        let pruner = spawn_pruner(state.clone());
+        Ok(Server { addr, state, stop: Some(stop), task, pruner })
     }
 
     pub fn url(&self) -> String {
@@ -45,6 +62,7 @@ impl Server {
 
     /// Stops accepting, lets in-flight requests finish (up to 10 s), checkpoints the database.
     pub async fn shutdown(mut self) {
+        self.pruner.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -93,6 +93,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app_id, account)
     );
     "#,
+    // 2: queries on a user's *live* sessions stay fast however many ended sessions it has
+    //    (docs/benchmarks.md: logins slowed down with thousands of revoked rows), and the
+    //    pruning of expired rows has its index.
+    r#"
+    CREATE INDEX sessions_live_device ON sessions (user_id, device_id) WHERE revoked_at IS NULL;
+    CREATE INDEX sessions_live_created ON sessions (user_id, created_at) WHERE revoked_at IS NULL;
+    CREATE INDEX sessions_expiry ON sessions (expires_at);
+    CREATE INDEX email_tokens_expiry ON email_tokens (expires_at)
+    "#,
 ];
 
 pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {

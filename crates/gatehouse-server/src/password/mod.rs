@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::config::PasswordConfig;
@@ -27,6 +27,63 @@ pub struct Hasher {
     /// A hash of a random password with the current parameters, verified when the account does
     /// not exist so both paths cost the same (security.md S-12).
     dummy: Arc<String>,
+    /// Argon2 working memory (19 MiB at the default cost) reused across hashes: allocating it
+    /// fresh each time made every login fault in 19 MiB of new pages (docs/benchmarks.md). At
+    /// most one buffer per hashing slot is kept.
+    memory: Arc<MemoryPool>,
+}
+
+struct MemoryPool {
+    free: std::sync::Mutex<Vec<Vec<Block>>>,
+    keep: usize,
+}
+
+impl MemoryPool {
+    fn with_blocks<R>(&self, count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+        let reused = self.free.lock().expect("memory pool").pop().filter(|b| b.len() >= count);
+        let mut blocks = reused.unwrap_or_else(|| vec![Block::default(); count]);
+        let result = f(&mut blocks[..count]);
+        let mut free = self.free.lock().expect("memory pool");
+        if free.len() < self.keep {
+            free.push(blocks);
+        }
+        result
+    }
+}
+
+/// Argon2id of `password` with `salt`, into a PHC string, using pooled memory.
+fn hash_with(argon2: &Argon2<'_>, pool: &MemoryPool, password: &[u8], salt: Salt<'_>) -> argon2::password_hash::Result<String> {
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt.decode_b64(&mut salt_bytes)?;
+    let params = argon2.params();
+    let output = Output::init_with(params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN), |out| {
+        pool.with_blocks(params.block_count(), |blocks| argon2.hash_password_into_with_memory(password, salt_raw, out, blocks))
+            .map_err(argon2::password_hash::Error::from)
+    })?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)?,
+        salt: Some(salt),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// Recomputes a stored PHC hash's output for `password` with the stored parameters and compares
+/// in constant time (`Output`'s equality is constant-time).
+fn verify_with(pool: &MemoryPool, password: &[u8], stored: &PasswordHash<'_>) -> bool {
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else { return false };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(stored.algorithm), Params::try_from(stored)) else { return false };
+    let version = stored.version.map(Version::try_from).transpose().ok().flatten().unwrap_or_default();
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let computed = Output::init_with(expected.len(), |out| {
+        pool.with_blocks(params.block_count(), |blocks| argon2.hash_password_into_with_memory(password, salt_raw, out, blocks))
+            .map_err(argon2::password_hash::Error::from)
+    });
+    computed.is_ok_and(|c| c == expected)
 }
 
 impl std::fmt::Debug for Hasher {
@@ -44,12 +101,12 @@ impl Hasher {
             0 => 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         };
+        let memory = Arc::new(MemoryPool { free: std::sync::Mutex::new(Vec::new()), keep: slots });
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        let dummy = argon2
-            .hash_password(crate::crypto::secret_256().as_bytes(), &salt)
-            .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?
-            .to_string();
+        let dummy = hash_with(&argon2, &memory, crate::crypto::secret_256().as_bytes(), salt.as_salt())
+            .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?;
         Ok(Hasher {
+            memory,
             argon2,
             slots: Arc::new(Semaphore::new(slots)),
             queue_timeout: Duration::from_millis(config.hash_queue_timeout_ms),
@@ -61,9 +118,10 @@ impl Hasher {
     /// Hashes an already normalised password.
     pub async fn hash(&self, normalized: String) -> Result<String, ApiError> {
         let argon2 = self.argon2.clone();
+        let pool = self.memory.clone();
         self.run(move || {
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-            argon2.hash_password(normalized.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| {
+            hash_with(&argon2, &pool, normalized.as_bytes(), salt.as_salt()).map_err(|e| {
                 tracing::error!(error = %e, "argon2 hashing failed");
                 ApiError::internal()
             })
@@ -75,18 +133,18 @@ impl Hasher {
     /// and returns false, so a missing account costs the same as a wrong password.
     /// Returns (matches, needs_rehash).
     pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<(bool, bool), ApiError> {
-        let argon2 = self.argon2.clone();
+        let pool = self.memory.clone();
         let exists = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy.as_str().to_string());
         let normalized = policy::normalize(password);
         self.verifications.fetch_add(1, Ordering::Relaxed);
-        let current = argon2.params().clone();
+        let current = self.argon2.params().clone();
         self.run(move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 tracing::error!("a stored password hash is not a valid PHC string");
                 return Ok((false, false));
             };
-            let ok = argon2.verify_password(normalized.as_bytes(), &parsed).is_ok() && exists;
+            let ok = verify_with(&pool, normalized.as_bytes(), &parsed) && exists;
             let stale = Params::try_from(&parsed).map(|p| p != current).unwrap_or(true);
             Ok((ok, ok && stale))
         })
@@ -157,6 +215,26 @@ mod tests {
         let stored = weak.hash("a fine long passphrase".into()).await.unwrap();
         let stronger = Hasher::new(&PasswordConfig { argon2_memory_kib: 512, ..cheap() }).unwrap();
         assert_eq!(stronger.verify("a fine long passphrase", Some(stored)).await.unwrap(), (true, true));
+    }
+
+    #[tokio::test]
+    async fn pooled_hashes_are_standard_phc_argon2id() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let h = Hasher::new(&cheap()).unwrap();
+        let stored = h.hash("interoperable passphrase".into()).await.unwrap();
+        // The reference implementation accepts what the pooled path wrote, and the other way round.
+        let parsed = PasswordHash::new(&stored).unwrap();
+        Argon2::default().verify_password(b"interoperable passphrase", &parsed).unwrap();
+        assert!(Argon2::default().verify_password(b"another passphrase", &parsed).is_err());
+        let reference = {
+            use argon2::password_hash::PasswordHasher as _;
+            let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(256, 1, 1, Some(32)).unwrap())
+                .hash_password(b"made elsewhere, long", &salt).unwrap().to_string()
+        };
+        assert!(h.verify("made elsewhere, long", Some(reference.clone())).await.unwrap().0);
+        assert!(!h.verify("made elsewhere, lonG", Some(reference)).await.unwrap().0);
+        assert!(h.memory.free.lock().unwrap().len() <= h.memory.keep);
     }
 
     #[tokio::test]

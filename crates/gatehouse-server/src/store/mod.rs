@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod failures;
+pub mod maintenance;
 pub mod sessions;
 pub mod userpass;
 pub mod users;

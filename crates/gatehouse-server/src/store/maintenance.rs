@@ -1,0 +1,24 @@
+//! Pruning rows that no longer matter: sessions ended or expired long ago (kept a while for the
+//! audit trail), expired mailed tokens, stale failure counters.
+
+use crate::db::Db;
+
+/// How long ended sessions stay visible before they are deleted.
+pub const KEEP_ENDED_SESSIONS_SECS: i64 = 30 * 24 * 3600;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: u64,
+    pub tokens: u64,
+    pub failures: u64,
+}
+
+pub async fn prune(db: &Db, now: i64, failure_window_secs: i64) -> Result<Pruned, sqlx::Error> {
+    let cutoff = now - KEEP_ENDED_SESSIONS_SECS;
+    let sessions = sqlx::query("DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR expires_at < $1")
+        .bind(cutoff).execute(db.writer()).await?.rows_affected();
+    let tokens = sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1").bind(now - 24 * 3600).execute(db.writer()).await?.rows_affected();
+    let failures = sqlx::query("DELETE FROM login_failures WHERE last_failure_at < $1")
+        .bind(now - failure_window_secs).execute(db.writer()).await?.rows_affected();
+    Ok(Pruned { sessions, tokens, failures })
+}
