@@ -161,7 +161,8 @@ pub struct SmtpConfig {
     pub host: String,
     #[serde(default = "default_smtp_port")]
     pub port: u16,
-    /// `none` (plain, for loopback relays), `starttls` or `tls`.
+    /// `none` (plain, for a relay on this machine), `starttls` or `tls` (certificates checked
+    /// against the Web PKI roots).
     #[serde(default = "default_smtp_security")]
     pub security: String,
     pub username: Option<String>,

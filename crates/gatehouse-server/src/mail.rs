@@ -49,11 +49,18 @@ impl Mailer {
         let Some(smtp) = smtp else {
             return Ok(Mailer::Outbox { path: data_dir.join("outbox.jsonl"), lock: Arc::new(Mutex::new(())) });
         };
-        anyhow::ensure!(smtp.security == "none",
-            "smtp.security = {:?} is not supported by this build; use a local relay with security = \"none\"", smtp.security);
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-            .port(smtp.port)
-            .timeout(Some(std::time::Duration::from_secs(10)));
+        // `none` is for a relay on this machine or a private network; anything across the
+        // internet should use `starttls` (port 587) or `tls` (port 465), verified against the
+        // Web PKI roots.
+        let builder = match smtp.security.as_str() {
+            "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                .map_err(|e| anyhow::anyhow!("smtp.host {:?}: {e}", smtp.host))?,
+            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
+                .map_err(|e| anyhow::anyhow!("smtp.host {:?}: {e}", smtp.host))?,
+            other => anyhow::bail!("smtp.security must be \"none\", \"starttls\" or \"tls\" (got {other:?})"),
+        };
+        let mut builder = builder.port(smtp.port).timeout(Some(std::time::Duration::from_secs(10)));
         if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
             builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
                 user.clone(), pass.expose().to_string()));
@@ -103,4 +110,27 @@ struct OutboxLine<'a> {
     at: i64,
     #[serde(flatten)]
     mail: &'a Mail,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn smtp(security: &str) -> SmtpConfig {
+        SmtpConfig { host: "smtp.example.com".into(), port: 587, security: security.into(), username: None, password: None,
+            from: "Gatehouse <no-reply@example.com>".into() }
+    }
+
+    #[tokio::test]
+    async fn every_documented_smtp_security_mode_builds_and_others_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in ["none", "starttls", "tls"] {
+            assert!(matches!(Mailer::new(Some(&smtp(mode)), dir.path()).unwrap(), Mailer::Smtp { .. }), "{mode}");
+        }
+        let err = Mailer::new(Some(&smtp("ssl3")), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("starttls"), "{err}");
+        let bad_from = SmtpConfig { from: "not an address".into(), ..smtp("none") };
+        assert!(Mailer::new(Some(&bad_from), dir.path()).unwrap_err().to_string().contains("smtp.from"));
+        assert!(matches!(Mailer::new(None, dir.path()).unwrap(), Mailer::Outbox { .. }));
+    }
 }
