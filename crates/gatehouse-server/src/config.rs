@@ -54,6 +54,9 @@ pub struct TokenConfig {
     /// `iss` of every token. Stable on purpose: it must not change with the listening port
     /// (the desktop app's embedded server gets a new port on every start).
     pub issuer: String,
+    /// Signing-key file to use instead of `<data_dir>/keys.json` (e.g. one shared by several
+    /// servers on one PostgreSQL database, or kept on a secrets volume). Created (0600) if missing.
+    pub key_file: Option<PathBuf>,
     /// Access-token lifetime; at most 30 minutes.
     pub access_ttl_secs: i64,
     /// Absolute session (refresh-token) lifetime.
@@ -73,6 +76,7 @@ impl Default for TokenConfig {
     fn default() -> Self {
         TokenConfig {
             issuer: "gatehouse".into(),
+            key_file: None,
             access_ttl_secs: 15 * 60,
             refresh_absolute_secs: 30 * 24 * 3600,
             refresh_idle_secs: 14 * 24 * 3600,

@@ -52,7 +52,8 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
         let public_url = config.public_url();
         let db = Db::connect(&config.database_url()).await?;
-        let keys = Keys::load_or_create(&config.data_dir, &config.tokens.issuer)?;
+        let key_file = config.tokens.key_file.clone().unwrap_or_else(|| config.data_dir.join("keys.json"));
+        let keys = Keys::load_or_create(&key_file, &config.tokens.issuer)?;
         let hasher = Hasher::new(&config.passwords)?;
         let policy = PasswordPolicy::new(config.passwords.min_chars, config.passwords.max_chars);
         let mailer = Mailer::new(config.smtp.as_ref(), &config.data_dir)?;

@@ -6,7 +6,8 @@
 //!   server-only HMAC key, wrapping a session id and a 256-bit secret. The envelope alone is never
 //!   trusted: the secret's SHA-256 must match the session row, so revocation is immediate.
 //!
-//! Keys are generated on first start into `<data-dir>/keys.json` (mode 0600).
+//! Keys are generated on first start into `<data-dir>/keys.json` (mode 0600), or the file named
+//! by `tokens.key_file`.
 
 use std::path::Path;
 
@@ -68,15 +69,14 @@ impl std::fmt::Debug for RefreshClaims {
 
 impl Keys {
     /// Loads the key file, or creates it (0600) on first start.
-    pub fn load_or_create(data_dir: &Path, issuer: &str) -> anyhow::Result<Keys> {
-        let path = data_dir.join("keys.json");
-        let file: KeyFile = match std::fs::read(&path) {
+    pub fn load_or_create(path: &Path, issuer: &str) -> anyhow::Result<Keys> {
+        let file: KeyFile = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| anyhow::anyhow!("signing key file {} is unreadable ({e}); restore it from backup \
                     (deleting it invalidates every issued token)", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let file = Self::generate_file();
-                write_private(&path, &serde_json::to_vec_pretty(&file)?)?;
+                write_private(path, &serde_json::to_vec_pretty(&file)?)?;
                 tracing::info!(path = %path.display(), "generated new token signing keys");
                 file
             }
@@ -243,10 +243,21 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_key_file_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        std::fs::write(&path, b"{ not json").unwrap();
+        let err = Keys::load_or_create(&path, "iss").unwrap_err().to_string();
+        assert!(err.contains("restore it from backup"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
+    }
+
+    #[test]
     fn key_file_persists_and_is_private() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Keys::load_or_create(dir.path(), "iss").unwrap();
-        let b = Keys::load_or_create(dir.path(), "iss").unwrap();
+        let path = dir.path().join("keys.json");
+        let a = Keys::load_or_create(&path, "iss").unwrap();
+        let b = Keys::load_or_create(&path, "iss").unwrap();
         let token = a.sign_access(&access(&a, now() + 60));
         assert!(b.verify_access(&token).is_some(), "a restart keeps the keys");
         #[cfg(unix)]
