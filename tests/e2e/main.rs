@@ -9,6 +9,7 @@ mod device_sessions;
 mod linking;
 mod mail;
 mod outage;
+mod phone;
 mod realm_web;
 mod sdk;
 mod sessions;

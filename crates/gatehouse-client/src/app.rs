@@ -284,6 +284,16 @@ impl App {
         EmailPasswordAuth { shared: self.shared.clone() }
     }
 
+    pub fn phone_password_auth(&self) -> crate::phone::PhonePasswordAuth {
+        crate::phone::PhonePasswordAuth { shared: self.shared.clone() }
+    }
+
+    /// Texts a sign-in code to a confirmed number; log in with `Credentials::sms_code`. Answers
+    /// the same whether or not the number has an account.
+    pub async fn send_sms_code(&self, phone: &str) -> Result<()> {
+        crate::phone::post(&self.shared, routes::provider::SMS_CODE, "send", json!({"phone": phone})).await
+    }
+
     /// The active user, if it is logged in.
     pub fn current_user(&self) -> Option<User> {
         let meta = self.shared.meta.lock().expect("metadata");

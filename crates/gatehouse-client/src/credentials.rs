@@ -69,6 +69,16 @@ impl Credentials {
         Self::new(provider::FACEBOOK, json!({"accessToken": access_token}))
     }
 
+    /// A phone number (international format) and password.
+    pub fn phone_password(phone: &str, password: &str) -> Credentials {
+        Self::new(provider::PHONE_PASSWORD, json!({"phone": phone, "password": password}))
+    }
+
+    /// A code texted to a confirmed number (see `App::send_sms_code`).
+    pub fn sms_code(phone: &str, code: &str) -> Credentials {
+        Self::new(provider::SMS_CODE, json!({"phone": phone, "code": code}))
+    }
+
     /// The provider name on the wire.
     pub fn provider(&self) -> &str {
         self.provider

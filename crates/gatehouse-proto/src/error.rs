@@ -65,6 +65,12 @@ codes! {
     NotConfigured => "NotConfigured",
     NotFound => "NotFound",
     SessionNotFound => "SessionNotFound",
+    InvalidPhone => "InvalidPhone",
+    CountryNotAllowed => "CountryNotAllowed",
+    InvalidCode => "InvalidCode",
+    CodeExpired => "CodeExpired",
+    CodeAlreadyUsed => "CodeAlreadyUsed",
+    TooManyAttempts => "TooManyAttempts",
 }
 
 impl std::fmt::Display for ErrorCode {

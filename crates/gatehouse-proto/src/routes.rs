@@ -18,6 +18,10 @@ pub mod provider {
     pub const GOOGLE: &str = "oauth2-google";
     pub const APPLE: &str = "oauth2-apple";
     pub const FACEBOOK: &str = "oauth2-facebook";
+    /// Gatehouse: phone number + password (actions like `local-userpass`, codes by SMS).
+    pub const PHONE_PASSWORD: &str = "phone-password";
+    /// Gatehouse: a one-time code texted to a confirmed number (`send`, then login).
+    pub const SMS_CODE: &str = "sms-code";
 }
 
 pub fn app_base(app_id: &str) -> String {

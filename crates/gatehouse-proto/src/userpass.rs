@@ -53,3 +53,31 @@ macro_rules! redacted_debug {
     )*};
 }
 redacted_debug!(RegisterRequest, TokenRequest, ResetRequest, ResetCallRequest);
+
+/// `phone-password` register and reset bodies.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhonePasswordRequest {
+    pub phone: String,
+    pub password: String,
+    /// The texted code (reset only).
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `phone-password` confirm body.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneCodeRequest {
+    pub phone: String,
+    pub code: String,
+}
+
+/// Bodies that name only a phone number (send a code).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneRequest {
+    pub phone: String,
+}
+
+redacted_debug!(PhonePasswordRequest, PhoneCodeRequest);

@@ -27,6 +27,8 @@ pub struct Config {
     pub passwords: PasswordConfig,
     pub rate_limits: RateLimitConfig,
     pub smtp: Option<SmtpConfig>,
+    /// Text messages through a Twilio-compatible API. Without it, SMS go to the dev outbox.
+    pub sms: Option<SmsConfig>,
     /// Apps served by this server, keyed by app id.
     pub apps: BTreeMap<String, AppConfig>,
 }
@@ -43,6 +45,7 @@ impl Default for Config {
             passwords: PasswordConfig::default(),
             rate_limits: RateLimitConfig::default(),
             smtp: None,
+            sms: None,
             apps: BTreeMap::new(),
         }
     }
@@ -70,6 +73,8 @@ pub struct TokenConfig {
     /// Emailed confirmation and reset token lifetimes.
     pub confirm_ttl_secs: i64,
     pub reset_ttl_secs: i64,
+    /// Texted one-time codes (phone confirmation, reset, sign-in); at most 10 minutes.
+    pub sms_code_ttl_secs: i64,
 }
 
 impl Default for TokenConfig {
@@ -84,6 +89,7 @@ impl Default for TokenConfig {
             sessions_per_user: 50,
             confirm_ttl_secs: 30 * 60,
             reset_ttl_secs: 15 * 60,
+            sms_code_ttl_secs: 5 * 60,
         }
     }
 }
@@ -194,17 +200,57 @@ impl std::fmt::Debug for SmtpConfig {
     }
 }
 
+/// A Twilio-compatible Messages API (`POST {base_url}/2010-04-01/Accounts/{sid}/Messages.json`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    #[serde(default = "default_twilio_url")]
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: Secret,
+    /// Sender number (E.164) or messaging service id.
+    pub from: String,
+}
+
+fn default_twilio_url() -> String {
+    "https://api.twilio.com".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneConfig {
+    /// ISO country codes (`"US"`, `"DE"`) that may receive texts, or `"*"` for all. Empty: none —
+    /// an explicit list is the defence against SMS pumping to premium-rate ranges.
+    pub allowed_countries: Vec<String>,
+    /// New phone/password accounts must confirm their number with a texted code.
+    pub require_confirmation: bool,
+}
+
+impl Default for PhoneConfig {
+    fn default() -> Self {
+        PhoneConfig { allowed_countries: Vec::new(), require_confirmation: true }
+    }
+}
+
+impl PhoneConfig {
+    pub fn allows(&self, country: &str) -> bool {
+        self.allowed_countries.iter().any(|c| c == "*" || c.eq_ignore_ascii_case(country))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AppConfig {
     /// Shown in mail ("Confirm your account for {name}").
     pub name: String,
-    /// Enabled provider names (`anon-user`, `local-userpass`, `api-key`).
+    /// Enabled provider names (`anon-user`, `local-userpass`, `api-key`, `phone-password`,
+    /// `sms-code`).
     pub providers: Vec<String>,
     /// Answer with the original App Services codes (`AccountNameInUse`, `UserAlreadyConfirmed`,
     /// `UserNotFound`) instead of enumeration-safe uniform answers.
     pub strict_app_services_errors: bool,
     pub userpass: UserpassConfig,
+    pub phone: PhoneConfig,
 }
 
 impl Default for AppConfig {
@@ -214,6 +260,7 @@ impl Default for AppConfig {
             providers: vec!["anon-user".into(), "local-userpass".into(), "api-key".into()],
             strict_app_services_errors: false,
             userpass: UserpassConfig::default(),
+            phone: PhoneConfig::default(),
         }
     }
 }
@@ -243,9 +290,12 @@ impl Config {
     /// A ready local setup: one app with anonymous, email/password and API-key providers, mail to
     /// the dev outbox.
     pub fn apply_dev_defaults(&mut self) {
-        self.apps.entry(DEV_APP_ID.to_string()).or_insert_with(|| AppConfig {
-            name: "Gatehouse (dev)".into(),
-            ..AppConfig::default()
+        self.apps.entry(DEV_APP_ID.to_string()).or_insert_with(|| {
+            let mut app = AppConfig { name: "Gatehouse (dev)".into(), ..AppConfig::default() };
+            // Texts go to the dev outbox, so every country is fine here.
+            app.providers.extend(["phone-password".to_string(), "sms-code".to_string()]);
+            app.phone.allowed_countries = vec!["*".into()];
+            app
         });
     }
 
@@ -268,6 +318,7 @@ impl Config {
         anyhow::ensure!((0..=60).contains(&t.rotation_grace_secs), "tokens.rotation_grace_secs must be between 0 and 60");
         anyhow::ensure!(t.sessions_per_user >= 1, "tokens.sessions_per_user must be at least 1");
         anyhow::ensure!(t.reset_ttl_secs > 0 && t.reset_ttl_secs <= 1800, "tokens.reset_ttl_secs must be between 1 and 1800");
+        anyhow::ensure!((1..=600).contains(&t.sms_code_ttl_secs), "tokens.sms_code_ttl_secs must be between 1 and 600");
         let p = &self.passwords;
         anyhow::ensure!((8..=64).contains(&p.min_chars), "passwords.min_chars must be between 8 and 64");
         anyhow::ensure!(p.max_chars >= 64 && p.max_chars >= p.min_chars, "passwords.max_chars must be at least 64");
@@ -325,6 +376,17 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("without TLS"));
         c.allow_insecure_http = true;
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn dev_mode_enables_every_built_in_provider() {
+        let mut c = Config::default();
+        c.apply_dev_defaults();
+        let app = &c.apps[DEV_APP_ID];
+        assert_eq!(app.providers.len(), crate::providers::SUPPORTED.len());
+        assert!(app.phone.allows("BR"));
+        c.validate().unwrap();
+        assert!(!AppConfig::default().phone.allows("US"), "no country receives texts unless configured");
     }
 
     #[test]

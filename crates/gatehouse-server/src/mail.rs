@@ -21,6 +21,8 @@ pub struct Mail {
     pub text: String,
     /// Links in the body, so tools and tests need not parse text.
     pub links: Vec<String>,
+    /// `email` or `sms` (the dev outbox holds both).
+    pub channel: &'static str,
 }
 
 impl std::fmt::Debug for Mail {

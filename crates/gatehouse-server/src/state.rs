@@ -25,6 +25,7 @@ pub struct Inner {
     pub hasher: Hasher,
     pub policy: PasswordPolicy,
     pub mailer: Mailer,
+    pub sms: crate::sms::SmsSender,
     pub limiter: RateLimiter,
     pub clock: Clock,
     pub metrics: Metrics,
@@ -57,8 +58,9 @@ impl AppState {
         let hasher = Hasher::new(&config.passwords)?;
         let policy = PasswordPolicy::new(config.passwords.min_chars, config.passwords.max_chars);
         let mailer = Mailer::new(config.smtp.as_ref(), &config.data_dir)?;
+        let sms = crate::sms::SmsSender::new(config.sms.as_ref(), &mailer, &config.data_dir)?;
         let limiter = RateLimiter::new(config.rate_limits.clone());
-        Ok(AppState(Arc::new(Inner { config, public_url, db, keys, hasher, policy, mailer, limiter, clock: Clock::default(), metrics: Metrics::default() })))
+        Ok(AppState(Arc::new(Inner { config, public_url, db, keys, hasher, policy, mailer, sms, limiter, clock: Clock::default(), metrics: Metrics::default() })))
     }
 
     pub fn now(&self) -> i64 {

@@ -156,6 +156,12 @@ impl Keys {
         crypto::b64(&crypto::hmac_sha256(&self.refresh_hmac, input.as_bytes()))
     }
 
+    /// Keyed hash of a short one-time code, bound to what it is for: six digits are too few to
+    /// store under a plain hash.
+    pub fn code_hash(&self, purpose: &str, subject: &str, code: &str) -> String {
+        hex::encode(crypto::hmac_sha256(&self.refresh_hmac, format!("code\n{purpose}\n{subject}\n{code}").as_bytes()))
+    }
+
     /// The public half as a JWKS document, for resource servers that verify access tokens.
     pub fn jwks(&self) -> serde_json::Value {
         serde_json::json!({"keys": [{

@@ -69,6 +69,7 @@ pub async fn change_password(state: &AppState, auth: &AccessAuth, current: &str,
         text: "The password of your account was just changed and every other signed-in device was signed out. \
                If this was not you, reset your password at once.".into(),
         links: vec![],
+        channel: "email",
     });
     Ok(())
 }

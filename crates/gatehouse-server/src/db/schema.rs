@@ -102,6 +102,32 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_expiry ON sessions (expires_at);
     CREATE INDEX email_tokens_expiry ON email_tokens (expires_at)
     "#,
+    // 3: phone/password accounts and texted one-time codes (stored as keyed hashes).
+    r#"
+    CREATE TABLE phone_accounts (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        norm_version TEXT NOT NULL,
+        confirmed_at BIGINT,
+        user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        UNIQUE (app_id, phone)
+    );
+    CREATE TABLE sms_codes (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX sms_codes_phone ON sms_codes (app_id, phone, purpose, created_at)
+    "#,
 ];
 
 pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {

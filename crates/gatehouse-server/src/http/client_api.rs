@@ -6,7 +6,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_proto::auth::{ChangePasswordRequest, CreateApiKeyRequest, DeviceInfo, LocationResponse, Profile, ProviderInfo};
-use gatehouse_proto::userpass::{EmailRequest, RegisterRequest, ResetRequest, TokenRequest};
+use gatehouse_proto::routes::provider as providers_wire;
+use gatehouse_proto::userpass::{EmailRequest, PhoneCodeRequest, PhonePasswordRequest, PhoneRequest, RegisterRequest, ResetRequest, TokenRequest};
 use gatehouse_proto::ErrorCode;
 use serde::Deserialize;
 
@@ -62,7 +63,11 @@ pub async fn provider_action(State(state): State<AppState>, Path((app, provider,
         let response = providers::login(&state, &app, &provider, &body.0, &ctx, caller.ip).await?;
         return Ok(no_store(StatusCode::OK, response));
     }
-    if provider != gatehouse_proto::routes::provider::USERPASS {
+    if provider == providers_wire::PHONE_PASSWORD || provider == providers_wire::SMS_CODE {
+        phone_action(&state, &app, &provider, &action, caller.ip, body).await?;
+        return Ok(no_content());
+    }
+    if provider != providers_wire::USERPASS {
         state.provider(&app, &provider)?;
         return Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("provider {provider:?} has no action {action:?}")));
     }
@@ -78,6 +83,34 @@ pub async fn provider_action(State(state): State<AppState>, Path((app, provider,
         other => return Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("unknown email/password action {other:?}"))),
     }
     Ok(no_content())
+}
+
+/// The `phone-password` actions and `sms-code`'s `send` (Gatehouse extensions).
+async fn phone_action(state: &AppState, app: &str, provider: &str, action: &str, ip: std::net::IpAddr, body: EJson) -> ApiResult<()> {
+    use crate::providers::phone;
+    match (provider, action) {
+        (providers_wire::PHONE_PASSWORD, "register") => {
+            let req: PhonePasswordRequest = body.parse()?;
+            phone::register(state, app, &req.phone, &req.password, ip).await
+        }
+        (providers_wire::PHONE_PASSWORD, "confirm") => {
+            let req: PhoneCodeRequest = body.parse()?;
+            phone::confirm(state, app, &req.phone, &req.code).await
+        }
+        (providers_wire::PHONE_PASSWORD, "confirm/send" | "reset/send") | (providers_wire::SMS_CODE, "send") => {
+            let req: PhoneRequest = body.parse()?;
+            phone::send(state, app, provider, action, &req.phone, ip).await
+        }
+        (providers_wire::PHONE_PASSWORD, "reset") => {
+            let req: PhonePasswordRequest = body.parse()?;
+            let code = req.code.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingParameter, "missing parameter: code"))?;
+            phone::reset(state, app, &req.phone, &code, &req.password).await
+        }
+        _ => {
+            state.provider(app, provider)?;
+            Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("provider {provider:?} has no action {action:?}")))
+        }
+    }
 }
 
 /// Functions are not part of this server yet; the answer says so with the App Services code.

@@ -3,6 +3,8 @@
 
 pub mod anonymous;
 pub mod api_key;
+pub mod phone;
+pub mod throttle;
 pub mod userpass;
 
 use gatehouse_proto::auth::LoginResponse;
@@ -14,7 +16,7 @@ use crate::sessions::{self, AccessAuth, LoginContext};
 use crate::state::AppState;
 
 /// Providers this build implements.
-pub const SUPPORTED: &[&str] = &[provider::ANONYMOUS, provider::USERPASS, provider::API_KEY];
+pub const SUPPORTED: &[&str] = &[provider::ANONYMOUS, provider::USERPASS, provider::API_KEY, provider::PHONE_PASSWORD, provider::SMS_CODE];
 
 /// `POST {app}/auth/providers/{provider}/login`.
 pub async fn login(state: &AppState, app_id: &str, provider_name: &str, body: &Value, ctx: &LoginContext,
@@ -24,6 +26,8 @@ pub async fn login(state: &AppState, app_id: &str, provider_name: &str, body: &V
         provider::ANONYMOUS => anonymous::login(state, app_id, ctx, ip).await,
         provider::USERPASS => userpass::login(state, app_id, body, ctx, ip).await,
         provider::API_KEY => api_key::login(state, app_id, body, ctx, ip).await,
+        provider::PHONE_PASSWORD => phone::login_password(state, app_id, body, ctx, ip).await,
+        provider::SMS_CODE => phone::login_code(state, app_id, body, ctx, ip).await,
         other => Err(not_implemented(other)),
     }
 }

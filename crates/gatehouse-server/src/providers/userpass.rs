@@ -22,64 +22,26 @@ use crate::mail::Mail;
 use crate::ratelimit::Group;
 use crate::sessions::{self, LoginContext};
 use crate::state::AppState;
-use crate::store::failures::{self, Failures};
+use crate::store::failures;
+use super::throttle::check_password;
 use crate::store::userpass::{self as accounts, Account, Purpose};
 use crate::store::{sessions as session_rows, users};
 
-/// Seconds a client must wait after `count` consecutive failures: about 1 s at first, 10 s by
-/// the 99th (security.md S-14).
-pub fn delay_after(count: i64) -> i64 {
-    if count <= 0 { 0 } else { (1 + count / 11).min(10) }
-}
-
-/// Checks an email/password pair with throttling and equal work on every path.
+/// Checks an email/password pair (throttled, equal work on every path).
 async fn verify(state: &AppState, app_id: &str, username: &str, password: &str, ip: std::net::IpAddr) -> ApiResult<Account> {
-    state.limiter.check(Group::Login, ip)?;
     let email = crate::email::canonicalize(username).ok();
     let account_key = email.clone().unwrap_or_else(|| username.trim().to_lowercase().chars().take(254).collect());
-    let now = state.now();
-    let window = state.config.rate_limits.lockout_window_secs;
-    let mut record = failures::get(state.db.reader(), app_id, &account_key).await?;
-    if now - record.window_start >= window {
-        record = Failures::default();
-    }
-    // `rate_limits.enabled = false` (test suites, benchmarks) turns account throttling off too.
-    let throttle = state.config.rate_limits.enabled;
-    let locked = throttle && record.count >= state.config.rate_limits.lockout_after;
-    if throttle && !locked {
-        let wait = record.last_failure_at + delay_after(record.count) - now;
-        if wait > 0 {
-            return Err(ApiError::too_many_requests(wait as u64));
-        }
-    }
     let account = match &email {
         Some(email) => accounts::by_email(state.db.reader(), app_id, email).await?,
         None => None,
     };
-    let (matches, stale) = state.hasher.verify(password, account.as_ref().map(|a| a.password_hash.clone())).await?;
-    match account {
-        Some(account) if matches && !locked => {
-            if record.count > 0 {
-                failures::clear(state.db.writer(), app_id, &account_key).await?;
-            }
-            if stale {
-                let policy_form = crate::password::policy::normalize(password);
-                let hash = state.hasher.hash(policy_form).await?;
-                accounts::set_password(state.db.writer(), &account.id, &hash).await?;
-            }
-            Ok(account)
-        }
-        _ => {
-            let next = Failures {
-                count: record.count + 1,
-                last_failure_at: now,
-                window_start: if record.count == 0 { now } else { record.window_start },
-            };
-            failures::record(state.db.writer(), app_id, &account_key, next).await?;
-            tracing::info!(app_id, locked, "failed email/password login");
-            Err(ApiError::invalid_credentials())
-        }
+    let stale = check_password(state, app_id, &account_key, account.as_ref().map(|a| a.password_hash.clone()), password, ip).await?;
+    let account = account.ok_or_else(ApiError::invalid_credentials)?;
+    if stale {
+        let hash = state.hasher.hash(crate::password::policy::normalize(password)).await?;
+        accounts::set_password(state.db.writer(), &account.id, &hash).await?;
     }
+    Ok(account)
 }
 
 fn unconfirmed() -> ApiError {
@@ -153,7 +115,7 @@ fn canonical(email: &str) -> ApiResult<String> {
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidEmail, format!("invalid email address: {e}")))
 }
 
-fn check_password(state: &AppState, app: &AppConfig, email: &str, password: &str) -> ApiResult<String> {
+fn check_policy(state: &AppState, app: &AppConfig, email: &str, password: &str) -> ApiResult<String> {
     let local = email.split('@').next().unwrap_or("");
     state.policy.check(password, &[app.name.as_str(), local, "gatehouse"])
         .map_err(|v| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::WeakPassword, v.to_string()))
@@ -163,7 +125,7 @@ pub async fn register(state: &AppState, app_id: &str, req: RegisterRequest, ip: 
     let app = state.provider(app_id, provider::USERPASS)?;
     state.limiter.check(Group::Register, ip)?;
     let email = canonical(&req.email)?;
-    let normalized = check_password(state, app, &email, &req.password)?;
+    let normalized = check_policy(state, app, &email, &req.password)?;
     // Hash even when the address is taken, so both answers cost the same.
     let hash = state.hasher.hash(normalized).await?;
     let now = state.now();
@@ -200,6 +162,7 @@ async fn existing_registration(state: &AppState, app_id: &str, app: &AppConfig, 
             text: "Someone tried to create an account with this email address, which already has one. \
                    If it was you, log in instead or reset your password. Otherwise you can ignore this message.".into(),
             links: vec![],
+            channel: "email",
         });
     } else {
         resend_confirmation_mail(state, app_id, app, &account).await?;
@@ -246,6 +209,7 @@ async fn confirmation_mail(state: &AppState, tx: &mut sqlx::Transaction<'_, sqlx
         text: format!("Open this link to confirm your email address:\n\n{link}\n\nThe link works once and expires in {} minutes. \
                        If you did not sign up, ignore this message.", state.config.tokens.confirm_ttl_secs / 60),
         links: vec![link],
+        channel: "email",
     })
 }
 
@@ -307,6 +271,7 @@ pub async fn send_reset(state: &AppState, app_id: &str, email: &str, ip: std::ne
                        If you did not ask for this, ignore this message: your password stays as it is.",
                        state.config.tokens.reset_ttl_secs / 60),
         links: vec![link],
+        channel: "email",
     });
     Ok(())
 }
@@ -316,7 +281,7 @@ pub async fn reset(state: &AppState, app_id: &str, req: ResetRequest) -> ApiResu
     // Check the new password before consuming the token (a weak choice must not burn the link),
     // and hash it before opening the write transaction (hashing is slow; the writer is shared).
     let email = accounts::token_email(state.db.reader(), app_id, &req.token_id).await?.ok_or_else(invalid_token)?;
-    let normalized = check_password(state, app, &email, &req.password)?;
+    let normalized = check_policy(state, app, &email, &req.password)?;
     let hash = state.hasher.hash(normalized).await?;
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
@@ -336,6 +301,7 @@ pub async fn reset(state: &AppState, app_id: &str, req: ResetRequest) -> ApiResu
         text: "Your password was just reset and every signed-in device was signed out. \
                If this was not you, reset your password again at once.".into(),
         links: vec![],
+        channel: "email",
     });
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod failures;
 pub mod maintenance;
+pub mod phone;
 pub mod sessions;
 pub mod userpass;
 pub mod users;

@@ -1,0 +1,255 @@
+//! `phone-password` (register, confirm by texted code, log in, reset by texted code) and
+//! `sms-code` (a code texted to a confirmed number signs in). Same enumeration and throttling
+//! rules as email/password: sends answer 204 whether or not the number has an account, and the
+//! per-number send limit applies to unknown numbers too.
+//!
+//! Codes: 6 digits, 5 minutes (`tokens.sms_code_ttl_secs`), 5 attempts each, single use, newest
+//! only; stored as keyed hashes; at most one text per number per minute and five per hour;
+//! numbers outside the app's country allowlist get nothing.
+
+use axum::http::StatusCode;
+use gatehouse_proto::auth::LoginResponse;
+use gatehouse_proto::routes::provider;
+use gatehouse_proto::ErrorCode;
+use serde_json::{Map, Value};
+
+use super::field;
+use super::throttle::check_password;
+use crate::config::AppConfig;
+use crate::crypto::random_bytes;
+use crate::error::{ApiError, ApiResult};
+use crate::phone::Phone;
+use crate::ratelimit::Group;
+use crate::sessions::{self, LoginContext};
+use crate::state::AppState;
+use crate::store::phone::{self as accounts, CodeCheck, PhoneAccount};
+use crate::store::{failures, sessions as session_rows, users};
+
+pub const MAX_ATTEMPTS: i64 = 5;
+
+const CONFIRM: &str = "confirm";
+const RESET: &str = "reset";
+const LOGIN: &str = "login";
+
+fn parse(app: &AppConfig, input: &str) -> ApiResult<Phone> {
+    let phone = crate::phone::canonicalize(input).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidPhone, e))?;
+    if !app.phone.allows(&phone.country) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::CountryNotAllowed,
+            format!("this app does not send text messages to {} numbers", phone.country)));
+    }
+    Ok(phone)
+}
+
+/// Six uniformly random digits.
+fn new_code() -> String {
+    loop {
+        let n = u32::from_be_bytes(random_bytes::<4>());
+        // Reject the top sliver so that `% 1_000_000` is uniform.
+        if n < 4_294_000_000 {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
+fn code_hash(state: &AppState, app_id: &str, phone: &str, purpose: &str, code: &str) -> String {
+    state.keys.code_hash(&format!("sms-{purpose}"), &format!("{app_id}/{phone}"), code)
+}
+
+/// Per-number send limit, applied before looking the number up (so it says nothing about it).
+fn send_allowed(state: &AppState, phone: &Phone) -> ApiResult<()> {
+    if state.limiter.allow_mail("sms", &phone.e164) {
+        Ok(())
+    } else {
+        Err(ApiError::too_many_requests(60))
+    }
+}
+
+async fn send_code(state: &AppState, app_id: &str, app: &AppConfig, phone: &str, purpose: &str) -> ApiResult<()> {
+    let code = new_code();
+    let now = state.now();
+    let ttl = state.config.tokens.sms_code_ttl_secs;
+    let mut tx = state.db.writer().begin().await?;
+    accounts::issue_code(&mut tx, app_id, phone, purpose, &code_hash(state, app_id, phone, purpose, &code), now, ttl).await?;
+    tx.commit().await?;
+    let name = if app.name.is_empty() { app_id } else { &app.name };
+    state.sms.send(phone, format!("{code} is your {name} code. It expires in {} minutes. Never share it.", ttl / 60));
+    Ok(())
+}
+
+async fn verify_code(state: &AppState, app_id: &str, phone: &str, purpose: &str, code: &str) -> ApiResult<()> {
+    let wrong = || ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidCode, "the code is not right; check the latest text message");
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(wrong());
+    }
+    let hash = code_hash(state, app_id, phone, purpose, code);
+    match accounts::check_code(&state.db, app_id, phone, purpose, &hash, state.now(), MAX_ATTEMPTS).await? {
+        CodeCheck::Accepted => Ok(()),
+        CodeCheck::Wrong | CodeCheck::NoCode => Err(wrong()),
+        CodeCheck::Expired => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::CodeExpired, "the code has expired; ask for a new one")),
+        CodeCheck::AlreadyUsed => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::CodeAlreadyUsed, "the code was already used; ask for a new one")),
+        CodeCheck::TooManyAttempts => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::TooManyAttempts,
+            "too many wrong tries for this code; ask for a new one")),
+    }
+}
+
+fn check_policy(state: &AppState, app: &AppConfig, password: &str) -> ApiResult<String> {
+    state.policy.check(password, &[app.name.as_str(), "gatehouse"])
+        .map_err(|v| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::WeakPassword, v.to_string()))
+}
+
+pub async fn register(state: &AppState, app_id: &str, phone: &str, password: &str, ip: std::net::IpAddr) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::PHONE_PASSWORD)?;
+    state.limiter.check(Group::Register, ip)?;
+    let phone = parse(app, phone)?;
+    let normalized = check_policy(state, app, password)?;
+    let hash = state.hasher.hash(normalized).await?;
+    let needs_code = app.phone.require_confirmation;
+    let created = accounts::insert(state.db.writer(), app_id, &phone.e164, &hash, !needs_code, state.now()).await?;
+    match created {
+        Some(_) if needs_code => {
+            if state.limiter.allow_mail("sms", &phone.e164) {
+                send_code(state, app_id, app, &phone.e164, CONFIRM).await?;
+            }
+        }
+        Some(_) => {}
+        None if app.strict_app_services_errors => {
+            return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::AccountNameInUse, "name already in use"));
+        }
+        None => {
+            // No second account; an unconfirmed owner gets a fresh code.
+            let existing = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
+            if existing.is_some_and(|a| !a.confirmed) && state.limiter.allow_mail("sms", &phone.e164) {
+                send_code(state, app_id, app, &phone.e164, CONFIRM).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn confirm(state: &AppState, app_id: &str, phone: &str, code: &str) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::PHONE_PASSWORD)?;
+    let phone = parse(app, phone)?;
+    verify_code(state, app_id, &phone.e164, CONFIRM, code).await?;
+    if let Some(account) = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await? {
+        accounts::confirm(state.db.writer(), &account.id, state.now()).await?;
+    }
+    Ok(())
+}
+
+/// `confirm/send` and `reset/send` for `phone-password`, `send` for `sms-code`: 204 either way.
+pub async fn send(state: &AppState, app_id: &str, provider_name: &str, purpose_action: &str, phone: &str, ip: std::net::IpAddr) -> ApiResult<()> {
+    let app = state.provider(app_id, provider_name)?;
+    state.limiter.check(Group::EmailSend, ip)?;
+    let phone = parse(app, phone)?;
+    send_allowed(state, &phone)?;
+    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
+    let purpose = match purpose_action {
+        "confirm/send" => account.as_ref().filter(|a| !a.confirmed).map(|_| CONFIRM),
+        "reset/send" => account.as_ref().map(|_| RESET),
+        _ => account.as_ref().filter(|a| a.confirmed).map(|_| LOGIN),
+    };
+    match purpose {
+        Some(purpose) => send_code(state, app_id, app, &phone.e164, purpose).await,
+        None if app.strict_app_services_errors && account.is_none() => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UserNotFound, "user not found"))
+        }
+        None => Ok(()),
+    }
+}
+
+pub async fn reset(state: &AppState, app_id: &str, phone: &str, code: &str, password: &str) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::PHONE_PASSWORD)?;
+    let phone = parse(app, phone)?;
+    let normalized = check_policy(state, app, password)?;
+    let hash = state.hasher.hash(normalized).await?;
+    verify_code(state, app_id, &phone.e164, RESET, code).await?;
+    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidCode, "the code is not right; check the latest text message")
+    })?;
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    accounts::set_password(&mut *tx, &account.id, &hash).await?;
+    accounts::confirm(&mut *tx, &account.id, now).await?;
+    if let Some(user_id) = &account.user_id {
+        session_rows::revoke_user(&mut *tx, user_id, None, "password reset", now).await?;
+    }
+    failures::clear(&mut *tx, app_id, &account_key(&account.phone)).await?;
+    tx.commit().await?;
+    tracing::info!(app_id, "phone password reset; every session of the user ended");
+    Ok(())
+}
+
+fn account_key(e164: &str) -> String {
+    format!("phone:{e164}")
+}
+
+pub async fn login_password(state: &AppState, app_id: &str, body: &Value, ctx: &LoginContext, ip: std::net::IpAddr) -> ApiResult<LoginResponse> {
+    let raw = field(body, "phone")?;
+    let password = field(body, "password")?;
+    // An unparsable number can have no account: the same generic failure, after the same work.
+    let phone = crate::phone::canonicalize(raw).ok();
+    let key = account_key(phone.as_ref().map(|p| p.e164.as_str()).unwrap_or(raw.trim()));
+    let account = match &phone {
+        Some(p) => accounts::by_phone(state.db.reader(), app_id, &p.e164).await?,
+        None => None,
+    };
+    let stale = check_password(state, app_id, &key, account.as_ref().map(|a| a.password_hash.clone()), password, ip).await?;
+    let account = account.ok_or_else(ApiError::invalid_credentials)?;
+    if stale {
+        let hash = state.hasher.hash(crate::password::policy::normalize(password)).await?;
+        accounts::set_password(state.db.writer(), &account.id, &hash).await?;
+    }
+    if !account.confirmed {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::AuthError,
+            "confirmation required: enter the code texted to your phone, or ask for a new one"));
+    }
+    open_session(state, app_id, &account, provider::PHONE_PASSWORD, ctx).await
+}
+
+pub async fn login_code(state: &AppState, app_id: &str, body: &Value, ctx: &LoginContext, ip: std::net::IpAddr) -> ApiResult<LoginResponse> {
+    let app = state.app(app_id)?;
+    state.limiter.check(Group::Login, ip)?;
+    let phone = parse(app, field(body, "phone")?)?;
+    verify_code(state, app_id, &phone.e164, LOGIN, field(body, "code")?).await?;
+    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?
+        .filter(|a| a.confirmed)
+        .ok_or_else(ApiError::invalid_credentials)?;
+    open_session(state, app_id, &account, provider::SMS_CODE, ctx).await
+}
+
+/// The account's user (created on its first login) and a new session for it.
+async fn open_session(state: &AppState, app_id: &str, account: &PhoneAccount, session_provider: &str, ctx: &LoginContext) -> ApiResult<LoginResponse> {
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    let user_id = match &account.user_id {
+        Some(id) => id.clone(),
+        None => {
+            let mut data = Map::new();
+            data.insert("phone".into(), Value::String(account.phone.clone()));
+            let user_id = users::create(&mut *tx, app_id, "normal", &data, now).await?;
+            users::add_identity(&mut *tx, app_id, &user_id, provider::PHONE_PASSWORD, provider::PHONE_PASSWORD, &account.id, &data, now).await?;
+            if !accounts::attach_user(&mut *tx, &account.id, &user_id).await? {
+                return Err(ApiError::unavailable("a concurrent login is creating this user; try again"));
+            }
+            user_id
+        }
+    };
+    let user = users::get(&mut *tx, &user_id).await?.ok_or_else(ApiError::invalid_credentials)?;
+    if user.disabled {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::UserDisabled, "this user has been disabled by an administrator"));
+    }
+    let response = sessions::open(state, &mut tx, app_id, &user_id, session_provider, None, ctx).await?;
+    tx.commit().await?;
+    tracing::info!(app_id, user_id, provider = session_provider, "login");
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_are_six_digits_and_vary() {
+        let codes: std::collections::HashSet<String> = (0..200).map(|_| super::new_code()).collect();
+        assert!(codes.iter().all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
+        assert!(codes.len() > 190);
+    }
+}
