@@ -7,6 +7,7 @@ mod api_keys;
 mod keychain;
 mod device_sessions;
 mod linking;
+mod magic;
 mod mail;
 mod outage;
 mod phone;

@@ -79,6 +79,11 @@ impl Credentials {
         Self::new(provider::SMS_CODE, json!({"phone": phone, "code": code}))
     }
 
+    /// A magic-link redemption (built by `App::complete_magic_link*`).
+    pub(crate) fn magic(payload: Value) -> Credentials {
+        Self::new(provider::MAGIC_LINK, payload)
+    }
+
     /// The provider name on the wire.
     pub fn provider(&self) -> &str {
         self.provider

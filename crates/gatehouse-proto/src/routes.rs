@@ -22,6 +22,8 @@ pub mod provider {
     pub const PHONE_PASSWORD: &str = "phone-password";
     /// Gatehouse: a one-time code texted to a confirmed number (`send`, then login).
     pub const SMS_CODE: &str = "sms-code";
+    /// Gatehouse: a link (and a short code) mailed to a confirmed address, redeemed with PKCE.
+    pub const MAGIC_LINK: &str = "magic-link";
 }
 
 pub fn app_base(app_id: &str) -> String {

@@ -75,6 +75,8 @@ pub struct TokenConfig {
     pub reset_ttl_secs: i64,
     /// Texted one-time codes (phone confirmation, reset, sign-in); at most 10 minutes.
     pub sms_code_ttl_secs: i64,
+    /// Magic links; at most 10 minutes.
+    pub magic_link_ttl_secs: i64,
 }
 
 impl Default for TokenConfig {
@@ -90,6 +92,7 @@ impl Default for TokenConfig {
             confirm_ttl_secs: 30 * 60,
             reset_ttl_secs: 15 * 60,
             sms_code_ttl_secs: 5 * 60,
+            magic_link_ttl_secs: 10 * 60,
         }
     }
 }
@@ -251,6 +254,9 @@ pub struct AppConfig {
     pub strict_app_services_errors: bool,
     pub userpass: UserpassConfig,
     pub phone: PhoneConfig,
+    /// Where magic-link pages may hand their code to: exact URIs (e.g. `gatehouse://auth/callback`
+    /// for the desktop app). Loopback `http://127.0.0.1:<any port>/…` is always allowed (RFC 8252).
+    pub redirect_uris: Vec<String>,
 }
 
 impl Default for AppConfig {
@@ -261,6 +267,7 @@ impl Default for AppConfig {
             strict_app_services_errors: false,
             userpass: UserpassConfig::default(),
             phone: PhoneConfig::default(),
+            redirect_uris: vec!["gatehouse://auth/callback".into()],
         }
     }
 }
@@ -293,7 +300,7 @@ impl Config {
         self.apps.entry(DEV_APP_ID.to_string()).or_insert_with(|| {
             let mut app = AppConfig { name: "Gatehouse (dev)".into(), ..AppConfig::default() };
             // Texts go to the dev outbox, so every country is fine here.
-            app.providers.extend(["phone-password".to_string(), "sms-code".to_string()]);
+            app.providers.extend(["phone-password".to_string(), "sms-code".to_string(), "magic-link".to_string()]);
             app.phone.allowed_countries = vec!["*".into()];
             app
         });
@@ -319,6 +326,7 @@ impl Config {
         anyhow::ensure!(t.sessions_per_user >= 1, "tokens.sessions_per_user must be at least 1");
         anyhow::ensure!(t.reset_ttl_secs > 0 && t.reset_ttl_secs <= 1800, "tokens.reset_ttl_secs must be between 1 and 1800");
         anyhow::ensure!((1..=600).contains(&t.sms_code_ttl_secs), "tokens.sms_code_ttl_secs must be between 1 and 600");
+        anyhow::ensure!((1..=600).contains(&t.magic_link_ttl_secs), "tokens.magic_link_ttl_secs must be between 1 and 600");
         let p = &self.passwords;
         anyhow::ensure!((8..=64).contains(&p.min_chars), "passwords.min_chars must be between 8 and 64");
         anyhow::ensure!(p.max_chars >= 64 && p.max_chars >= p.min_chars, "passwords.max_chars must be at least 64");

@@ -128,6 +128,28 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sms_codes_phone ON sms_codes (app_id, phone, purpose, created_at)
     "#,
+    // 4: magic links, bound to the device that asked for them by a PKCE challenge.
+    r#"
+    CREATE TABLE magic_links (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        userpass_id TEXT NOT NULL REFERENCES userpass (id) ON DELETE CASCADE,
+        email TEXT NOT NULL,
+        link_hash TEXT NOT NULL,
+        otp_hash TEXT NOT NULL,
+        otp_attempts BIGINT NOT NULL DEFAULT 0,
+        code_challenge TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        state TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        opened_at BIGINT,
+        app_code_hash TEXT,
+        app_code_expires_at BIGINT,
+        redeemed_at BIGINT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX magic_links_email ON magic_links (app_id, email, created_at)
+    "#,
 ];
 
 pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {

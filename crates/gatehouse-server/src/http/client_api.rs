@@ -63,6 +63,10 @@ pub async fn provider_action(State(state): State<AppState>, Path((app, provider,
         let response = providers::login(&state, &app, &provider, &body.0, &ctx, caller.ip).await?;
         return Ok(no_store(StatusCode::OK, response));
     }
+    if provider == providers_wire::MAGIC_LINK && action == "send" {
+        crate::providers::magic_link::send(&state, &app, body.parse()?, caller.ip).await?;
+        return Ok(no_content());
+    }
     if provider == providers_wire::PHONE_PASSWORD || provider == providers_wire::SMS_CODE {
         phone_action(&state, &app, &provider, &action, caller.ip, body).await?;
         return Ok(no_content());

@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/{app}/confirm", get(confirm_page).post(confirm_submit))
         .route("/app/{app}/reset", get(reset_page).post(reset_submit))
+        .route("/app/{app}/magic", get(magic_page).post(magic_submit))
 }
 
 #[derive(Deserialize)]
@@ -93,6 +94,28 @@ async fn reset_submit(State(state): State<AppState>, Path(app): Path<String>, Fo
         Ok(()) => page("Password changed", "<p>Your password was changed and every device was signed out. \
                                              Return to the app and log in with the new password.</p>"),
         Err(e) if e.code == gatehouse_proto::ErrorCode::WeakPassword => page("Choose a new password", &reset_form(&q, Some(&e.message))),
+        Err(e) => page("This link did not work", &format!("<p>{}</p>", escape(&e.message))),
+    }
+}
+
+async fn magic_page(Query(q): Query<TokenQuery>) -> Response {
+    page("Sign in", &format!(
+        "<p>Press the button on the device where you asked to sign in. The app opens and finishes \
+         signing you in. Opened somewhere else, this link signs nothing in.</p>\
+         <form method=\"post\">{}<button type=\"submit\">Continue in the app</button></form>", hidden(&q)))
+}
+
+async fn magic_submit(State(state): State<AppState>, Path(app): Path<String>, Form(q): Form<TokenQuery>) -> Response {
+    match crate::providers::magic_link::open(&state, &app, &q.token, &q.token_id).await {
+        Ok(target) => {
+            // 303 so the browser follows with a GET — into the app, through its deep link.
+            let mut r = page("Opening the app", "<p>If nothing happens, type the code from the email into the app instead.</p>");
+            *r.status_mut() = axum::http::StatusCode::SEE_OTHER;
+            if let Ok(v) = HeaderValue::from_str(&target) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
         Err(e) => page("This link did not work", &format!("<p>{}</p>", escape(&e.message))),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod anonymous;
 pub mod api_key;
+pub mod magic_link;
 pub mod phone;
 pub mod throttle;
 pub mod userpass;
@@ -16,7 +17,7 @@ use crate::sessions::{self, AccessAuth, LoginContext};
 use crate::state::AppState;
 
 /// Providers this build implements.
-pub const SUPPORTED: &[&str] = &[provider::ANONYMOUS, provider::USERPASS, provider::API_KEY, provider::PHONE_PASSWORD, provider::SMS_CODE];
+pub const SUPPORTED: &[&str] = &[provider::ANONYMOUS, provider::USERPASS, provider::API_KEY, provider::PHONE_PASSWORD, provider::SMS_CODE, provider::MAGIC_LINK];
 
 /// `POST {app}/auth/providers/{provider}/login`.
 pub async fn login(state: &AppState, app_id: &str, provider_name: &str, body: &Value, ctx: &LoginContext,
@@ -28,6 +29,7 @@ pub async fn login(state: &AppState, app_id: &str, provider_name: &str, body: &V
         provider::API_KEY => api_key::login(state, app_id, body, ctx, ip).await,
         provider::PHONE_PASSWORD => phone::login_password(state, app_id, body, ctx, ip).await,
         provider::SMS_CODE => phone::login_code(state, app_id, body, ctx, ip).await,
+        provider::MAGIC_LINK => magic_link::login(state, app_id, body, ctx, ip).await,
         other => Err(not_implemented(other)),
     }
 }

@@ -54,12 +54,18 @@ pub async fn login(state: &AppState, app_id: &str, body: &Value, ctx: &LoginCont
     if !account.confirmed {
         return Err(unconfirmed());
     }
+    open_session(state, app_id, &account, provider::USERPASS, ctx).await
+}
+
+/// The account's user (created on its first login, as App Services does) and a new session for
+/// it, in one transaction. Shared by password and magic-link logins.
+pub(crate) async fn open_session(state: &AppState, app_id: &str, account: &Account, session_provider: &str,
+    ctx: &LoginContext) -> ApiResult<LoginResponse> {
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     let user_id = match account.user_id.clone() {
         Some(user_id) => user_id,
         None => {
-            // First login: the account becomes a user (App Services creates users on first login).
             let mut data = Map::new();
             data.insert("email".into(), Value::String(account.email.clone()));
             let user_id = users::create(&mut *tx, app_id, "normal", &data, now).await?;
@@ -74,9 +80,9 @@ pub async fn login(state: &AppState, app_id: &str, body: &Value, ctx: &LoginCont
     if user.disabled {
         return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::UserDisabled, "this user has been disabled by an administrator"));
     }
-    let response = sessions::open(state, &mut tx, app_id, &user_id, provider::USERPASS, None, ctx).await?;
+    let response = sessions::open(state, &mut tx, app_id, &user_id, session_provider, None, ctx).await?;
     tx.commit().await?;
-    tracing::info!(app_id, user_id, provider = provider::USERPASS, "login");
+    tracing::info!(app_id, user_id, provider = session_provider, "login");
     Ok(response)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod failures;
+pub mod magic;
 pub mod maintenance;
 pub mod phone;
 pub mod sessions;

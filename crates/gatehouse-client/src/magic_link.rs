@@ -1,0 +1,77 @@
+//! Magic-link sign-in (Gatehouse extension): ask for a link bound to this device (PKCE S256),
+//! then finish from the redirect the link's page sends to `redirect_uri` (a deep link), or from
+//! the short code in the mail. The verifier never leaves this process.
+
+use base64::Engine as _;
+use gatehouse_proto::routes::provider;
+use ring::rand::SecureRandom as _;
+use serde_json::json;
+
+use crate::app::App;
+use crate::credentials::Credentials;
+use crate::error::{Error, Result};
+use crate::user::User;
+
+/// A magic link that was asked for and not yet completed. Keep it in memory only.
+pub struct PendingMagicLink {
+    pub email: String,
+    pub redirect_uri: String,
+    /// Echoed back in the redirect; a redirect with another state is refused.
+    pub state: String,
+    verifier: String,
+}
+
+impl std::fmt::Debug for PendingMagicLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingMagicLink").field("email", &self.email).field("state", &self.state).finish_non_exhaustive()
+    }
+}
+
+fn random_b64(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SystemRandom::new().fill(&mut buf).expect("the OS random number generator is unavailable");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
+}
+
+impl App {
+    /// Asks the server to mail a sign-in link to `email` (a confirmed email/password account).
+    /// The answer is the same whether or not the address has an account.
+    pub async fn send_magic_link(&self, email: &str, redirect_uri: &str) -> Result<PendingMagicLink> {
+        let verifier = random_b64(32);
+        let state = random_b64(16);
+        let body = json!({"email": email, "code_challenge": challenge(&verifier), "code_challenge_method": "S256",
+            "redirect_uri": redirect_uri, "state": state});
+        crate::phone::post(&self.shared, provider::MAGIC_LINK, "send", body).await?;
+        Ok(PendingMagicLink { email: email.into(), redirect_uri: redirect_uri.into(), state, verifier })
+    }
+
+    /// Completes from the URL the link's page redirected to (`…?code=…&state=…`).
+    pub async fn complete_magic_link(&self, pending: &PendingMagicLink, url: &str) -> Result<User> {
+        let url = reqwest::Url::parse(url).map_err(|e| Error::InvalidArgument(format!("not a URL: {e}")))?;
+        let get = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        if get("state").as_deref() != Some(pending.state.as_str()) {
+            return Err(Error::InvalidArgument("this sign-in link belongs to another request (state does not match)".into()));
+        }
+        let code = get("code").ok_or_else(|| Error::InvalidArgument("the sign-in URL has no code".into()))?;
+        self.log_in(Credentials::magic(json!({"code": code, "code_verifier": pending.verifier}))).await
+    }
+
+    /// Completes with the short code from the mail, typed by the person.
+    pub async fn complete_magic_link_with_code(&self, pending: &PendingMagicLink, otp: &str) -> Result<User> {
+        self.log_in(Credentials::magic(json!({"email": pending.email, "otp": otp, "code_verifier": pending.verifier}))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn verifiers_are_43_chars_and_challenges_s256() {
+        let v = super::random_b64(32);
+        assert_eq!(v.len(), 43);
+        assert_eq!(super::challenge("dBjftJeZ4CVP-mJ0kkFtDVs3dGzSmFGPyCwrjkL1oy0"), "UAp9I0t3BiXfhHGC0vByQUMJEcasn_b0HFTgC1GkYnE");
+    }
+}
