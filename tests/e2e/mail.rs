@@ -12,7 +12,8 @@ use serde_json::json;
 use crate::both_backends;
 use crate::support::*;
 
-both_backends!(confirmation_mail_arrives_over_smtp_and_its_link_works, a_dead_smtp_relay_changes_no_answer);
+both_backends!(confirmation_mail_arrives_over_smtp_and_its_link_works, a_dead_smtp_relay_changes_no_answer,
+    a_magic_link_arrives_over_smtp_and_signs_in_the_device_that_asked);
 
 fn peers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
@@ -97,4 +98,29 @@ async fn a_dead_smtp_relay_changes_no_answer(b: Backend) {
     t.post(APP, "/auth/providers/local-userpass/register", json!({"email": email, "password": PASSWORD})).await.void();
     t.post(APP, "/auth/providers/local-userpass/reset/send", json!({"email": email})).await.void();
     t.post(APP, "/auth/providers/local-userpass/confirm/send", json!({"email": unique_email("nobody")})).await.void();
+}
+
+async fn a_magic_link_arrives_over_smtp_and_signs_in_the_device_that_asked(b: Backend) {
+    let peer = SmtpPeer::start("mailer", "mail-secret");
+    let t = TestServer::start_with(b, |c| {
+        c.smtp = Some(smtp(peer.port, Some(("mailer", "mail-secret"))));
+        c.apps.get_mut(APP).unwrap().providers.push("magic-link".into());
+    }).await;
+    let email = unique_email("smtp-magic");
+    t.post(APP, "/auth/providers/local-userpass/register", json!({"email": email, "password": PASSWORD})).await.void();
+    let confirm = peer.link(&email, r"https?://\S+/confirm\?\S+");
+    let (token, token_id) = token_of(&confirm);
+    t.http.post(&confirm).form(&[("token", token), ("tokenId", token_id)]).send().await.unwrap();
+    let sdk = crate::sdk::Sdk::new();
+    let app = sdk.app(&t).await;
+    let pending = app.send_magic_link(&email, "gatehouse://auth/callback").await.unwrap();
+    let link = peer.link(&email, r"https?://\S+/magic\?\S+");
+    // The mail client (or its scanner) opens the link: a page, nothing consumed.
+    assert!(t.http.get(&link).send().await.unwrap().text().await.unwrap().contains("Continue in the app"));
+    let (token, token_id) = token_of(&link);
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let pressed = no_redirects.post(link.split('?').next().unwrap()).form(&[("token", token), ("tokenId", token_id)]).send().await.unwrap();
+    let deep_link = pressed.headers()["location"].to_str().unwrap().to_string();
+    let user = app.complete_magic_link(&pending, &deep_link).await.unwrap();
+    assert_eq!(user.email().as_deref(), Some(email.as_str()));
 }
