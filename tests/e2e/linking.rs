@@ -39,6 +39,7 @@ async fn identities_of_other_users_cannot_be_linked(b: Backend) {
     t.call(Method::POST, &url("local-userpass"), Some(&anon.access), Some(json!({"username": email, "password": "wrong but long enough"})))
         .await.err(401, "InvalidPassword");
     t.call(Method::POST, &url("anon-user"), Some(&owner.access), Some(json!({}))).await.err(400, "BadRequest");
+    t.call(Method::POST, &url("api-key"), Some(&owner.access), Some(json!({"key": "x"}))).await.err(400, "BadRequest");
     t.call(Method::POST, &url("local-userpass"), None, Some(json!({"username": email, "password": PASSWORD}))).await.err(401, "MissingAuthReq");
     t.call(Method::POST, &url("local-userpass"), Some(&anon.refresh), Some(json!({"username": email, "password": PASSWORD})))
         .await.err(401, "InvalidSession");

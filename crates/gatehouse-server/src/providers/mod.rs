@@ -46,6 +46,9 @@ pub async fn link(state: &AppState, app_id: &str, provider_name: &str, body: &Va
         provider::USERPASS => userpass::link(state, app_id, body, &auth.session.user_id, ip).await?,
         provider::ANONYMOUS => return Err(ApiError::bad_request("anonymous credentials cannot be linked to an existing user")),
         provider::API_KEY => return Err(ApiError::bad_request("API keys belong to a user already and cannot be linked")),
+        provider::PHONE_PASSWORD | provider::SMS_CODE | provider::MAGIC_LINK => {
+            return Err(ApiError::bad_request(format!("{provider_name} identities cannot be linked to an existing user yet")));
+        }
         other => return Err(not_implemented(other)),
     }
     let now = state.now();
