@@ -60,6 +60,62 @@ pub async fn link(state: &AppState, app_id: &str, provider_name: &str, body: &Va
     })
 }
 
+/// Which local account table an account lives in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AccountKind {
+    Userpass,
+    Phone,
+}
+
+/// A local (email or phone) account about to sign in.
+pub(crate) struct LocalAccount<'a> {
+    pub kind: AccountKind,
+    pub id: &'a str,
+    pub user_id: Option<&'a str>,
+    /// Profile field the account contributes (`email` or `phone`) and its value.
+    pub field: &'a str,
+    pub value: &'a str,
+}
+
+/// The account's user — created on its first login, as App Services does — and a new session for
+/// it, in one transaction. Shared by password, SMS-code and magic-link logins.
+pub(crate) async fn open_account_session(state: &AppState, app_id: &str, account: LocalAccount<'_>, session_provider: &str,
+    ctx: &LoginContext) -> ApiResult<LoginResponse> {
+    use crate::store::{phone as phone_accounts, userpass as email_accounts, users};
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    let user_id = match account.user_id {
+        Some(user_id) => user_id.to_string(),
+        None => {
+            let mut data = serde_json::Map::new();
+            data.insert(account.field.into(), Value::String(account.value.into()));
+            let identity = match account.kind {
+                AccountKind::Userpass => provider::USERPASS,
+                AccountKind::Phone => provider::PHONE_PASSWORD,
+            };
+            let user_id = users::create(&mut *tx, app_id, "normal", &data, now).await?;
+            users::add_identity(&mut *tx, app_id, &user_id, identity, identity, account.id, &data, now).await?;
+            let attached = match account.kind {
+                AccountKind::Userpass => email_accounts::attach_user(&mut *tx, account.id, &user_id).await?,
+                AccountKind::Phone => phone_accounts::attach_user(&mut *tx, account.id, &user_id).await?,
+            };
+            if !attached {
+                return Err(ApiError::unavailable("a concurrent login is creating this user; try again"));
+            }
+            user_id
+        }
+    };
+    let user = users::get(&mut *tx, &user_id).await?.ok_or_else(ApiError::invalid_credentials)?;
+    if user.disabled {
+        return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, gatehouse_proto::ErrorCode::UserDisabled,
+            "this user has been disabled by an administrator"));
+    }
+    let response = sessions::open(state, &mut tx, app_id, &user_id, session_provider, None, ctx).await?;
+    tx.commit().await?;
+    tracing::info!(app_id, user_id, provider = session_provider, "login");
+    Ok(response)
+}
+
 fn not_implemented(name: &str) -> ApiError {
     ApiError::new(axum::http::StatusCode::NOT_FOUND, gatehouse_proto::ErrorCode::AuthProviderNotFound,
         format!("authentication provider {name:?} is not available on this server"))

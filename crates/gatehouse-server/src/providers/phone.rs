@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use gatehouse_proto::auth::LoginResponse;
 use gatehouse_proto::routes::provider;
 use gatehouse_proto::ErrorCode;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::field;
 use super::throttle::check_password;
@@ -20,10 +20,10 @@ use crate::crypto::random_bytes;
 use crate::error::{ApiError, ApiResult};
 use crate::phone::Phone;
 use crate::ratelimit::Group;
-use crate::sessions::{self, LoginContext};
+use crate::sessions::LoginContext;
 use crate::state::AppState;
 use crate::store::phone::{self as accounts, CodeCheck, PhoneAccount};
-use crate::store::{failures, sessions as session_rows, users};
+use crate::store::{failures, sessions as session_rows};
 
 pub const MAX_ATTEMPTS: i64 = 5;
 
@@ -217,31 +217,10 @@ pub async fn login_code(state: &AppState, app_id: &str, body: &Value, ctx: &Logi
     open_session(state, app_id, &account, provider::SMS_CODE, ctx).await
 }
 
-/// The account's user (created on its first login) and a new session for it.
 async fn open_session(state: &AppState, app_id: &str, account: &PhoneAccount, session_provider: &str, ctx: &LoginContext) -> ApiResult<LoginResponse> {
-    let now = state.now();
-    let mut tx = state.db.writer().begin().await?;
-    let user_id = match &account.user_id {
-        Some(id) => id.clone(),
-        None => {
-            let mut data = Map::new();
-            data.insert("phone".into(), Value::String(account.phone.clone()));
-            let user_id = users::create(&mut *tx, app_id, "normal", &data, now).await?;
-            users::add_identity(&mut *tx, app_id, &user_id, provider::PHONE_PASSWORD, provider::PHONE_PASSWORD, &account.id, &data, now).await?;
-            if !accounts::attach_user(&mut *tx, &account.id, &user_id).await? {
-                return Err(ApiError::unavailable("a concurrent login is creating this user; try again"));
-            }
-            user_id
-        }
-    };
-    let user = users::get(&mut *tx, &user_id).await?.ok_or_else(ApiError::invalid_credentials)?;
-    if user.disabled {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::UserDisabled, "this user has been disabled by an administrator"));
-    }
-    let response = sessions::open(state, &mut tx, app_id, &user_id, session_provider, None, ctx).await?;
-    tx.commit().await?;
-    tracing::info!(app_id, user_id, provider = session_provider, "login");
-    Ok(response)
+    let account = super::LocalAccount { kind: super::AccountKind::Phone, id: &account.id, user_id: account.user_id.as_deref(),
+        field: "phone", value: &account.phone };
+    super::open_account_session(state, app_id, account, session_provider, ctx).await
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::crypto::{secret_256, sha256_hex};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::Mail;
 use crate::ratelimit::Group;
-use crate::sessions::{self, LoginContext};
+use crate::sessions::LoginContext;
 use crate::state::AppState;
 use crate::store::failures;
 use super::throttle::check_password;
@@ -57,33 +57,12 @@ pub async fn login(state: &AppState, app_id: &str, body: &Value, ctx: &LoginCont
     open_session(state, app_id, &account, provider::USERPASS, ctx).await
 }
 
-/// The account's user (created on its first login, as App Services does) and a new session for
-/// it, in one transaction. Shared by password and magic-link logins.
+/// The account's user and a new session for it (see [`super::open_account_session`]).
 pub(crate) async fn open_session(state: &AppState, app_id: &str, account: &Account, session_provider: &str,
     ctx: &LoginContext) -> ApiResult<LoginResponse> {
-    let now = state.now();
-    let mut tx = state.db.writer().begin().await?;
-    let user_id = match account.user_id.clone() {
-        Some(user_id) => user_id,
-        None => {
-            let mut data = Map::new();
-            data.insert("email".into(), Value::String(account.email.clone()));
-            let user_id = users::create(&mut *tx, app_id, "normal", &data, now).await?;
-            users::add_identity(&mut *tx, app_id, &user_id, provider::USERPASS, provider::USERPASS, &account.id, &data, now).await?;
-            if !accounts::attach_user(&mut *tx, &account.id, &user_id).await? {
-                return Err(ApiError::unavailable("a concurrent login is creating this user; try again"));
-            }
-            user_id
-        }
-    };
-    let user = users::get(&mut *tx, &user_id).await?.ok_or_else(ApiError::invalid_credentials)?;
-    if user.disabled {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::UserDisabled, "this user has been disabled by an administrator"));
-    }
-    let response = sessions::open(state, &mut tx, app_id, &user_id, session_provider, None, ctx).await?;
-    tx.commit().await?;
-    tracing::info!(app_id, user_id, provider = session_provider, "login");
-    Ok(response)
+    let account = super::LocalAccount { kind: super::AccountKind::Userpass, id: &account.id, user_id: account.user_id.as_deref(),
+        field: "email", value: &account.email };
+    super::open_account_session(state, app_id, account, session_provider, ctx).await
 }
 
 pub async fn link(state: &AppState, app_id: &str, body: &Value, user_id: &str, ip: std::net::IpAddr) -> ApiResult<()> {
