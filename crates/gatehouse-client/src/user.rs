@@ -246,9 +246,10 @@ impl User {
             Err(e @ Error::Server { status: 401, .. }) => tracing::debug!(error = %e, "the session had already ended"),
             Err(e) => return Err(e),
         }
-        *self.core.tokens.lock().expect("tokens") = None;
+        // Keychain first: if it refuses, nothing local has changed and the call can be retried.
         let account = self.shared.account(&self.core.id);
         keychain::call(&self.shared.keychain, move |k| k.delete(&account)).await?;
+        *self.core.tokens.lock().expect("tokens") = None;
         {
             let mut meta = self.shared.meta.lock().expect("metadata");
             if let Some(u) = meta.users.iter_mut().find(|u| u.id == self.core.id) {
