@@ -55,8 +55,16 @@ impl Shared {
     /// Writes the metadata in the background (for preferences such as the active user, where a
     /// lost write after a crash is harmless and waiting on fsync would not be).
     pub fn save_soon(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Called outside a runtime (switch_user is a plain function): save right here.
+            let snapshot = self.meta.lock().expect("metadata").clone();
+            if let Err(e) = self.file.save(&snapshot) {
+                tracing::warn!(error = %e, "could not save the account list");
+            }
+            return;
+        };
         let shared = self.clone();
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             if let Err(e) = shared.save().await {
                 tracing::warn!(error = %e, "could not save the account list");
             }
