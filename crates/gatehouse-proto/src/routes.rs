@@ -18,6 +18,12 @@ pub mod provider {
     pub const GOOGLE: &str = "oauth2-google";
     pub const APPLE: &str = "oauth2-apple";
     pub const FACEBOOK: &str = "oauth2-facebook";
+    /// Gatehouse: redirect sign-in only (browser → provider → server → app).
+    pub const GITHUB: &str = "oauth2-github";
+    pub const DISCORD: &str = "oauth2-discord";
+    pub const TWITTER: &str = "oauth2-twitter";
+    /// Providers that can sign in through a browser redirect (`GET …/login?redirect=…`).
+    pub const REDIRECT: &[&str] = &[GOOGLE, APPLE, FACEBOOK, GITHUB, DISCORD, TWITTER];
     /// Gatehouse: phone number + password (actions like `local-userpass`, codes by SMS).
     pub const PHONE_PASSWORD: &str = "phone-password";
     /// Gatehouse: a one-time code texted to a confirmed number (`send`, then login).
@@ -50,6 +56,15 @@ pub const SESSION: &str = "/api/client/v2.0/auth/session";
 pub const PROFILE: &str = "/api/client/v2.0/auth/profile";
 pub const DELETE_USER: &str = "/api/client/v2.0/auth/delete";
 pub const API_KEYS: &str = "/api/client/v2.0/auth/api_keys";
+
+/// Where each upstream provider sends the browser back (one path per provider: mix-up defence).
+pub fn oauth_callback(provider: &str) -> String {
+    format!("{BASE}/auth/callback/{provider}")
+}
+
+/// Binds a flow started without a browser (linking through `providerRedirectHeader`) to the
+/// browser that opens it, then redirects to the provider.
+pub const OAUTH_START: &str = "/api/client/v2.0/auth/oauth2/start";
 
 pub const SESSIONS: &str = "/api/client/v2.0/auth/sessions";
 pub const PASSWORD: &str = "/api/client/v2.0/auth/password";
