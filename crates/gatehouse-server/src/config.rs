@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::Secret;
 
+mod external;
+pub use external::{ClaimMapping, CustomTokenConfig, OAuthClientConfig, OutboundConfig, WebhookConfig};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -29,6 +32,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// Text messages through a Twilio-compatible API. Without it, SMS go to the dev outbox.
     pub sms: Option<SmsConfig>,
+    /// Calls to JWKS endpoints, webhooks and OAuth providers.
+    pub outbound: OutboundConfig,
     /// Apps served by this server, keyed by app id.
     pub apps: BTreeMap<String, AppConfig>,
 }
@@ -46,6 +51,7 @@ impl Default for Config {
             rate_limits: RateLimitConfig::default(),
             smtp: None,
             sms: None,
+            outbound: OutboundConfig::default(),
             apps: BTreeMap::new(),
         }
     }
@@ -257,6 +263,37 @@ pub struct AppConfig {
     /// Where magic-link pages may hand their code to: exact URIs (e.g. `gatehouse://auth/callback`
     /// for the desktop app). Loopback `http://127.0.0.1:<any port>/…` is always allowed (RFC 8252).
     pub redirect_uris: Vec<String>,
+    /// Answer realm-web's OAuth popup (`_baas_ua` in the fragment, tokens in the URL) for
+    /// exact-match `https` redirect URIs. Off by default: the code + PKCE flow is the safe one.
+    pub realm_web_redirects: bool,
+    pub custom_token: Option<CustomTokenConfig>,
+    /// `custom-function`: the webhook that turns a login payload into an external user id.
+    pub custom_function: Option<WebhookConfig>,
+    /// `local-userpass` custom confirmation (`runConfirmationFunction`) and reset functions.
+    pub confirm_function: Option<WebhookConfig>,
+    pub reset_function: Option<WebhookConfig>,
+    pub google: Option<OAuthClientConfig>,
+    pub apple: Option<OAuthClientConfig>,
+    pub facebook: Option<OAuthClientConfig>,
+    pub github: Option<OAuthClientConfig>,
+    pub discord: Option<OAuthClientConfig>,
+    pub twitter: Option<OAuthClientConfig>,
+}
+
+impl AppConfig {
+    /// The upstream client settings of an OAuth provider (by wire name), if configured.
+    pub fn oauth_client(&self, provider: &str) -> Option<&OAuthClientConfig> {
+        use gatehouse_proto::routes::provider as p;
+        match provider {
+            p::GOOGLE => self.google.as_ref(),
+            p::APPLE => self.apple.as_ref(),
+            p::FACEBOOK => self.facebook.as_ref(),
+            p::GITHUB => self.github.as_ref(),
+            p::DISCORD => self.discord.as_ref(),
+            p::TWITTER => self.twitter.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 impl Default for AppConfig {
@@ -268,6 +305,17 @@ impl Default for AppConfig {
             userpass: UserpassConfig::default(),
             phone: PhoneConfig::default(),
             redirect_uris: vec!["gatehouse://auth/callback".into()],
+            realm_web_redirects: false,
+            custom_token: None,
+            custom_function: None,
+            confirm_function: None,
+            reset_function: None,
+            google: None,
+            apple: None,
+            facebook: None,
+            github: None,
+            discord: None,
+            twitter: None,
         }
     }
 }
@@ -341,6 +389,7 @@ impl Config {
                 anyhow::ensure!(crate::providers::SUPPORTED.contains(&p.as_str()),
                     "app {id}: unknown provider {p:?} (supported: {})", crate::providers::SUPPORTED.join(", "));
             }
+            external::validate_app(id, app)?;
         }
         let loopback = self.listen.ip().is_loopback();
         anyhow::ensure!(loopback || self.allow_insecure_http,
@@ -387,14 +436,41 @@ mod tests {
     }
 
     #[test]
-    fn dev_mode_enables_every_built_in_provider() {
+    fn dev_mode_enables_every_provider_that_needs_no_outside_service() {
         let mut c = Config::default();
         c.apply_dev_defaults();
         let app = &c.apps[DEV_APP_ID];
-        assert_eq!(app.providers.len(), crate::providers::SUPPORTED.len());
+        let local = ["anon-user", "local-userpass", "api-key", "phone-password", "sms-code", "magic-link"];
+        assert_eq!(app.providers, local);
         assert!(app.phone.allows("BR"));
         c.validate().unwrap();
         assert!(!AppConfig::default().phone.allows("US"), "no country receives texts unless configured");
+    }
+
+    #[test]
+    fn external_providers_refuse_weak_or_missing_configuration() {
+        let mut c = Config::default();
+        let mut app = AppConfig { providers: vec!["custom-token".into()], ..AppConfig::default() };
+        c.apps.insert("a".into(), app.clone());
+        assert!(c.validate().unwrap_err().to_string().contains("custom_token"));
+        app.custom_token = Some(CustomTokenConfig { issuer: "https://idp".into(), audience: vec!["a".into()], algorithm: "HS256".into(),
+            jwks_url: None, public_key_pem: None, secret: Some(Secret::new("password1")), max_age_secs: 3600, metadata: vec![] });
+        c.apps.insert("a".into(), app.clone());
+        assert!(c.validate().unwrap_err().to_string().contains("32 bytes"), "a password is not an HMAC key");
+        app.custom_token.as_mut().unwrap().algorithm = "none".into();
+        c.apps.insert("a".into(), app.clone());
+        assert!(c.validate().unwrap_err().to_string().contains("not allowed"));
+        app.custom_token.as_mut().unwrap().algorithm = "HS256".into();
+        app.custom_token.as_mut().unwrap().secret = Some(Secret::new("k".repeat(32)));
+        app.custom_token.as_mut().unwrap().audience = vec![];
+        c.apps.insert("a".into(), app.clone());
+        assert!(c.validate().unwrap_err().to_string().contains("audience"));
+        let app = AppConfig { providers: vec!["oauth2-github".into()], ..AppConfig::default() };
+        c.apps.insert("a".into(), app);
+        assert!(c.validate().unwrap_err().to_string().contains("[apps.a.github]"));
+        let app = AppConfig { redirect_uris: vec!["myapp://cb".into()], ..AppConfig::default() };
+        c.apps.insert("a".into(), app);
+        assert!(c.validate().unwrap_err().to_string().contains("reverse-DNS"));
     }
 
     #[test]

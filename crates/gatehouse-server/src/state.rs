@@ -29,6 +29,9 @@ pub struct Inner {
     pub limiter: RateLimiter,
     pub clock: Clock,
     pub metrics: Metrics,
+    /// Guarded client for JWKS, webhooks and OAuth providers.
+    pub outbound: crate::outbound::Outbound,
+    pub jwks: crate::idp::jwks::JwksCache,
 }
 
 /// Counters for tests and operators.
@@ -60,7 +63,9 @@ impl AppState {
         let mailer = Mailer::new(config.smtp.as_ref(), &config.data_dir)?;
         let sms = crate::sms::SmsSender::new(config.sms.as_ref(), &mailer, &config.data_dir)?;
         let limiter = RateLimiter::new(config.rate_limits.clone());
-        Ok(AppState(Arc::new(Inner { config, public_url, db, keys, hasher, policy, mailer, sms, limiter, clock: Clock::default(), metrics: Metrics::default() })))
+        let outbound = crate::outbound::Outbound::new(&config.outbound)?;
+        Ok(AppState(Arc::new(Inner { config, public_url, db, keys, hasher, policy, mailer, sms, limiter, clock: Clock::default(), metrics: Metrics::default(),
+            outbound, jwks: Default::default() })))
     }
 
     pub fn now(&self) -> i64 {

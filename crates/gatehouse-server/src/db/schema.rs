@@ -150,6 +150,40 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX magic_links_email ON magic_links (app_id, email, created_at)
     "#,
+    // 5: redirect logins through upstream OAuth providers, and custom-token ids already used.
+    r#"
+    CREATE TABLE oauth_flows (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        state_hash TEXT NOT NULL UNIQUE,
+        binding_hash TEXT,
+        start_hash TEXT,
+        nonce TEXT NOT NULL,
+        upstream_verifier TEXT NOT NULL,
+        code_challenge TEXT,
+        redirect_uri TEXT NOT NULL,
+        client_state TEXT NOT NULL,
+        device TEXT NOT NULL,
+        link_user_id TEXT,
+        expires_at BIGINT NOT NULL,
+        callback_at BIGINT,
+        identity TEXT,
+        app_code_hash TEXT,
+        app_code_expires_at BIGINT,
+        redeemed_at BIGINT,
+        session_user_id TEXT,
+        session_device_id TEXT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX oauth_flows_expiry ON oauth_flows (expires_at);
+    CREATE TABLE used_jtis (
+        app_id TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (app_id, jti)
+    )
+    "#,
 ];
 
 pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 mod client_api;
 pub mod extract;
 mod pages;
+mod redirect_api;
 
 use std::time::Duration;
 
@@ -26,7 +27,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(&format!("{b}/app/{{app}}/location"), get(client_api::location))
         .route(&format!("{b}/app/{{app}}/auth/providers"), get(client_api::providers))
-        .route(&format!("{b}/app/{{app}}/auth/providers/{{provider}}/{{*action}}"), post(client_api::provider_action))
+        .route(&format!("{b}/app/{{app}}/auth/providers/{{provider}}/{{*action}}"),
+            post(client_api::provider_action).get(redirect_api::start))
+        .route(&format!("{b}/auth/callback/{{provider}}"), get(redirect_api::callback_get).post(redirect_api::callback_post))
+        .route(gatehouse_proto::routes::OAUTH_START, get(redirect_api::start_bound))
         .route(&format!("{b}/app/{{app}}/functions/call"), post(client_api::call_function))
         .route(&format!("{b}/auth/profile"), get(client_api::profile))
         .route(&format!("{b}/auth/session"), post(client_api::refresh).delete(client_api::logout))

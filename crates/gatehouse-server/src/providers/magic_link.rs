@@ -37,7 +37,7 @@ fn invalid_code() -> ApiError {
 }
 
 /// Exact match against the app's list, or a loopback `http` redirect on any port (RFC 8252 §7.3).
-fn redirect_allowed(allowed: &[String], uri: &str) -> bool {
+pub(crate) fn redirect_allowed(allowed: &[String], uri: &str) -> bool {
     if allowed.iter().any(|a| a == uri) {
         return true;
     }
@@ -50,11 +50,11 @@ fn redirect_allowed(allowed: &[String], uri: &str) -> bool {
     })
 }
 
-fn is_pkce(value: &str) -> bool {
+pub(crate) fn is_pkce(value: &str) -> bool {
     (43..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
-fn s256(verifier: &str) -> String {
+pub(crate) fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
 }
 
@@ -138,7 +138,7 @@ pub async fn open(state: &AppState, app_id: &str, token: &str, token_id: &str) -
     Ok(format!("{}{sep}code={}.{code}&state={}", row.redirect_uri, row.id, urlencode(&row.state)))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes().map(|b| match b {
         b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
         _ => format!("%{b:02X}"),

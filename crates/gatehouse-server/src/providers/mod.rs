@@ -3,8 +3,10 @@
 
 pub mod anonymous;
 pub mod api_key;
+pub mod external;
 pub mod magic_link;
 pub mod phone;
+pub mod redirect;
 pub mod throttle;
 pub mod userpass;
 
@@ -17,7 +19,14 @@ use crate::sessions::{self, AccessAuth, LoginContext};
 use crate::state::AppState;
 
 /// Providers this build implements.
-pub const SUPPORTED: &[&str] = &[provider::ANONYMOUS, provider::USERPASS, provider::API_KEY, provider::PHONE_PASSWORD, provider::SMS_CODE, provider::MAGIC_LINK];
+pub const SUPPORTED: &[&str] = &[provider::ANONYMOUS, provider::USERPASS, provider::API_KEY, provider::PHONE_PASSWORD,
+    provider::SMS_CODE, provider::MAGIC_LINK, provider::CUSTOM_TOKEN, provider::CUSTOM_FUNCTION, provider::GOOGLE,
+    provider::APPLE, provider::FACEBOOK, provider::GITHUB, provider::DISCORD, provider::TWITTER];
+
+/// A redirect provider's login body that redeems the app code of a finished browser sign-in.
+fn is_redemption(provider_name: &str, body: &Value) -> bool {
+    provider::REDIRECT.contains(&provider_name) && body.get("code").is_some()
+}
 
 /// `POST {app}/auth/providers/{provider}/login`.
 pub async fn login(state: &AppState, app_id: &str, provider_name: &str, body: &Value, ctx: &LoginContext,
@@ -30,6 +39,12 @@ pub async fn login(state: &AppState, app_id: &str, provider_name: &str, body: &V
         provider::PHONE_PASSWORD => phone::login_password(state, app_id, body, ctx, ip).await,
         provider::SMS_CODE => phone::login_code(state, app_id, body, ctx, ip).await,
         provider::MAGIC_LINK => magic_link::login(state, app_id, body, ctx, ip).await,
+        name if is_redemption(name, body) => redirect::redeem(state, app_id, name, body, ctx, None).await,
+        name if name == provider::CUSTOM_TOKEN || name == provider::CUSTOM_FUNCTION || provider::REDIRECT.contains(&name) => {
+            state.limiter.check(crate::ratelimit::Group::Login, ip)?;
+            let identity = external::identity_from_payload(state, app_id, name, body).await?;
+            external::open_session(state, app_id, &identity, ctx).await
+        }
         other => Err(not_implemented(other)),
     }
 }
@@ -48,6 +63,14 @@ pub async fn link(state: &AppState, app_id: &str, provider_name: &str, body: &Va
         provider::API_KEY => return Err(ApiError::bad_request("API keys belong to a user already and cannot be linked")),
         provider::PHONE_PASSWORD | provider::SMS_CODE | provider::MAGIC_LINK => {
             return Err(ApiError::bad_request(format!("{provider_name} identities cannot be linked to an existing user yet")));
+        }
+        name if is_redemption(name, body) => {
+            let ctx = LoginContext { device: Default::default(), user_agent: None, ip: Some(ip.to_string()) };
+            return redirect::redeem(state, app_id, name, body, &ctx, Some(auth)).await;
+        }
+        name if name == provider::CUSTOM_TOKEN || name == provider::CUSTOM_FUNCTION || provider::REDIRECT.contains(&name) => {
+            let identity = external::identity_from_payload(state, app_id, name, body).await?;
+            external::link(state, app_id, &identity, &auth.session.user_id).await?;
         }
         other => return Err(not_implemented(other)),
     }

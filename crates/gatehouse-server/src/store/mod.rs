@@ -3,8 +3,10 @@
 
 pub mod api_keys;
 pub mod failures;
+pub mod jti;
 pub mod magic;
 pub mod maintenance;
+pub mod oauth_flows;
 pub mod phone;
 pub mod sessions;
 pub mod userpass;

@@ -1,0 +1,201 @@
+//! Logins and links with identities vouched for from outside: custom JWTs, the custom-function
+//! webhook, and the OAuth providers' tokens. The user is found by (provider, subject) — never by
+//! email, which would let whoever controls an unverified address take over an account
+//! (security.md S-52, S-62) — and created with its identity and first session in one transaction.
+
+use axum::http::StatusCode;
+use gatehouse_proto::auth::LoginResponse;
+use gatehouse_proto::routes::provider;
+use gatehouse_proto::ErrorCode;
+use serde_json::{Map, Value};
+
+use super::field;
+use crate::error::{ApiError, ApiResult};
+use crate::idp::jwt::{self, KeySource, Rules};
+use crate::idp::upstream::Upstream;
+use crate::idp::{jwt_error, refused, webhook, ExternalIdentity};
+use crate::sessions::{self, LoginContext};
+use crate::state::AppState;
+use crate::store::users;
+
+/// Finds or creates the identity's user and opens a session, in one transaction.
+pub async fn open_session(state: &AppState, app_id: &str, identity: &ExternalIdentity, ctx: &LoginContext) -> ApiResult<LoginResponse> {
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    let user_id = match users::find_identity(&mut *tx, app_id, identity.provider, &identity.subject).await? {
+        Some(user_id) => user_id,
+        None => {
+            let user_id = users::create(&mut *tx, app_id, "normal", &identity.data, now).await?;
+            users::add_identity(&mut *tx, app_id, &user_id, identity.provider, identity.provider, &identity.subject,
+                &identity_data(identity), now).await?;
+            user_id
+        }
+    };
+    let user = users::get(&mut *tx, &user_id).await?.ok_or_else(ApiError::invalid_credentials)?;
+    if user.disabled {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::UserDisabled, "this user has been disabled by an administrator"));
+    }
+    let response = sessions::open(state, &mut tx, app_id, &user_id, identity.provider, None, ctx).await?;
+    tx.commit().await?;
+    tracing::info!(app_id, user_id, provider = identity.provider, "login");
+    Ok(response)
+}
+
+fn identity_data(identity: &ExternalIdentity) -> Map<String, Value> {
+    let mut data = identity.data.clone();
+    data.insert("iss".into(), Value::String(identity.issuer.clone()));
+    data
+}
+
+/// Adds the identity to `user_id`. An identity that belongs to another user stays where it is.
+pub async fn link(state: &AppState, app_id: &str, identity: &ExternalIdentity, user_id: &str) -> ApiResult<()> {
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    match users::find_identity(&mut *tx, app_id, identity.provider, &identity.subject).await? {
+        Some(owner) if owner == user_id => return Ok(()),
+        Some(_) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::IdentityInUse,
+                format!("this {} identity already belongs to another user; sign in with it instead", identity.provider)));
+        }
+        None => {}
+    }
+    users::add_identity(&mut *tx, app_id, user_id, identity.provider, identity.provider, &identity.subject, &identity_data(identity), now).await?;
+    if let Some(user) = users::get(&mut *tx, user_id).await? {
+        // Fill profile fields the user does not have yet; never overwrite (e.g. a confirmed email).
+        let mut data = user.data;
+        for (k, v) in &identity.data {
+            data.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        users::set_data(&mut *tx, user_id, &data).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(app_id, user_id, provider = identity.provider, "linked an identity");
+    Ok(())
+}
+
+/// The identity a token-mode credential payload proves: `custom-token`, `custom-function`,
+/// `oauth2-google` (`authCode` or `id_token`), `oauth2-apple` (`id_token`), `oauth2-facebook`
+/// (`accessToken`).
+pub async fn identity_from_payload(state: &AppState, app_id: &str, name: &str, body: &Value) -> ApiResult<ExternalIdentity> {
+    let app = state.provider(app_id, name)?;
+    match name {
+        provider::CUSTOM_TOKEN => custom_token(state, app_id, body).await,
+        provider::CUSTOM_FUNCTION => custom_function(state, app_id, body).await,
+        provider::GOOGLE | provider::APPLE | provider::FACEBOOK => {
+            let upstream = app.oauth_client(name).and_then(|c| Upstream::resolve(name, c)).ok_or_else(ApiError::internal)?;
+            if name == provider::FACEBOOK {
+                return upstream.facebook_identity(state, field(body, "accessToken")?).await;
+            }
+            if let Some(token) = body.get("id_token").or_else(|| body.get("idToken")).and_then(Value::as_str) {
+                return upstream.verify_id_token(state, token, None, false).await;
+            }
+            if name == provider::GOOGLE {
+                if let Some(code) = body.get("authCode").and_then(Value::as_str) {
+                    let cfg = app.google.as_ref().ok_or_else(ApiError::internal)?;
+                    let redirect = body.get("redirectUri").and_then(Value::as_str).map(str::to_string)
+                        .or_else(|| cfg.auth_code_redirect_uri.clone()).unwrap_or_else(|| "postmessage".into());
+                    let verifier = body.get("codeVerifier").or_else(|| body.get("code_verifier")).and_then(Value::as_str);
+                    let tokens = upstream.exchange(state, code, &redirect, verifier).await?;
+                    let id_token = tokens.get("id_token").and_then(Value::as_str)
+                        .ok_or_else(|| refused(name, "the token response has no ID token"))?;
+                    return upstream.verify_id_token(state, id_token, None, false).await;
+                }
+                return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingParameter,
+                    "oauth2-google needs authCode or id_token (or a redirect login: GET …/login?redirect=…)"));
+            }
+            Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingParameter, format!("{name} needs id_token")))
+        }
+        _ => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest,
+            format!("{name} signs in through a browser redirect only: GET …/auth/providers/{name}/login?redirect=…"))),
+    }
+}
+
+/// `custom-token`: `{"token": "<JWT>"}` verified per the app's configuration (S-50..S-53).
+async fn custom_token(state: &AppState, app_id: &str, body: &Value) -> ApiResult<ExternalIdentity> {
+    let app = state.app(app_id)?;
+    let cfg = app.custom_token.as_ref().ok_or_else(ApiError::internal)?;
+    let token = field(body, "token")?;
+    let alg = jwt::algorithm(&cfg.algorithm).ok_or_else(ApiError::internal)?;
+    let issuers = [cfg.issuer.clone()];
+    let rules = Rules { algorithms: &[alg], issuers: &issuers, audiences: &cfg.audience, max_age_secs: Some(cfg.max_age_secs), nonce: None, azp: None };
+    let static_key;
+    let keys = match (&cfg.jwks_url, &cfg.public_key_pem, &cfg.secret) {
+        (Some(url), _, _) => KeySource::Jwks(url),
+        (_, Some(pem), _) => {
+            static_key = pem_key(alg, pem).map_err(|e| {
+                tracing::error!(app_id, error = %e, "custom_token.public_key_pem cannot be used");
+                ApiError::internal()
+            })?;
+            KeySource::Static(&static_key)
+        }
+        (_, _, Some(secret)) => {
+            static_key = jsonwebtoken::DecodingKey::from_secret(secret.expose().as_bytes());
+            KeySource::Static(&static_key)
+        }
+        _ => return Err(ApiError::internal()),
+    };
+    let claims = jwt::verify(&state.outbound, &state.jwks, token, keys, &rules, state.now()).await
+        .map_err(|e| jwt_error(provider::CUSTOM_TOKEN, e))?;
+    let mut data = Map::new();
+    for mapping in &cfg.metadata {
+        let value = mapping.claim.split('.').try_fold(&Value::Object(claims.clone()), |v, part| v.get(part)).cloned();
+        match value {
+            Some(v) if !v.is_null() => {
+                data.insert(mapping.field.clone(), v);
+            }
+            _ if mapping.required => return Err(refused(provider::CUSTOM_TOKEN, format!("the token lacks the required claim {:?}", mapping.claim))),
+            _ => {}
+        }
+    }
+    if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or_else(|| state.now());
+        if !crate::store::jti::remember(state.db.writer(), app_id, jti, exp + jwt::LEEWAY).await? {
+            return Err(refused(provider::CUSTOM_TOKEN, "the token was already used (jti replay)"));
+        }
+    }
+    Ok(ExternalIdentity {
+        provider: provider::CUSTOM_TOKEN,
+        issuer: cfg.issuer.clone(),
+        subject: claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string(),
+        data,
+    })
+}
+
+fn pem_key(alg: jsonwebtoken::Algorithm, pem: &str) -> Result<jsonwebtoken::DecodingKey, jsonwebtoken::errors::Error> {
+    use jsonwebtoken::Algorithm::*;
+    match alg {
+        ES256 | ES384 => jsonwebtoken::DecodingKey::from_ec_pem(pem.as_bytes()),
+        EdDSA => jsonwebtoken::DecodingKey::from_ed_pem(pem.as_bytes()),
+        _ => jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()),
+    }
+}
+
+/// Profile fields a custom function may set.
+const FUNCTION_FIELDS: &[&str] = &["name", "email", "first_name", "last_name", "picture_url", "gender", "birthday", "min_age", "max_age"];
+
+/// `custom-function`: the payload goes to the app's signed webhook, which answers
+/// `{"id": "<external id>", ...profile fields}` or refuses (any non-2xx answer). Ids live under
+/// the custom-function provider only, so a hook cannot hand out another provider's user (S-56).
+async fn custom_function(state: &AppState, app_id: &str, body: &Value) -> ApiResult<ExternalIdentity> {
+    let app = state.app(app_id)?;
+    let hook = app.custom_function.as_ref().ok_or_else(ApiError::internal)?;
+    let mut payload = body.clone();
+    if let Value::Object(map) = &mut payload {
+        map.remove("options");
+    }
+    let answer = webhook::call(&state.outbound, hook, "custom-function.login", app_id, payload, state.now()).await
+        .map_err(|e| {
+            tracing::warn!(app_id, error = %e, "custom function webhook failed");
+            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::AuthError, "custom function authentication failed")
+        })?;
+    let id = match answer.get("id") {
+        Some(Value::String(id)) if !id.is_empty() && id.len() <= 255 => id.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => {
+            tracing::info!(app_id, "custom function refused the login (no id in its answer)");
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::AuthError, "custom function authentication failed"));
+        }
+    };
+    let data = FUNCTION_FIELDS.iter().filter_map(|f| answer.get(*f).filter(|v| v.is_string()).map(|v| (f.to_string(), v.clone()))).collect();
+    Ok(ExternalIdentity { provider: provider::CUSTOM_FUNCTION, issuer: hook.url.clone(), subject: id, data })
+}
