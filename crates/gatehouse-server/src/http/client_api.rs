@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_proto::auth::{ChangePasswordRequest, CreateApiKeyRequest, DeviceInfo, LocationResponse, Profile, ProviderInfo};
 use gatehouse_proto::routes::provider as providers_wire;
-use gatehouse_proto::userpass::{EmailRequest, PhoneCodeRequest, PhonePasswordRequest, PhoneRequest, RegisterRequest, ResetRequest, TokenRequest};
+use gatehouse_proto::userpass::{EmailRequest, ResetCallRequest, PhoneCodeRequest, PhonePasswordRequest, PhoneRequest, RegisterRequest, ResetRequest, TokenRequest};
 use gatehouse_proto::ErrorCode;
 use serde::Deserialize;
 
 use super::extract::{Caller, EJson};
 use crate::error::{ApiError, ApiResult};
-use crate::providers::{self, api_key, userpass};
+use crate::providers::{self, api_key, userpass, userpass_functions};
 use crate::sessions::{self, LoginContext};
 use crate::state::AppState;
 use crate::store::users;
@@ -82,8 +82,8 @@ pub async fn provider_action(State(state): State<AppState>, Path((app, provider,
         "confirm/send" => userpass::resend_confirmation(&state, &app, &body.parse::<EmailRequest>()?.email, caller.ip).await?,
         "reset/send" => userpass::send_reset(&state, &app, &body.parse::<EmailRequest>()?.email, caller.ip).await?,
         "reset" => userpass::reset(&state, &app, body.parse::<ResetRequest>()?).await?,
-        "confirm/call" => userpass::custom_function_not_configured(&state, &app, "confirmation")?,
-        "reset/call" => userpass::custom_function_not_configured(&state, &app, "password reset")?,
+        "confirm/call" => userpass_functions::call_confirm(&state, &app, &body.parse::<EmailRequest>()?.email, caller.ip).await?,
+        "reset/call" => userpass_functions::call_reset(&state, &app, body.parse::<ResetCallRequest>()?, caller.ip).await?,
         other => return Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("unknown email/password action {other:?}"))),
     }
     Ok(no_content())

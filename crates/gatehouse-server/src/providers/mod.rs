@@ -9,6 +9,7 @@ pub mod phone;
 pub mod redirect;
 pub mod throttle;
 pub mod userpass;
+pub mod userpass_functions;
 
 use gatehouse_proto::auth::LoginResponse;
 use gatehouse_proto::routes::provider;

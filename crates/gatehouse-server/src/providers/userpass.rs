@@ -120,7 +120,8 @@ pub async fn register(state: &AppState, app_id: &str, req: RegisterRequest, ip: 
         tx.rollback().await?;
         return existing_registration(state, app_id, app, &email).await;
     };
-    let mail = if auto {
+    let by_function = !auto && app.confirm_function.is_some();
+    let mail = if auto || by_function {
         None
     } else {
         let account = accounts::by_id(&mut *tx, &id).await?.ok_or_else(ApiError::internal)?;
@@ -129,6 +130,14 @@ pub async fn register(state: &AppState, app_id: &str, req: RegisterRequest, ip: 
     tx.commit().await?;
     if let Some(mail) = mail {
         send_limited(state, "confirm", mail);
+    }
+    if let (true, Some(hook)) = (by_function, &app.confirm_function) {
+        let account = accounts::by_id(state.db.reader(), &id).await?.ok_or_else(ApiError::internal)?;
+        if let Err(e) = super::userpass_functions::confirm_with_function(state, app_id, hook, &account).await {
+            // A refused (or unreachable) confirmation leaves no account behind to squat the address.
+            accounts::delete_unconfirmed(state.db.writer(), &id).await?;
+            return Err(e);
+        }
     }
     tracing::info!(app_id, auto_confirmed = auto, "registered an email/password account");
     Ok(())
@@ -294,12 +303,4 @@ pub async fn reset(state: &AppState, app_id: &str, req: ResetRequest) -> ApiResu
 /// Security notices bypass the per-address limit: the owner must hear of a password change.
 fn send_security_notice(state: &AppState, mail: Mail) {
     state.mailer.send(mail);
-}
-
-/// `confirm/call` and `reset/call` run the app's custom functions, which this server does not
-/// have yet.
-pub fn custom_function_not_configured(state: &AppState, app_id: &str, what: &str) -> ApiResult<()> {
-    state.provider(app_id, provider::USERPASS)?;
-    Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::NotConfigured,
-        format!("the custom {what} function is not configured for app {app_id:?}")))
 }

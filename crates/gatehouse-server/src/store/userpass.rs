@@ -137,3 +137,9 @@ pub async fn consume_token(tx: &mut sqlx::Transaction<'_, Any>, app_id: &str, to
 pub async fn token_email<'c>(ex: impl Executor<'c, Database = Any>, app_id: &str, token_id: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT email FROM email_tokens WHERE id = $1 AND app_id = $2").bind(token_id).bind(app_id).fetch_optional(ex).await
 }
+
+/// Removes an account that never got confirmed (a registration its confirmation function refused).
+pub async fn delete_unconfirmed<'c>(ex: impl Executor<'c, Database = Any>, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM userpass WHERE id = $1 AND confirmed_at IS NULL AND user_id IS NULL").bind(id).execute(ex).await?;
+    Ok(())
+}

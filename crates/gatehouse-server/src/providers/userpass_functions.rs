@@ -1,0 +1,95 @@
+//! Custom confirmation and reset functions of `local-userpass` (App Services'
+//! `runConfirmationFunction` / `runResetFunction`), served by the app's signed webhooks. The hook
+//! gets `{token, tokenId, username}` (reset: also `password` and `arguments`) and answers
+//! `{"status": "success" | "pending" | "fail"}`: success acts at once; pending leaves the token
+//! for the app to deliver its own way (then `confirm` / `reset` with it); fail refuses.
+
+use axum::http::StatusCode;
+use gatehouse_proto::routes::provider;
+use gatehouse_proto::userpass::{ResetCallRequest, ResetRequest, TokenRequest};
+use gatehouse_proto::ErrorCode;
+use serde_json::{json, Value};
+
+use crate::config::WebhookConfig;
+use crate::crypto::{secret_256, sha256_hex};
+use crate::error::{ApiError, ApiResult};
+use crate::idp::webhook;
+use crate::ratelimit::Group;
+use crate::state::AppState;
+use crate::store::userpass::{self as accounts, Account, Purpose};
+
+#[derive(Debug, PartialEq, Eq)]
+enum Status {
+    Success,
+    Pending,
+}
+
+fn not_configured(app_id: &str, what: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::NotConfigured, format!("the custom {what} function is not configured for app {app_id:?}"))
+}
+
+async fn issue(state: &AppState, account: &Account, purpose: Purpose, ttl: i64) -> ApiResult<(String, String)> {
+    let token = secret_256();
+    let mut tx = state.db.writer().begin().await?;
+    let token_id = accounts::issue_token(&mut tx, account, purpose, &sha256_hex(token.as_bytes()), state.now(), ttl).await?;
+    tx.commit().await?;
+    Ok((token, token_id))
+}
+
+async fn run(state: &AppState, app_id: &str, hook: &WebhookConfig, kind: &str, data: Value, what: &str) -> ApiResult<Status> {
+    let answer = webhook::call(&state.outbound, hook, kind, app_id, data, state.now()).await.map_err(|e| {
+        tracing::warn!(app_id, error = %e, "{what} function webhook failed");
+        ApiError::unavailable(format!("the {what} function could not be run; try again shortly"))
+    })?;
+    match answer.get("status").and_then(Value::as_str) {
+        Some("success") => Ok(Status::Success),
+        Some("pending") => Ok(Status::Pending),
+        Some("fail") => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, format!("the {what} function refused"))),
+        _ => {
+            tracing::warn!(app_id, "{what} function answered without a valid status");
+            Err(ApiError::unavailable(format!("the {what} function gave no valid status")))
+        }
+    }
+}
+
+/// Confirms `account` through the function: called at registration and by `confirm/call`.
+pub async fn confirm_with_function(state: &AppState, app_id: &str, hook: &WebhookConfig, account: &Account) -> ApiResult<()> {
+    let (token, token_id) = issue(state, account, Purpose::Confirm, state.config.tokens.confirm_ttl_secs).await?;
+    let data = json!({"token": token, "tokenId": token_id, "username": account.email});
+    if run(state, app_id, hook, "local-userpass.confirm", data, "confirmation").await? == Status::Success {
+        super::userpass::confirm(state, app_id, TokenRequest { token, token_id }).await?;
+    }
+    Ok(())
+}
+
+/// `confirm/call` (`retryCustomConfirmation`).
+pub async fn call_confirm(state: &AppState, app_id: &str, email: &str, ip: std::net::IpAddr) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::USERPASS)?;
+    let hook = app.confirm_function.as_ref().ok_or_else(|| not_configured(app_id, "confirmation"))?;
+    state.limiter.check(Group::EmailSend, ip)?;
+    let email = crate::email::canonicalize(email)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidEmail, format!("invalid email address: {e}")))?;
+    let account = accounts::by_email(state.db.reader(), app_id, &email).await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UserNotFound, "user not found"))?;
+    if account.confirmed {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::UserAlreadyConfirmed, "already confirmed"));
+    }
+    confirm_with_function(state, app_id, hook, &account).await
+}
+
+/// `reset/call` (`callResetPasswordFunction`).
+pub async fn call_reset(state: &AppState, app_id: &str, req: ResetCallRequest, ip: std::net::IpAddr) -> ApiResult<()> {
+    let app = state.provider(app_id, provider::USERPASS)?;
+    let hook = app.reset_function.as_ref().ok_or_else(|| not_configured(app_id, "password reset"))?;
+    state.limiter.check(Group::EmailSend, ip)?;
+    let email = crate::email::canonicalize(&req.email)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidEmail, format!("invalid email address: {e}")))?;
+    let account = accounts::by_email(state.db.reader(), app_id, &email).await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UserNotFound, "user not found"))?;
+    let (token, token_id) = issue(state, &account, Purpose::Reset, state.config.tokens.reset_ttl_secs).await?;
+    let data = json!({"token": token, "tokenId": token_id, "username": account.email, "password": req.password, "arguments": req.arguments});
+    if run(state, app_id, hook, "local-userpass.reset", data, "password reset").await? == Status::Success {
+        super::userpass::reset(state, app_id, ResetRequest { token, token_id, password: req.password }).await?;
+    }
+    Ok(())
+}
