@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     /// Serialises writes of the metadata file; each write takes the newest snapshot.
     save_lock: tokio::sync::Mutex<()>,
     pub users: Mutex<HashMap<String, Arc<UserCore>>>,
+    /// Browser sign-ins started and not yet completed (state + PKCE verifier; memory only).
+    pub pending_redirects: Mutex<Vec<crate::redirect_login::Pending>>,
     events: broadcast::Sender<Event>,
 }
 
@@ -221,6 +223,7 @@ impl AppBuilder {
             meta: Mutex::new(meta),
             save_lock: tokio::sync::Mutex::new(()),
             users: Mutex::new(HashMap::new()),
+            pending_redirects: Mutex::new(Vec::new()),
             events,
         });
         load_users(&shared).await?;

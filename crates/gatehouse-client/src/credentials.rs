@@ -80,6 +80,11 @@ impl Credentials {
     }
 
     /// A magic-link redemption (built by `App::complete_magic_link*`).
+    /// Redeems the one-time code a finished browser sign-in sent back.
+    pub(crate) fn redirect_code(provider: &'static str, payload: Value) -> Credentials {
+        Self::new(provider, payload)
+    }
+
     pub(crate) fn magic(payload: Value) -> Credentials {
         Self::new(provider::MAGIC_LINK, payload)
     }

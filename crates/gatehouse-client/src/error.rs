@@ -14,6 +14,10 @@ pub mod codes {
     pub const LOGGED_OUT: &str = "UserLoggedOut";
     pub const UNKNOWN_USER: &str = "UnknownUser";
     pub const INVALID_ARGUMENT: &str = "InvalidArgument";
+    /// A redirect URL whose state matches no sign-in started by this app (ignored, nothing changed).
+    pub const UNKNOWN_REDIRECT: &str = "UnknownRedirect";
+    /// The browser sign-in ended with an error (the person declined, the provider failed, …).
+    pub const REDIRECT_FAILED: &str = "RedirectFailed";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,12 @@ pub enum Error {
     /// A caller-supplied value was rejected before anything was sent.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A redirect that belongs to no pending browser sign-in.
+    #[error("this sign-in link does not belong to a sign-in started here; it was ignored")]
+    UnknownRedirect,
+    /// The browser sign-in failed; `reason` is the server's or provider's code, `message` says why.
+    #[error("the sign-in did not complete: {message} ({reason})")]
+    RedirectFailed { reason: String, message: String },
 }
 
 impl Error {
@@ -58,6 +68,8 @@ impl Error {
             Error::StoreCorrupt { .. } => codes::STORE,
             Error::StoreIo { .. } => codes::STORE_IO,
             Error::LoggedOut(_) => codes::LOGGED_OUT,
+            Error::UnknownRedirect => codes::UNKNOWN_REDIRECT,
+            Error::RedirectFailed { .. } => codes::REDIRECT_FAILED,
             Error::UnknownUser(_) => codes::UNKNOWN_USER,
             Error::InvalidArgument(_) => codes::INVALID_ARGUMENT,
         }

@@ -51,6 +51,21 @@ impl Http {
     }
 }
 
+impl Http {
+    /// A `GET` answered with `200` and an `x-baas-location` header (the start of a link sign-in).
+    pub async fn location_header(&self, path: &str, bearer: &str) -> Result<String> {
+        let url = self.url(path);
+        let response = self.client.get(&url).bearer_auth(bearer).send().await.map_err(|e| transport(&url, e))?;
+        let status = response.status();
+        let location = response.headers().get("x-baas-location").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
+        if !status.is_success() {
+            return Err(server_error(status, &bytes));
+        }
+        location.ok_or_else(|| Error::Decode(format!("{url}: no x-baas-location header in the answer")))
+    }
+}
+
 fn transport(url: &str, e: reqwest::Error) -> Error {
     let detail = if e.is_timeout() {
         "the request timed out".to_string()
