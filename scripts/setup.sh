@@ -14,6 +14,9 @@
 #      SETUP_SKIP_NODE=1 skips this step (scripts/run.sh does; only the tests need realm-web).
 #   4. tests/peers/.venv: a Python venv with aiosmtpd (the real SMTP server the mail tests send
 #      to), created or completed only when missing. Skipped with SETUP_SKIP_NODE=1 as well.
+#   5. tests/peers/oidc: `npm ci` (oidc-provider, the real OpenID provider the identity-provider
+#      tests log in against) when node_modules/oidc-provider is missing, is not the locked
+#      version, or package-lock.json is newer than the last install. Skipped with SETUP_SKIP_NODE=1.
 #
 # Runs as root; as another user it uses sudo for apt-get when sudo exists.
 set -euo pipefail
@@ -81,7 +84,7 @@ say "Rust: $(cargo --version)"
 
 # ---- 3. realm-web for the end-to-end tests ---------------------------------------------------
 if [ "${SETUP_SKIP_NODE:-0}" = 1 ]; then
-  say "test peers (realm-web, aiosmtpd): skipped (SETUP_SKIP_NODE=1)"
+  say "test peers (realm-web, aiosmtpd, oidc-provider): skipped (SETUP_SKIP_NODE=1)"
   exit 0
 fi
 
@@ -125,4 +128,30 @@ if [ -n "$need_install" ]; then
   say "realm-web: installed $locked_version"
 else
   say "realm-web: $locked_version up to date"
+fi
+
+# ---- 5. oidc-provider for the external identity provider tests --------------------------------
+OP="$ROOT/tests/peers/oidc"
+[ -f "$OP/package-lock.json" ] || die "$OP/package-lock.json is missing"
+op_locked_version=$(node -p 'require(process.argv[1]).packages["node_modules/oidc-provider"].version' "$OP/package-lock.json")
+
+need_install=""
+if [ ! -f "$OP/node_modules/oidc-provider/package.json" ]; then
+  need_install="node_modules/oidc-provider is missing"
+elif [ "$(node -p 'require(process.argv[1]).version' "$OP/node_modules/oidc-provider/package.json")" != "$op_locked_version" ]; then
+  need_install="installed oidc-provider is not the locked $op_locked_version"
+else
+  stamp="$OP/node_modules/.package-lock.json"
+  [ -f "$stamp" ] || stamp="$OP/node_modules/oidc-provider/package.json"
+  if [ "$OP/package-lock.json" -nt "$stamp" ]; then
+    need_install="package-lock.json is newer than node_modules"
+  fi
+fi
+
+if [ -n "$need_install" ]; then
+  say "oidc-provider: npm ci ($need_install)"
+  (cd "$OP" && npm ci --no-audit --no-fund)
+  say "oidc-provider: installed $op_locked_version"
+else
+  say "oidc-provider: $op_locked_version up to date"
 fi

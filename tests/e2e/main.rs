@@ -2,6 +2,7 @@
 //! PostgreSQL (`both_backends!`), plus the official realm-web client driven from Node.
 
 mod support;
+mod peers;
 
 mod api_keys;
 mod keychain;
