@@ -92,6 +92,9 @@ pub struct OAuthClientConfig {
     /// API base for profile calls (GitHub, Discord, X, Facebook's versioned Graph URL).
     pub api_url: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// `client_secret_post` or `client_secret_basic` at the token endpoint (default: the
+    /// provider's documented one — Basic for Discord and X, form fields for the others).
+    pub token_endpoint_auth: Option<String>,
     /// Google `authCode` logins: the redirect URI the code was issued for (Google Sign-In uses
     /// `postmessage`); a login body's `redirectUri` overrides it.
     pub auth_code_redirect_uri: Option<String>,

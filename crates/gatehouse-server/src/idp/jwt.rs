@@ -83,7 +83,7 @@ pub async fn verify(outbound: &Outbound, cache: &JwksCache, token: &str, keys: K
                 JwksError::NoKey => JwtError::UnknownKey,
                 JwksError::Unavailable(..) => JwtError::KeysUnavailable(e.to_string()),
             })?;
-            if jwk.common.key_algorithm.is_some_and(|a| a.to_string() != format!("{:?}", header.alg)) {
+            if jwk.common.key_algorithm.is_some_and(|a| format!("{a:?}") != format!("{:?}", header.alg)) {
                 return Err(JwtError::Algorithm);
             }
             jwk_key = DecodingKey::from_jwk(&jwk).map_err(|_| JwtError::UnknownKey)?;
@@ -91,7 +91,8 @@ pub async fn verify(outbound: &Outbound, cache: &JwksCache, token: &str, keys: K
         }
     };
     let mut validation = Validation::new(header.alg);
-    validation.algorithms = rules.algorithms.to_vec();
+    // jsonwebtoken wants one key family per validation; the header's alg is already one we allow.
+    validation.algorithms = vec![header.alg];
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;

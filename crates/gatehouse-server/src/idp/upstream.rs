@@ -134,7 +134,7 @@ impl Upstream {
     }
 
     /// The authorization request the browser is sent to.
-    pub fn authorize(&self, callback: &str, state: &str, challenge: &str, nonce: &str) -> String {
+    pub fn authorize(&self, callback: &str, state: &str, challenge: &str, nonce: &str, login_hint: Option<&str>) -> String {
         let mut url = url::Url::parse(&self.authorize_url).expect("validated at startup");
         {
             let mut q = url.query_pairs_mut();
@@ -149,6 +149,9 @@ impl Upstream {
             if self.form_post {
                 q.append_pair("response_mode", "form_post");
             }
+            if let (true, Some(hint)) = (self.oidc, login_hint) {
+                q.append_pair("login_hint", hint);
+            }
         }
         url.into()
     }
@@ -160,9 +163,14 @@ impl Upstream {
         if let Some(v) = verifier {
             form.push(("code_verifier", v));
         }
+        let basic = match self.cfg.token_endpoint_auth.as_deref() {
+            Some("client_secret_basic") => true,
+            Some(_) => false,
+            None => matches!(self.provider, p::DISCORD | p::TWITTER),
+        };
         let reply = match self.provider {
-            // RFC 6749 §2.3.1 Basic client authentication (Discord, X).
-            p::DISCORD | p::TWITTER if !secret.is_empty() => state.outbound.post_form(&self.token_url, &form, Some((&self.client_id, &secret))).await,
+            // RFC 6749 §2.3.1 Basic client authentication.
+            _ if basic && !secret.is_empty() && self.provider != p::FACEBOOK => state.outbound.post_form(&self.token_url, &form, Some((&self.client_id, &secret))).await,
             p::FACEBOOK => {
                 let mut url = url::Url::parse(&self.token_url).map_err(|_| ApiError::internal())?;
                 url.query_pairs_mut().append_pair("client_id", &self.client_id).append_pair("redirect_uri", redirect_uri)
@@ -281,6 +289,9 @@ impl Upstream {
         let mut debug = url::Url::parse(&format!("{api}/debug_token")).map_err(|_| ApiError::internal())?;
         debug.query_pairs_mut().append_pair("input_token", access).append_pair("access_token", &format!("{}|{secret}", self.client_id));
         let reply = state.outbound.get(debug.as_str(), None).await.map_err(|e| upstream_unavailable(self.provider, e))?;
+        if reply.status >= 500 {
+            return Err(upstream_unavailable(self.provider, format!("debug_token answered HTTP {}", reply.status)));
+        }
         let body = answer_object(self.provider, &reply)?;
         let data = &body.get("data").cloned().unwrap_or(Value::Null);
         if !reply.ok() || data["is_valid"] != Value::Bool(true) {
@@ -295,6 +306,9 @@ impl Upstream {
         me.query_pairs_mut().append_pair("fields", "id,name,email,first_name,last_name")
             .append_pair("access_token", access).append_pair("appsecret_proof", &proof);
         let reply = state.outbound.get(me.as_str(), None).await.map_err(|e| upstream_unavailable(self.provider, e))?;
+        if reply.status >= 500 {
+            return Err(upstream_unavailable(self.provider, format!("the Graph API answered HTTP {}", reply.status)));
+        }
         let user = Value::Object(answer_object(self.provider, &reply)?);
         if !reply.ok() || numeric_id(&user["id"]).as_deref() != Some(user_id.as_str()) {
             return Err(refused(self.provider, "the profile does not belong to the token's user"));

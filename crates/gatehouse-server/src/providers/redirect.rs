@@ -48,6 +48,8 @@ pub struct StartQuery {
     pub link: Option<String>,
     #[serde(rename = "providerRedirectHeader")]
     pub provider_redirect_header: Option<String>,
+    /// Passed to OIDC providers to preselect the account.
+    pub login_hint: Option<String>,
 }
 
 pub enum Start {
@@ -165,7 +167,8 @@ pub async fn start(state: &AppState, app_id: &str, name: &str, q: StartQuery, li
         let location = format!("{}{}?flow={}&key={start_key}", state.public_url, routes::OAUTH_START, flow.id);
         return Ok(Start::Header { location });
     }
-    let location = up.authorize(&callback_url(state, name), &upstream_state, &s256(&verifier), &nonce);
+    let hint = q.login_hint.filter(|h| h.len() <= 256);
+    let location = up.authorize(&callback_url(state, name), &upstream_state, &s256(&verifier), &nonce, hint.as_deref());
     Ok(Start::Browser { location, cookie: cookie(state, &flow.id, &binding, up.form_post) })
 }
 
@@ -186,7 +189,7 @@ pub async fn start_bound(state: &AppState, flow_id: &str, key: &str) -> ApiResul
     let upstream_state = secret_256();
     sqlx::query("UPDATE oauth_flows SET state_hash = $1 WHERE id = $2")
         .bind(sha256_hex(upstream_state.as_bytes())).bind(&flow.id).execute(state.db.writer()).await?;
-    let location = up.authorize(&callback_url(state, &flow.provider), &upstream_state, &s256(&flow.upstream_verifier), &flow.nonce);
+    let location = up.authorize(&callback_url(state, &flow.provider), &upstream_state, &s256(&flow.upstream_verifier), &flow.nonce, None);
     Ok(Start::Browser { location, cookie: cookie(state, &flow.id, &binding, up.form_post) })
 }
 
