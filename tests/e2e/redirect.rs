@@ -110,6 +110,17 @@ async fn apple_form_post_needs_the_binding_cookie() {
     assert!(is_app(&landing.url), "{landing:#?}");
     let user = app.complete_redirect_login(&landing.url).await.unwrap();
     assert_eq!(user.profile().unwrap().identities[0].provider_type, "oauth2-apple");
+    // RFC 9207: an `iss` in the answer that is not the provider's ends the sign-in.
+    let started = app.begin_redirect_login("oauth2-apple", REDIRECT).unwrap();
+    let browser = Browser::new();
+    let at_form = browser.navigate(&format!("{}&login_hint=ann", started.url), |u| u.starts_with(&callback)).await;
+    let forged: Vec<(String, String)> = at_form.form.clone().unwrap().into_iter()
+        .map(|(k, v)| if k == "iss" { (k, "https://evil.example".to_string()) } else { (k, v) }).collect();
+    assert!(forged.iter().any(|(k, _)| k == "iss"), "oidc-provider sends iss (RFC 9207)");
+    let pairs: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let landing = browser.post_form(&callback, &pairs, is_app).await;
+    assert_eq!(query_param(&landing.url, "error").as_deref(), Some("invalid_request"), "{landing:#?}");
+    assert!(matches!(app.complete_redirect_login(&landing.url).await, Err(SdkError::RedirectFailed { .. })));
 }
 
 fn standin_client(client_id: &str, secret: &str, authorize: String, token: String, api: String) -> OAuthClientConfig {
