@@ -130,6 +130,40 @@ fn standin_client(client_id: &str, secret: &str, authorize: String, token: Strin
     }
 }
 
+/// GitHub sign-in pointed at the stand-in.
+fn with_github(c: &mut Config, gh: &GithubStandin) {
+    c.outbound.allow_loopback_http = true;
+    let app = c.apps.get_mut(APP).unwrap();
+    app.providers.push("oauth2-github".into());
+    app.github = Some(standin_client(&gh.client_id, &gh.client_secret, gh.authorize_url(), gh.token_url(), gh.api_base()));
+}
+
+/// A SQLite test server with GitHub sign-in pointed at the stand-in.
+async fn github_server(gh: &GithubStandin, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    TestServer::start_with(Backend::Sqlite, |c| {
+        with_github(c, gh);
+        tweak(c);
+    }).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_whose_redemption_could_not_reach_the_server_can_be_completed_later() {
+    let gh = GithubStandin::start().await;
+    let mut t = github_server(&gh, |_| {}).await;
+    gh.set_user(GithubUser::new("patient", 11, "patient@example.test"));
+    let sdk = Sdk::new();
+    let app = sdk.app(&t).await;
+    let (landing, _) = browse(&app, "oauth2-github", "").await;
+    t.stop().await;
+    let err = app.complete_redirect_login(&landing.url).await.unwrap_err();
+    assert_eq!(err.code(), "Transport", "{err:?}");
+    assert_eq!(app.pending_redirect_logins(), 1, "the sign-in is kept when the server was unreachable");
+    t.start_again(|c| with_github(c, &gh)).await;
+    let user = app.complete_redirect_login(&landing.url).await.unwrap();
+    assert_eq!(user.profile().unwrap().identities[0].id, "11");
+    assert_eq!(app.pending_redirect_logins(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_discord_x_and_facebook_redirects() {
     let gh = GithubStandin::start().await;
@@ -247,12 +281,7 @@ async fn callback_state_cookie_and_mix_up_checks_happen_before_any_token_exchang
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_code_is_single_use_short_lived_and_bound_to_the_verifier() {
     let gh = GithubStandin::start().await;
-    let t = TestServer::start_with(Backend::Sqlite, |c| {
-        c.outbound.allow_loopback_http = true;
-        let app = c.apps.get_mut(APP).unwrap();
-        app.providers.push("oauth2-github".into());
-        app.github = Some(standin_client(&gh.client_id, &gh.client_secret, gh.authorize_url(), gh.token_url(), gh.api_base()));
-    }).await;
+    let t = github_server(&gh, |_| {}).await;
     gh.set_user(GithubUser::new("octo", 7, "octo@example.test"));
     let start = t.app_path(APP, "/auth/providers/oauth2-github/login");
     let run = |challenge: Option<String>, method: &'static str| {
@@ -313,12 +342,7 @@ async fn the_app_code_is_single_use_short_lived_and_bound_to_the_verifier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linking_through_the_browser_and_identities_never_move() {
     let gh = GithubStandin::start().await;
-    let t = TestServer::start_with(Backend::Sqlite, |c| {
-        c.outbound.allow_loopback_http = true;
-        let app = c.apps.get_mut(APP).unwrap();
-        app.providers.push("oauth2-github".into());
-        app.github = Some(standin_client(&gh.client_id, &gh.client_secret, gh.authorize_url(), gh.token_url(), gh.api_base()));
-    }).await;
+    let t = github_server(&gh, |_| {}).await;
     let sdk = Sdk::new();
     let app = sdk.app(&t).await;
     let anon = app.log_in(gatehouse_client::Credentials::anonymous()).await.unwrap();
@@ -347,11 +371,8 @@ async fn linking_through_the_browser_and_identities_never_move() {
 async fn realm_web_popup_mode_is_opt_in_and_https_exact_only() {
     let gh = GithubStandin::start().await;
     let page = "https://app.example/oauth-done";
-    let t = TestServer::start_with(Backend::Sqlite, |c| {
-        c.outbound.allow_loopback_http = true;
+    let t = github_server(&gh, |c| {
         let app = c.apps.get_mut(APP).unwrap();
-        app.providers.push("oauth2-github".into());
-        app.github = Some(standin_client(&gh.client_id, &gh.client_secret, gh.authorize_url(), gh.token_url(), gh.api_base()));
         app.redirect_uris.push(page.into());
         app.realm_web_redirects = true;
     }).await;

@@ -28,6 +28,7 @@ mod events;
 mod http;
 mod magic_link;
 mod phone;
+mod pkce;
 mod redirect_login;
 mod sessions;
 pub mod store;

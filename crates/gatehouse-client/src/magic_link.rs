@@ -2,14 +2,13 @@
 //! then finish from the redirect the link's page sends to `redirect_uri` (a deep link), or from
 //! the short code in the mail. The verifier never leaves this process.
 
-use base64::Engine as _;
 use gatehouse_proto::routes::provider;
-use ring::rand::SecureRandom as _;
 use serde_json::json;
 
 use crate::app::App;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::pkce::{challenge, random_b64};
 use crate::user::User;
 
 /// A magic link that was asked for and not yet completed. Keep it in memory only.
@@ -25,16 +24,6 @@ impl std::fmt::Debug for PendingMagicLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PendingMagicLink").field("email", &self.email).field("state", &self.state).finish_non_exhaustive()
     }
-}
-
-fn random_b64(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    ring::rand::SystemRandom::new().fill(&mut buf).expect("the OS random number generator is unavailable");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
-fn challenge(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
 }
 
 impl App {
@@ -63,15 +52,5 @@ impl App {
     /// Completes with the short code from the mail, typed by the person.
     pub async fn complete_magic_link_with_code(&self, pending: &PendingMagicLink, otp: &str) -> Result<User> {
         self.log_in(Credentials::magic(json!({"email": pending.email, "otp": otp, "code_verifier": pending.verifier}))).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn verifiers_are_43_chars_and_challenges_s256() {
-        let v = super::random_b64(32);
-        assert_eq!(v.len(), 43);
-        assert_eq!(super::challenge("dBjftJeZ4CVP-mJ0kkFtDVs3dGzSmFGPyCwrjkL1oy0"), "UAp9I0t3BiXfhHGC0vByQUMJEcasn_b0HFTgC1GkYnE");
     }
 }

@@ -7,14 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use gatehouse_proto::routes::{self, provider};
-use ring::rand::SecureRandom as _;
 use serde_json::json;
 
 use crate::app::App;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::pkce::{challenge, random_b64};
 use crate::user::User;
 
 /// The server keeps a browser sign-in for 10 minutes; so do we.
@@ -38,16 +37,6 @@ pub struct RedirectLogin {
     pub provider: String,
     /// Echoed back in the redirect; identifies this sign-in (e.g. to cancel it).
     pub state: String,
-}
-
-fn random_b64(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    ring::rand::SystemRandom::new().fill(&mut buf).expect("the OS random number generator is unavailable");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
-fn challenge(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
 }
 
 fn redirect_provider(name: &str) -> Result<&'static str> {
@@ -119,14 +108,19 @@ impl App {
         }
         let code = get("code").ok_or_else(|| Error::RedirectFailed { reason: "invalid_request".into(), message: "the redirect carries no code".into() })?;
         let credentials = Credentials::redirect_code(pending.provider, json!({"code": code, "code_verifier": pending.verifier}));
-        match pending.link_user {
+        let result = match &pending.link_user {
             None => self.log_in(credentials).await,
-            Some(user_id) => {
-                let user = self.shared.user(&user_id).ok_or_else(|| Error::UnknownUser(user_id.clone()))?;
-                user.link_credentials(credentials).await?;
-                Ok(user)
-            }
+            Some(user_id) => match self.shared.user(user_id) {
+                Some(user) => user.link_credentials(credentials).await.map(|()| user),
+                None => Err(Error::UnknownUser(user_id.clone())),
+            },
+        };
+        // The server never saw the code (network down): keep the sign-in so the same deep link
+        // can be completed again once the server is reachable.
+        if matches!(result, Err(Error::Transport { .. })) {
+            self.shared.pending_redirects.lock().expect("pending redirects").push(pending);
         }
+        result
     }
 }
 
@@ -154,6 +148,5 @@ mod tests {
     fn only_redirect_providers_have_browser_sign_in() {
         assert!(super::redirect_provider("oauth2-github").is_ok());
         assert!(super::redirect_provider("local-userpass").is_err());
-        assert_eq!(super::challenge("dBjftJeZ4CVP-mJ0kkFtDVs3dGzSmFGPyCwrjkL1oy0"), "UAp9I0t3BiXfhHGC0vByQUMJEcasn_b0HFTgC1GkYnE");
     }
 }
