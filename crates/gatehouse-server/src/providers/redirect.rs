@@ -180,15 +180,12 @@ pub async fn start_bound(state: &AppState, flow_id: &str, key: &str) -> ApiResul
     if !flow.start_hash.as_deref().is_some_and(|h| crypto::ct_eq(h, &sha256_hex(key.as_bytes()))) || flow.expires_at <= now {
         return Err(invalid());
     }
+    let up = upstream(state, &flow.app_id, &flow.provider)?;
     let binding = secret_256();
-    if !flows::bind(state.db.writer(), &flow.id, &sha256_hex(binding.as_bytes())).await? {
+    let upstream_state = secret_256();
+    if !flows::bind(state.db.writer(), &flow.id, &sha256_hex(binding.as_bytes()), &sha256_hex(upstream_state.as_bytes())).await? {
         return Err(invalid());
     }
-    let up = upstream(state, &flow.app_id, &flow.provider)?;
-    // The upstream state is only stored hashed, so the flow gets a fresh one now.
-    let upstream_state = secret_256();
-    sqlx::query("UPDATE oauth_flows SET state_hash = $1 WHERE id = $2")
-        .bind(sha256_hex(upstream_state.as_bytes())).bind(&flow.id).execute(state.db.writer()).await?;
     let location = up.authorize(&callback_url(state, &flow.provider), &upstream_state, &s256(&flow.upstream_verifier), &flow.nonce, None);
     Ok(Start::Browser { location, cookie: cookie(state, &flow.id, &binding, up.form_post) })
 }
@@ -236,7 +233,7 @@ async fn callback_inner(state: &AppState, name: &str, params: CallbackParams, co
         return Ok(page(StatusCode::BAD_REQUEST, "Sign-in failed", format!("This sign-in was already used. {restart}")));
     }
     // From here the browser is the one that started the flow: errors go back to the app too.
-    let fail = |code: &str, description: String| Ok(Finish::Redirect(error_redirect(state, &flow, code, &description)));
+    let fail = |code: &str, description: String| Ok(Finish::Redirect(error_redirect(&flow, code, &description)));
     if flow.expires_at <= now {
         return fail("expired", "the sign-in took longer than 10 minutes; start again".into());
     }
@@ -272,12 +269,11 @@ async fn callback_inner(state: &AppState, name: &str, params: CallbackParams, co
     Ok(Finish::Redirect(format!("{}{sep}code={}.{app_code}&state={}", flow.redirect_uri, flow.id, urlencode(&flow.client_state))))
 }
 
-fn error_redirect(state: &AppState, flow: &FlowRow, code: &str, description: &str) -> String {
+fn error_redirect(flow: &FlowRow, code: &str, description: &str) -> String {
     if flow.code_challenge.is_none() {
         return format!("{}#_baas_error={}&_baas_state={}&_baas_client_app_id={}", flow.redirect_uri, urlencode(description),
             urlencode(&flow.client_state), urlencode(&flow.app_id));
     }
-    let _ = state;
     let sep = if flow.redirect_uri.contains('?') { '&' } else { '?' };
     format!("{}{sep}error={}&error_description={}&state={}", flow.redirect_uri, urlencode(code), urlencode(description), urlencode(&flow.client_state))
 }
@@ -290,7 +286,7 @@ async fn realm_web_finish(state: &AppState, flow: &FlowRow, identity: &ExternalI
     let (response, link) = match &flow.link_user_id {
         Some(user_id) => {
             if let Err(e) = external::link(state, &flow.app_id, identity, user_id).await {
-                return Ok(Finish::Redirect(error_redirect(state, flow, "link_failed", &e.message)));
+                return Ok(Finish::Redirect(error_redirect(flow, "link_failed", &e.message)));
             }
             let mut tx = state.db.writer().begin().await?;
             let response = sessions::open(state, &mut tx, &flow.app_id, user_id, identity.provider, None, &ctx).await?;
@@ -299,7 +295,7 @@ async fn realm_web_finish(state: &AppState, flow: &FlowRow, identity: &ExternalI
         }
         None => match external::open_session(state, &flow.app_id, identity, &ctx).await {
             Ok(response) => (response, false),
-            Err(e) => return Ok(Finish::Redirect(error_redirect(state, flow, "login_failed", &e.message))),
+            Err(e) => return Ok(Finish::Redirect(error_redirect(flow, "login_failed", &e.message))),
         },
     };
     let ua = format!("{}${}${}${}", response.access_token, response.refresh_token.unwrap_or_default(), response.user_id, response.device_id);

@@ -100,7 +100,7 @@ fn canonical(email: &str) -> ApiResult<String> {
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidEmail, format!("invalid email address: {e}")))
 }
 
-fn check_policy(state: &AppState, app: &AppConfig, email: &str, password: &str) -> ApiResult<String> {
+pub(crate) fn check_policy(state: &AppState, app: &AppConfig, email: &str, password: &str) -> ApiResult<String> {
     let local = email.split('@').next().unwrap_or("");
     state.policy.check(password, &[app.name.as_str(), local, "gatehouse"])
         .map_err(|v| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::WeakPassword, v.to_string()))

@@ -86,6 +86,8 @@ pub async fn call_reset(state: &AppState, app_id: &str, req: ResetCallRequest, i
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidEmail, format!("invalid email address: {e}")))?;
     let account = accounts::by_email(state.db.reader(), app_id, &email).await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UserNotFound, "user not found"))?;
+    // A password the policy refuses is refused before the function is asked to approve it.
+    super::userpass::check_policy(state, app, &account.email, &req.password)?;
     let (token, token_id) = issue(state, &account, Purpose::Reset, state.config.tokens.reset_ttl_secs).await?;
     let data = json!({"token": token, "tokenId": token_id, "username": account.email, "password": req.password, "arguments": req.arguments});
     if run(state, app_id, hook, "local-userpass.reset", data, "password reset").await? == Status::Success {

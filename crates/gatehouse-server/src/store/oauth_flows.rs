@@ -70,10 +70,12 @@ pub async fn by_state<'c>(ex: impl Executor<'c, Database = Any>, state_hash: &st
     row.as_ref().map(from_row).transpose()
 }
 
-/// A flow started by an app is bound to the first browser that opens its start link.
-pub async fn bind<'c>(ex: impl Executor<'c, Database = Any>, id: &str, binding_hash: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE oauth_flows SET binding_hash = $1, start_hash = NULL WHERE id = $2 AND binding_hash IS NULL AND start_hash IS NOT NULL")
-        .bind(binding_hash).bind(id).execute(ex).await?;
+/// A flow started by an app is bound to the first browser that opens its start link, and gets
+/// the upstream state that browser will carry (only its hash is stored, so it is made now).
+pub async fn bind<'c>(ex: impl Executor<'c, Database = Any>, id: &str, binding_hash: &str, state_hash: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE oauth_flows SET binding_hash = $1, state_hash = $2, start_hash = NULL \
+                            WHERE id = $3 AND binding_hash IS NULL AND start_hash IS NOT NULL")
+        .bind(binding_hash).bind(state_hash).bind(id).execute(ex).await?;
     Ok(done.rows_affected() == 1)
 }
 
