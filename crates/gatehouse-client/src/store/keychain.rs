@@ -101,6 +101,7 @@ impl OsKeychain {
         // read or delete each other's probe (seen: "No such interface org.freedesktop.Secret.Item").
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let probe = format!("self-test|{}|{}", std::process::id(), SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let _turn = one_at_a_time();
         let entry = keyring::Entry::new(SERVICE, &probe).map_err(map_err)?;
         entry.set_password("probe").map_err(map_err)?;
         // A second Entry object: the keyring mock store would fail here, a real store succeeds.
@@ -153,8 +154,20 @@ fn map_err(e: keyring::Error) -> Error {
     Error::Keychain { reason, advice: advice.into() }
 }
 
+/// One Secret Service conversation at a time per process. gnome-keyring 42 (Debian 12) aborts
+/// when a client connection goes away while another of the same process is opening a session
+/// (seen in CI: `gkd_secret_service_get_pkcs11_session: assertion 'client' failed`, then
+/// SIGTRAP), which would take every other app's secrets offline with it. Keychain calls are
+/// rare and short, so queueing them costs nothing a person could notice.
+static SECRET_SERVICE: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SECRET_SERVICE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Keychain for OsKeychain {
     fn get(&self, account: &str) -> Result<Option<StoredTokens>> {
+        let _turn = one_at_a_time();
         let entry = keyring::Entry::new(SERVICE, account).map_err(map_err)?;
         match entry.get_password() {
             Ok(text) => serde_json::from_str(&text).map(Some)
@@ -166,10 +179,12 @@ impl Keychain for OsKeychain {
 
     fn set(&self, account: &str, tokens: &StoredTokens) -> Result<()> {
         let text = serde_json::to_string(tokens).expect("tokens serialise");
+        let _turn = one_at_a_time();
         keyring::Entry::new(SERVICE, account).map_err(map_err)?.set_password(&text).map_err(map_err)
     }
 
     fn delete(&self, account: &str) -> Result<()> {
+        let _turn = one_at_a_time();
         match keyring::Entry::new(SERVICE, account).map_err(map_err)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_err(e)),
