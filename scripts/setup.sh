@@ -5,6 +5,9 @@
 #   1. Debian packages (apt-get update runs once, and only if something is missing):
 #        build-essential pkg-config curl ca-certificates postgresql nodejs npm python3 python3-venv sqlite3
 #        libdbus-1-dev dbus gnome-keyring libsecret-tools (the OS keychain: Secret Service over D-Bus)
+#        libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev (the desktop
+#        app's window: Tauri 2 on WebKitGTK), xdg-utils desktop-file-utils (gatehouse:// deep links),
+#        xvfb webkit2gtk-driver (a display without a screen, and WebDriver for the window tests)
 #      Node.js and npm count as present when the `node` / `npm` commands exist, whoever installed
 #      them: NodeSource's nodejs package ships npm itself and conflicts with Debian's npm package.
 #   2. Rust: only checked. If `cargo` is missing this prints how to install it and exits 1
@@ -17,6 +20,10 @@
 #   5. tests/peers/oidc: `npm ci` (oidc-provider, the real OpenID provider the identity-provider
 #      tests log in against) when node_modules/oidc-provider is missing, is not the locked
 #      version, or package-lock.json is newer than the last install. Skipped with SETUP_SKIP_NODE=1.
+#   6. tauri-driver (WebDriver in front of WebKitWebDriver, for the window tests): cargo install of
+#      the pinned version when missing. Skipped with SETUP_SKIP_NODE=1.
+#   7. ./node_modules: the Tauri CLI from npm (it makes the .deb; 2 s instead of a 12-minute cargo
+#      install), `npm ci` when missing or older than package-lock.json. Skipped with SETUP_SKIP_NODE=1.
 #
 # Runs as root; as another user it uses sudo for apt-get when sudo exists.
 set -euo pipefail
@@ -36,7 +43,9 @@ fi
 
 # ---- 1. Debian packages ------------------------------------------------------------------------
 PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm python3 python3-venv sqlite3
-          libdbus-1-dev dbus gnome-keyring libsecret-tools)
+          libdbus-1-dev dbus gnome-keyring libsecret-tools
+          libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
+          xdg-utils desktop-file-utils xvfb webkit2gtk-driver)
 
 is_installed() {
   case $1 in
@@ -154,4 +163,23 @@ if [ -n "$need_install" ]; then
   say "oidc-provider: installed $op_locked_version"
 else
   say "oidc-provider: $op_locked_version up to date"
+fi
+
+# ---- 6. tauri-driver for the window tests ---------------------------------------------------------
+TAURI_DRIVER_VERSION=2.1.0
+if command -v tauri-driver >/dev/null 2>&1 || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  say "tauri-driver: present"
+else
+  say "tauri-driver: cargo install $TAURI_DRIVER_VERSION (about a minute)"
+  cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked --quiet
+fi
+
+# ---- 7. the Tauri CLI (packaging) -------------------------------------------------------------------
+[ -f "$ROOT/package-lock.json" ] || die "$ROOT/package-lock.json is missing"
+stamp="$ROOT/node_modules/.package-lock.json"
+if [ ! -x "$ROOT/node_modules/.bin/tauri" ] || [ ! -f "$stamp" ] || [ "$ROOT/package-lock.json" -nt "$stamp" ]; then
+  say "tauri-cli: npm ci"
+  (cd "$ROOT" && npm ci --no-audit --no-fund)
+else
+  say "tauri-cli: up to date"
 fi

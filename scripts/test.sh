@@ -159,5 +159,16 @@ dbus-run-session -- bash "$ROOT/scripts/keyring-session.sh" \
 phase_end
 if [ $rc -ne 0 ]; then
   echo "test.sh: cargo test failed (exit $rc)" >&2
+  exit "$rc"
+fi
+
+# ---- 5. the desktop app's .deb -------------------------------------------------------------------
+# A debug package: it checks the packaging (binary, desktop entry with %u, icons, Depends) without
+# a second, release build of everything. TEST_SKIP_DEB=1 skips it while iterating.
+if [ "${TEST_SKIP_DEB:-0}" != 1 ] && [ ${#WORKSPACE[@]} -gt 0 ]; then
+  phase deb
+  bash "$ROOT/scripts/package-deb.sh" --debug || rc=$?
+  phase_end
+  [ $rc -eq 0 ] || echo "test.sh: packaging the .deb failed (exit $rc)" >&2
 fi
 exit "$rc"

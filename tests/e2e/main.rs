@@ -20,3 +20,4 @@ mod sessions;
 mod throttling;
 mod userpass;
 mod wire;
+mod desktop;

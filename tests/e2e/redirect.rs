@@ -44,7 +44,7 @@ async fn server_on(backend: Backend, port: u16, provider: &str, client: OAuthCli
     }).await
 }
 
-async fn oidc(backend: Backend, provider: &str) -> (TestServer, OidcPeer) {
+pub(crate) async fn oidc(backend: Backend, provider: &str) -> (TestServer, OidcPeer) {
     let port = free_port();
     let op = OidcPeer::start(&[format!("http://127.0.0.1:{port}/api/client/v2.0/auth/callback/{provider}")]).await;
     let client = OAuthClientConfig {

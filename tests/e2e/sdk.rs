@@ -16,7 +16,8 @@ use crate::support::*;
 both_backends!(every_credential_type_logs_in, three_users_switch_log_out_remove_delete_and_survive_a_restart,
     api_keys_round_trip_through_the_sdk, email_password_actions_through_the_sdk, linking_an_anonymous_user,
     a_hundred_concurrent_calls_on_an_expired_token_refresh_once, a_server_outage_keeps_every_token,
-    a_revoked_session_logs_the_user_out_with_events, rotation_keeps_working_across_restarts_of_the_app);
+    a_revoked_session_logs_the_user_out_with_events, rotation_keeps_working_across_restarts_of_the_app,
+    a_store_key_keeps_accounts_when_the_server_address_changes);
 
 pub struct Sdk {
     pub dir: tempfile::TempDir,
@@ -279,6 +280,30 @@ async fn rotation_keeps_working_across_restarts_of_the_app(b: Backend) {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     user.refresh_profile().await.unwrap();
     assert!(user.session_expires_at().unwrap() > 0);
+}
+
+/// The desktop app's Local server gets a new port each start; its accounts are filed under a
+/// fixed key instead of the address.
+async fn a_store_key_keeps_accounts_when_the_server_address_changes(b: Backend) {
+    let t = TestServer::start(b).await;
+    let sdk = Sdk::new();
+    let build = |base: String, key: Option<&'static str>| {
+        let mut builder = App::builder(APP).base_url(base).data_dir(sdk.dir.path())
+            .secret_storage(SecretStorage::Custom(Arc::new(sdk.keychain.clone())));
+        if let Some(k) = key {
+            builder = builder.store_key(k);
+        }
+        builder.build()
+    };
+    let first = build(t.base.clone(), Some("local")).await.unwrap();
+    let user = email_login(&t, &first, "storekey").await;
+    let moved = t.base.replace("127.0.0.1", "localhost");
+    let again = build(moved.clone(), Some("local")).await.unwrap();
+    let found = again.current_user().expect("the account is found under its key");
+    assert_eq!(found.id(), user.id());
+    found.refresh_profile().await.expect("and its tokens work at the new address");
+    let by_address = build(moved, None).await.unwrap();
+    assert!(by_address.all_users().is_empty(), "without the key, accounts are filed by address");
 }
 
 impl Sdk {

@@ -23,6 +23,8 @@ use crate::user::{User, UserCore};
 pub(crate) struct Shared {
     pub app_id: String,
     pub server: String,
+    /// What accounts are filed under in the keychain and the account list (default: `server`).
+    pub store_key: String,
     pub http: Http,
     pub keychain: Arc<dyn Keychain>,
     file: MetadataFile,
@@ -41,7 +43,7 @@ impl Shared {
     }
 
     pub fn account(&self, user_id: &str) -> String {
-        keychain::account(&self.server, &self.app_id, user_id)
+        keychain::account(&self.store_key, &self.app_id, user_id)
     }
 
     /// Writes the current metadata durably and waits for it.
@@ -145,6 +147,7 @@ pub struct AppBuilder {
     app_id: String,
     base_url: String,
     data_dir: Option<PathBuf>,
+    store_key: Option<String>,
     secrets: SecretStorage,
     timeout: Duration,
 }
@@ -155,6 +158,7 @@ impl App {
             app_id: app_id.into(),
             base_url: "http://127.0.0.1:9090".into(),
             data_dir: None,
+            store_key: None,
             secrets: SecretStorage::OsKeychain,
             timeout: Duration::from_secs(30),
         }
@@ -171,6 +175,14 @@ impl AppBuilder {
     /// Folder for the account list (default: the platform data dir, e.g. `~/.local/share/gatehouse`).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Files this app's accounts (account list and keychain entries) under `key` instead of the
+    /// base URL: for a server whose address changes between runs, such as a desktop app's
+    /// embedded server on an ephemeral loopback port.
+    pub fn store_key(mut self, key: impl Into<String>) -> Self {
+        self.store_key = Some(key.into());
         self
     }
 
@@ -205,8 +217,9 @@ impl AppBuilder {
                 Error::InvalidArgument("no platform data directory; set one with AppBuilder::data_dir".into())
             })?,
         };
-        let file = MetadataFile::for_app(&dir, &self.base_url, &self.app_id);
-        let meta = file.load(&self.base_url, &self.app_id)?;
+        let store_key = self.store_key.unwrap_or_else(|| self.base_url.clone());
+        let file = MetadataFile::for_app(&dir, &store_key, &self.app_id);
+        let meta = file.load(&store_key, &self.app_id)?;
         let client = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(Duration::from_secs(10))
@@ -217,6 +230,7 @@ impl AppBuilder {
         let shared = Arc::new(Shared {
             app_id: self.app_id,
             server: self.base_url.clone(),
+            store_key,
             http: Http { client, base: self.base_url },
             keychain,
             file,

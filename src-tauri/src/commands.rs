@@ -1,0 +1,180 @@
+//! The window's commands. Each converts its arguments, calls one `Desktop` method and lets the
+//! error cross as `{code, message}`. Tokens never appear in an argument or an answer.
+
+use std::sync::Arc;
+
+use tauri::State;
+
+use crate::desktop::Desktop;
+use crate::error::Result;
+use crate::local_backend::OutboxMessage;
+use crate::panels::ApiKeysPanel;
+use crate::sign_in::SignIn;
+use crate::views::{AccountDetails, AccountView, ApiKeyView, ConnectionView, NewApiKey, Overview, ProviderView, SessionView, StartedSignIn};
+
+type Core<'a> = State<'a, Arc<Desktop>>;
+
+#[tauri::command]
+pub async fn overview(core: Core<'_>) -> Result<Overview> {
+    Ok(core.overview().await)
+}
+
+#[tauri::command]
+pub async fn providers(core: Core<'_>, connection: String) -> Result<Vec<ProviderView>> {
+    core.providers(&connection).await
+}
+
+#[tauri::command]
+pub async fn add_connection(core: Core<'_>, name: String, url: String, app_id: String) -> Result<ConnectionView> {
+    core.add_connection(&name, &url, &app_id).await
+}
+
+#[tauri::command]
+pub async fn edit_connection(core: Core<'_>, id: String, name: String, url: String, app_id: String) -> Result<ConnectionView> {
+    core.edit_connection(&id, &name, &url, &app_id).await
+}
+
+#[tauri::command]
+pub async fn remove_connection(core: Core<'_>, id: String) -> Result<()> {
+    core.remove_connection(&id).await
+}
+
+#[tauri::command]
+pub async fn sign_in(core: Core<'_>, connection: String, request: SignIn) -> Result<AccountView> {
+    core.sign_in(&connection, request).await
+}
+
+#[tauri::command]
+pub async fn register_email(core: Core<'_>, connection: String, email: String, password: String) -> Result<()> {
+    core.register_email(&connection, &email, &password).await
+}
+
+#[tauri::command]
+pub async fn confirm_email(core: Core<'_>, connection: String, link: String) -> Result<()> {
+    core.confirm_email(&connection, &link).await
+}
+
+#[tauri::command]
+pub async fn resend_confirmation(core: Core<'_>, connection: String, email: String) -> Result<()> {
+    core.resend_confirmation(&connection, &email).await
+}
+
+#[tauri::command]
+pub async fn send_password_reset(core: Core<'_>, connection: String, email: String) -> Result<()> {
+    core.send_password_reset(&connection, &email).await
+}
+
+#[tauri::command]
+pub async fn reset_password(core: Core<'_>, connection: String, link: String, password: String) -> Result<()> {
+    core.reset_password(&connection, &link, &password).await
+}
+
+#[tauri::command]
+pub async fn register_phone(core: Core<'_>, connection: String, phone: String, password: String, code: Option<String>) -> Result<()> {
+    core.register_phone(&connection, &phone, &password, code).await
+}
+
+#[tauri::command]
+pub async fn send_sms_code(core: Core<'_>, connection: String, phone: String) -> Result<()> {
+    core.send_sms_code(&connection, &phone).await
+}
+
+#[tauri::command]
+pub async fn begin_browser_sign_in(core: Core<'_>, connection: String, provider: String, link_user: Option<String>) -> Result<StartedSignIn> {
+    core.begin_browser_sign_in(&connection, &provider, link_user).await
+}
+
+#[tauri::command]
+pub async fn begin_magic_link(core: Core<'_>, connection: String, email: String) -> Result<StartedSignIn> {
+    core.begin_magic_link(&connection, &email).await
+}
+
+#[tauri::command]
+pub async fn complete_with_code(core: Core<'_>, state: String, code: String) -> Result<AccountView> {
+    core.complete_with_code(&state, &code).await
+}
+
+#[tauri::command]
+pub async fn complete_from_url(core: Core<'_>, url: String) -> Result<AccountView> {
+    core.complete_from_url(&url).await
+}
+
+#[tauri::command]
+pub async fn cancel_pending(core: Core<'_>, state: String) -> Result<()> {
+    core.cancel_pending(&state)
+}
+
+#[tauri::command]
+pub async fn switch_account(core: Core<'_>, connection: String, user: String) -> Result<Overview> {
+    core.switch_account(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn account_details(core: Core<'_>, connection: String, user: String) -> Result<AccountDetails> {
+    core.account_details(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn link_identity(core: Core<'_>, connection: String, user: String, request: SignIn) -> Result<AccountDetails> {
+    core.link_identity(&connection, &user, request).await
+}
+
+#[tauri::command]
+pub async fn log_out(core: Core<'_>, connection: String, user: String) -> Result<Overview> {
+    core.log_out(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn remove_account(core: Core<'_>, connection: String, user: String) -> Result<Overview> {
+    core.remove_account(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn delete_account(core: Core<'_>, connection: String, user: String) -> Result<Overview> {
+    core.delete_account(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn api_keys(core: Core<'_>) -> Result<ApiKeysPanel> {
+    core.api_keys().await
+}
+
+#[tauri::command]
+pub async fn create_api_key(core: Core<'_>, name: String) -> Result<NewApiKey> {
+    core.create_api_key(&name).await
+}
+
+#[tauri::command]
+pub async fn set_api_key_enabled(core: Core<'_>, id: String, enabled: bool) -> Result<Vec<ApiKeyView>> {
+    core.set_api_key_enabled(&id, enabled).await
+}
+
+#[tauri::command]
+pub async fn delete_api_key(core: Core<'_>, id: String) -> Result<Vec<ApiKeyView>> {
+    core.delete_api_key(&id).await
+}
+
+#[tauri::command]
+pub async fn sessions(core: Core<'_>) -> Result<Vec<SessionView>> {
+    core.sessions().await
+}
+
+#[tauri::command]
+pub async fn revoke_session(core: Core<'_>, id: String) -> Result<Vec<SessionView>> {
+    core.revoke_session(&id).await
+}
+
+#[tauri::command]
+pub async fn revoke_other_sessions(core: Core<'_>) -> Result<Vec<SessionView>> {
+    core.revoke_other_sessions().await
+}
+
+#[tauri::command]
+pub async fn use_memory_only(core: Core<'_>) -> Result<Overview> {
+    core.use_memory_only().await
+}
+
+#[tauri::command]
+pub async fn outbox(core: Core<'_>) -> Result<Vec<OutboxMessage>> {
+    core.outbox().await
+}

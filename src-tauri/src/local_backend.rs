@@ -1,0 +1,60 @@
+//! The "Local" backend: `gatehoused` running inside the app on 127.0.0.1 (a new ephemeral port
+//! each start) with its SQLite database in the app's data dir, so a fresh install can sign in
+//! with no account anywhere. The app still talks to it over HTTP through the client SDK, like to
+//! any remote server; only starting and stopping it, and reading its dev outbox, happen here.
+
+use std::path::{Path, PathBuf};
+
+use gatehouse_server::config::DEV_APP_ID;
+use gatehouse_server::{Config, Server};
+use serde::Serialize;
+
+use crate::error::{DesktopError, Result};
+
+pub const APP_ID: &str = DEV_APP_ID;
+
+pub struct LocalBackend {
+    server: Server,
+    outbox: PathBuf,
+}
+
+/// One message the Local backend would have mailed or texted.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct OutboxMessage {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    #[serde(default)]
+    pub links: Vec<String>,
+    pub channel: String,
+}
+
+impl LocalBackend {
+    pub async fn start(data_dir: &Path) -> Result<LocalBackend> {
+        let mut config = Config::default();
+        config.listen = "127.0.0.1:0".parse().expect("static address");
+        config.data_dir = data_dir.to_path_buf();
+        config.apply_dev_defaults();
+        config.validate().map_err(|e| DesktopError::LocalBackend(e.to_string()))?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| DesktopError::LocalBackend(format!("cannot create {}: {e}", data_dir.display())))?;
+        let server = Server::start(config).await.map_err(|e| DesktopError::LocalBackend(format!("{e:#}")))?;
+        Ok(LocalBackend { server, outbox: data_dir.join("outbox.jsonl") })
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// The newest `limit` messages, newest first. A missing outbox is empty; a line that does
+    /// not parse is skipped (the server appends whole lines, a torn last line is possible after
+    /// a crash).
+    pub fn outbox(&self, limit: usize) -> Vec<OutboxMessage> {
+        let text = std::fs::read_to_string(&self.outbox).unwrap_or_default();
+        text.lines().rev().filter_map(|l| serde_json::from_str(l).ok()).take(limit).collect()
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+    }
+}

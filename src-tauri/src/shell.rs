@@ -1,0 +1,38 @@
+//! What the desktop core needs from its surroundings: telling the window that something changed,
+//! and opening the system browser. The Tauri app provides it from its `AppHandle`; command tests
+//! provide a recorder.
+
+use serde::Serialize;
+
+/// Something the window should know without asking.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UiEvent {
+    /// Accounts, their states or the active one changed: ask for the overview again.
+    AccountsChanged,
+    /// A sentence to show (level `info`, `success`, `warning` or `error`).
+    Notice { level: String, message: String },
+    /// A browser or magic-link sign-in that was waiting ended.
+    SignInFinished { state: String, ok: bool, message: String },
+}
+
+impl UiEvent {
+    pub fn notice(level: &str, message: impl Into<String>) -> UiEvent {
+        UiEvent::Notice { level: level.into(), message: message.into() }
+    }
+
+    /// The event name the window listens to.
+    pub fn name(&self) -> &'static str {
+        match self {
+            UiEvent::AccountsChanged => "accounts-changed",
+            UiEvent::Notice { .. } => "notice",
+            UiEvent::SignInFinished { .. } => "signin-finished",
+        }
+    }
+}
+
+pub trait Shell: Send + Sync + 'static {
+    fn emit(&self, event: UiEvent);
+    /// Opens `url` in the person's web browser.
+    fn open_browser(&self, url: &str) -> std::result::Result<(), String>;
+}

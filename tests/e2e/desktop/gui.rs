@@ -1,0 +1,124 @@
+//! A private desktop for the app: Xvfb on a free display, a fresh HOME, a "browser" that only
+//! writes down what it was asked to open, and tauri-driver in front of WebKitWebDriver. The
+//! session bus and the unlocked gnome-keyring come from scripts/keyring-session.sh, which runs
+//! the whole test binary.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::peers::free_port;
+
+use super::webdriver::Driver;
+
+pub struct Gui {
+    pub home: tempfile::TempDir,
+    xvfb: Child,
+    driver: Child,
+    display: String,
+    port: u16,
+    pub app: PathBuf,
+    pub shots: PathBuf,
+}
+
+fn find_tool(name: &str) -> PathBuf {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect()).unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        candidates.push(PathBuf::from(home).join("bin").join(name));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(PathBuf::from(home).join(".cargo/bin").join(name));
+    }
+    candidates.into_iter().find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed: run scripts/setup.sh (it installs Xvfb, WebKitWebDriver and tauri-driver)"))
+}
+
+/// The desktop binary next to this test binary (`target/debug/deps/e2e-…` → `target/debug/`).
+pub fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("GATEHOUSE_DESKTOP_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("gatehouse-desktop");
+    assert!(bin.is_file(), "{} is missing: build it first (cargo build -p gatehouse-desktop; scripts/test.sh does)", bin.display());
+    bin
+}
+
+impl Gui {
+    pub fn start() -> Gui {
+        let app = app_binary();
+        let shots = app.parent().unwrap().parent().unwrap().join("desktop-e2e");
+        std::fs::create_dir_all(&shots).unwrap();
+        let home = tempfile::tempdir().unwrap();
+        // Xvfb picks a free display and writes its number to fd 1.
+        let mut xvfb = Command::new(find_tool("Xvfb"))
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("Xvfb starts");
+        let mut line = String::new();
+        BufReader::new(xvfb.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let display = format!(":{}", line.trim());
+        assert!(line.trim().parse::<u32>().is_ok(), "Xvfb did not report a display: {line:?}");
+        let browser = home.path().join("browser.sh");
+        std::fs::write(&browser, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}/opened-urls\n", home.path().display())).unwrap();
+        std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let port = free_port();
+        let native = free_port();
+        let mut gui = Gui { home, xvfb, driver: Command::new("true").spawn().unwrap(), display, port, app, shots };
+        let log = std::fs::File::create(gui.home.path().join("tauri-driver.log")).unwrap();
+        gui.driver = gui.command(&find_tool("tauri-driver"))
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("tauri-driver starts");
+        gui
+    }
+
+    /// A command in the app's environment (display, HOME, browser, session bus).
+    pub fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        let h = self.home.path();
+        c.env("DISPLAY", &self.display).env("HOME", h)
+            .env("XDG_DATA_HOME", h.join(".local/share")).env("XDG_CONFIG_HOME", h.join(".config")).env("XDG_CACHE_HOME", h.join(".cache"))
+            .env("BROWSER", h.join("browser.sh")).env_remove("XDG_CURRENT_DESKTOP").env("GATEHOUSE_LOG", "info");
+        c
+    }
+
+    pub async fn launch(&self) -> Driver {
+        let d = Driver::launch(self.port, &self.app).await;
+        d.until("the window to be ready", "return document.body.dataset.ready === 'true';", serde_json::json!([])).await;
+        d
+    }
+
+    /// Delivers a deep link the way a launcher does: a second instance with the URL as its only
+    /// argument, which hands it to the running one and exits.
+    pub fn open_link(&self, url: &str) {
+        let status = self.command(&self.app).arg(url).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+        assert!(status.success(), "the second instance exits 0 after handing over the link: {status}");
+    }
+
+    /// The next URL the app asked the browser to open.
+    pub async fn opened_url(&self, seen: usize) -> String {
+        let file = self.home.path().join("opened-urls");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let lines: Vec<String> = std::fs::read_to_string(&file).unwrap_or_default().lines().map(str::to_string).collect();
+            if lines.len() > seen {
+                return lines[seen].clone();
+            }
+            assert!(Instant::now() < deadline, "the app never opened a browser (BROWSER={})", self.home.path().join("browser.sh").display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn shot(&self, name: &str) -> PathBuf {
+        self.shots.join(format!("{name}.png"))
+    }
+}
+
+impl Drop for Gui {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}

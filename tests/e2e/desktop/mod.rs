@@ -1,0 +1,189 @@
+//! The desktop app end to end: the real window under Xvfb, driven over WebDriver (tauri-driver
+//! + WebKitWebDriver), with the real OS keychain (gnome-keyring on the session bus), the
+//! embedded Local backend, a remote gatehoused with the real OpenID provider, and deep links
+//! delivered as a second instance. Screenshots land in `target/desktop-e2e/`.
+
+mod gui;
+mod webdriver;
+
+use serde_json::{json, Value};
+
+use crate::peers::browser::Browser;
+use crate::support::{Backend, APP};
+
+use gui::Gui;
+use webdriver::Driver;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn account_id(d: &Driver, name: &str) -> String {
+    d.until(&format!("an account named {name}"),
+        "const li = [...document.querySelectorAll('#accounts li')].find(li => li.querySelector('.name').textContent === arguments[0]); return li ? li.dataset.id : null;",
+        json!([name])).await.as_str().unwrap().to_string()
+}
+
+async fn wait_state(d: &Driver, id: &str, state: &str) {
+    d.until(&format!("account {id} to be {state}"), "const li = document.querySelector(`#accounts li[data-id=\"${arguments[0]}\"]`); return !!li && li.dataset.state === arguments[1];",
+        json!([id, state])).await;
+}
+
+async fn local_url(d: &Driver) -> String {
+    d.until("the Local connection's address", "const e = document.querySelector('#connections li[data-id=\"local\"] .conn-url'); return e ? e.textContent : null;", json!([]))
+        .await.as_str().unwrap().to_string()
+}
+
+async fn post(url: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn login_url(base: &str, app: &str, provider: &str) -> String {
+    format!("{base}/api/client/v2.0/app/{app}/auth/providers/{provider}/login")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_window() {
+    let gui = Gui::start();
+    let d = gui.launch().await;
+
+    // A fresh install: no account, Local ready, secrets in the OS keychain.
+    d.wait("#provider-anon-user").await;
+    assert!(d.text("#secrets").await.contains("OS keychain"), "{}", d.text("#secrets").await);
+    assert_eq!(d.count("#accounts li").await, 0);
+    d.screenshot(&gui.shot("01-first-start")).await;
+
+    // Anonymous.
+    d.click("#provider-anon-user").await;
+    d.click("#do-anon").await;
+    let anon = account_id(&d, "Anonymous user").await;
+    wait_state(&d, &anon, "active").await;
+
+    // Email: register, confirm from the Local outbox, sign in.
+    d.click("#provider-local-userpass").await;
+    d.type_into("#f-email", "ada@example.test").await;
+    d.type_into("#f-password", PASSWORD).await;
+    d.click("#do-register").await;
+    d.wait_text(".notice", "Registered").await;
+    d.click("#tab-outbox").await;
+    d.click(".use-confirm").await;
+    d.wait_text(".notice", "Confirmed ada@example.test").await;
+    d.click("#tab-signin").await;
+    d.click("#do-signin").await;
+    let ada = account_id(&d, "ada@example.test").await;
+    wait_state(&d, &ada, "active").await;
+    wait_state(&d, &anon, "logged_in").await;
+    d.screenshot(&gui.shot("02-two-accounts")).await;
+
+    // One click switches.
+    d.click(&format!("#accounts li[data-id=\"{anon}\"] button")).await;
+    wait_state(&d, &anon, "active").await;
+    wait_state(&d, &ada, "logged_in").await;
+    d.click("#tab-keys").await;
+    d.wait_text("#keys-unavailable", "Anonymous accounts cannot have API keys").await;
+    d.click(&format!("#accounts li[data-id=\"{ada}\"] button")).await;
+    wait_state(&d, &ada, "active").await;
+
+    // API keys: create (shown once), copy, disable, delete; checked against the server.
+    let base = local_url(&d).await;
+    d.type_into("#key-name", "ci-key").await;
+    d.click("#do-create-key").await;
+    let secret = d.until("the new key", "return document.getElementById('new-key-secret').value;", json!([])).await.as_str().unwrap().to_string();
+    d.click("#do-copy-key").await;
+    d.wait_text("#copy-status", "Copied").await;
+    d.screenshot(&gui.shot("03-api-key-created")).await;
+    let key_login = login_url(&base, "gatehouse-dev", "api-key");
+    assert_eq!(post(&key_login, json!({"key": secret})).await.0, 200, "the new key signs in");
+    d.click("#do-dismiss-key").await;
+    assert_eq!(d.text("#new-key-secret").await, "", "the secret leaves the page once dismissed");
+    d.click(".toggle-key").await;
+    d.wait_text(".key-enabled", "disabled").await;
+    assert_eq!(post(&key_login, json!({"key": secret})).await.0, 401, "a disabled key is refused");
+    d.click(".delete-key").await;
+    d.click("#confirm-ok").await;
+    d.wait("#keys-empty").await;
+
+    // Sessions: two other devices sign in; revoke one, then all others.
+    let email_login = login_url(&base, "gatehouse-dev", "local-userpass");
+    let (_, other) = post(&email_login, json!({"username": "ada@example.test", "password": PASSWORD})).await;
+    let (_, third) = post(&email_login, json!({"username": "ada@example.test", "password": PASSWORD})).await;
+    d.click("#tab-sessions").await;
+    d.wait_count("#sessions tr", 3).await;
+    d.screenshot(&gui.shot("04-sessions")).await;
+    d.click("#sessions tr[data-current=\"false\"] .revoke").await;
+    d.wait_count("#sessions tr", 2).await;
+    d.click("#do-revoke-others").await;
+    d.click("#confirm-ok").await;
+    d.wait_count("#sessions tr", 1).await;
+    let session_url = format!("{base}/api/client/v2.0/auth/session");
+    for t in [&other, &third] {
+        let r = reqwest::Client::new().post(&session_url).bearer_auth(t["refresh_token"].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "revoked sessions cannot refresh");
+    }
+
+    // Restart: both accounts come back from the keychain, the active one too.
+    d.quit().await;
+    let d = gui.launch().await;
+    wait_state(&d, &ada, "active").await;
+    wait_state(&d, &anon, "logged_in").await;
+    d.screenshot(&gui.shot("05-after-restart")).await;
+
+    // A remote server: a wrong address is explained, the right one is saved.
+    let (remote, _op) = crate::redirect::oidc(Backend::Sqlite, "oauth2-google").await;
+    d.click("#tab-connections").await;
+    d.type_into("#conn-url", "http://127.0.0.1:9").await;
+    d.type_into("#conn-app", APP).await;
+    d.click("#do-save-conn").await;
+    d.wait_text("#conn-error", "No server answered").await;
+    d.type_into("#conn-name", "Remote").await;
+    d.type_into("#conn-url", &remote.base).await;
+    d.click("#do-save-conn").await;
+    d.wait_count("#connections li", 2).await;
+
+    // Google through the browser; the redirect comes back as a second instance.
+    d.click("#tab-signin").await;
+    d.script("const s = document.getElementById('signin-connection'); s.value = 'remote-1'; s.dispatchEvent(new Event('change'));", json!([])).await;
+    d.click("#provider-oauth2-google").await;
+    d.click("#do-browser").await;
+    let opened = gui.opened_url(0).await;
+    assert!(opened.starts_with(&remote.base), "the browser opens the server's start page: {opened}");
+    d.wait(".pending-signin").await;
+    d.screenshot(&gui.shot("06-waiting-for-browser")).await;
+    let landing = Browser::new().navigate(&format!("{opened}&login_hint=carol@example.test"), |u| u.starts_with("gatehouse://")).await;
+    assert!(landing.url.starts_with("gatehouse://auth/callback?"), "{landing:?}");
+    gui.open_link(&landing.url);
+    let carol = account_id(&d, "carol@example.test").await;
+    wait_state(&d, &carol, "active").await;
+    d.wait_text(".notice", "Signed in as carol@example.test").await;
+    assert_eq!(d.count(".pending-signin").await, 0);
+    d.screenshot(&gui.shot("07-google-signed-in")).await;
+
+    // The same link again, and a forged one: refused, nothing changes.
+    gui.open_link(&landing.url);
+    gui.open_link("gatehouse://auth/callback?code=abc&state=forged");
+    d.wait_text(".notice", "refused").await;
+    assert_eq!(d.count("#accounts li").await, 3);
+    wait_state(&d, &carol, "active").await;
+    d.screenshot(&gui.shot("08-foreign-link-refused")).await;
+
+    // Log out, remove, delete (with a confirmation naming the account).
+    d.click(&format!("#accounts li[data-id=\"{ada}\"] button")).await;
+    d.click("#tab-account").await;
+    d.wait_text("#account-identities", "ada@example.test").await;
+    d.click("#do-logout").await;
+    wait_state(&d, &ada, "logged_out").await;
+    d.click(&format!("#accounts li[data-id=\"{anon}\"] button")).await;
+    d.click("#tab-account").await;
+    d.click("#do-remove").await;
+    d.click("#confirm-ok").await;
+    d.wait_count(&format!("#accounts li[data-id=\"{anon}\"]"), 0).await;
+    d.click(&format!("#accounts li[data-id=\"{carol}\"] button")).await;
+    d.click("#tab-account").await;
+    d.wait_text("#account-name", "carol@example.test").await;
+    d.click("#do-delete").await;
+    assert!(d.text("#confirm-text").await.contains("carol@example.test"), "the dialog names the account");
+    d.screenshot(&gui.shot("09-delete-confirmation")).await;
+    d.click("#confirm-ok").await;
+    d.wait_count(&format!("#accounts li[data-id=\"{carol}\"]"), 0).await;
+    d.screenshot(&gui.shot("10-end")).await;
+    d.quit().await;
+}
