@@ -65,6 +65,7 @@ pub struct Overview {
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderView {
     pub name: String,
+    #[serde(rename = "type")]
     pub provider_type: String,
 }
 

@@ -104,8 +104,18 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
 
     // Email: register, confirm from the Local outbox, sign in.
     w.ok("register_email", json!({"connection": "local", "email": "ada@example.test", "password": "correct horse battery"}));
-    let outbox = w.ok("outbox", json!({}));
-    let link = outbox[0]["links"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).find(|l| l.contains("/confirm")).expect("a confirmation link").to_string();
+    // The server mails in the background: the message lands a moment after the answer.
+    let mut link = None;
+    for _ in 0..100 {
+        let outbox = w.ok("outbox", json!({}));
+        link = outbox.as_array().unwrap().iter().flat_map(|m| m["links"].as_array().unwrap().clone())
+            .filter_map(|l| l.as_str().map(str::to_string)).find(|l| l.contains("/confirm"));
+        if link.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let link = link.expect("a confirmation link in the Local outbox");
     assert_eq!(w.err("confirm_email", json!({"connection": "local", "link": "http://x/confirm?token=only"}))["code"], "InvalidInput");
     w.ok("confirm_email", json!({"connection": "local", "link": link}));
     let ada = w.ok("sign_in", json!({"connection": "local", "request": {"method": "email", "email": "ada@example.test", "password": "correct horse battery"}}));

@@ -18,7 +18,7 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn account_id(d: &Driver, name: &str) -> String {
     d.until(&format!("an account named {name}"),
-        "const li = [...document.querySelectorAll('#accounts li')].find(li => li.querySelector('.name').textContent === arguments[0]); return li ? li.dataset.id : null;",
+        "const li = [...document.querySelectorAll('#accounts li')].find(li => li.querySelector('.name').textContent.includes(arguments[0])); return li ? li.dataset.id : null;",
         json!([name])).await.as_str().unwrap().to_string()
 }
 
@@ -153,7 +153,7 @@ async fn the_real_window() {
     gui.open_link(&landing.url);
     let carol = account_id(&d, "carol@example.test").await;
     wait_state(&d, &carol, "active").await;
-    d.wait_text(".notice", "Signed in as carol@example.test").await;
+    d.wait_text(".notice", "Signed in as Test carol@example.test").await;
     assert_eq!(d.count(".pending-signin").await, 0);
     d.screenshot(&gui.shot("07-google-signed-in")).await;
 
@@ -168,7 +168,8 @@ async fn the_real_window() {
     // Log out, remove, delete (with a confirmation naming the account).
     d.click(&format!("#accounts li[data-id=\"{ada}\"] button")).await;
     d.click("#tab-account").await;
-    d.wait_text("#account-identities", "ada@example.test").await;
+    d.wait_text("#account-name", "ada@example.test").await;
+    d.wait_text("#account-identities", "Email").await;
     d.click("#do-logout").await;
     wait_state(&d, &ada, "logged_out").await;
     d.click(&format!("#accounts li[data-id=\"{anon}\"] button")).await;
@@ -178,7 +179,7 @@ async fn the_real_window() {
     d.wait_count(&format!("#accounts li[data-id=\"{anon}\"]"), 0).await;
     d.click(&format!("#accounts li[data-id=\"{carol}\"] button")).await;
     d.click("#tab-account").await;
-    d.wait_text("#account-name", "carol@example.test").await;
+    d.wait_text("#account-name", "Test carol@example.test").await;
     d.click("#do-delete").await;
     assert!(d.text("#confirm-text").await.contains("carol@example.test"), "the dialog names the account");
     d.screenshot(&gui.shot("09-delete-confirmation")).await;
