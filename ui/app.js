@@ -65,6 +65,8 @@ function notify(level, message) {
     el("p", { text: message }),
     el("button", { type: "button", class: "secondary", "aria-label": "Dismiss", text: "×", onclick: () => n.remove() }));
   $("notices").prepend(n);
+  // Good news fades after a while; warnings and errors stay until dismissed.
+  if (level === "success" || level === "info") setTimeout(() => n.remove(), 10000);
   while ($("notices").children.length > 4) $("notices").lastChild.remove();
 }
 
@@ -330,8 +332,12 @@ async function renderAccount() {
   $("do-reauth").hidden = a.state !== "logged_out";
   $("do-logout").hidden = a.state === "logged_out";
   $("do-link").hidden = a.state === "logged_out";
-  const d = await attempt(() => call("account_details", { connection: a.connection, user: a.id }));
-  if (!d) return;
+  let d;
+  try { d = await call("account_details", { connection: a.connection, user: a.id }); } catch (e) {
+    // Removed a moment ago (the list is being refreshed): nothing to show, nothing to report.
+    if (e && e.code !== "UnknownAccount") notify("error", errorText(e));
+    return;
+  }
   $("account-identities").replaceChildren(...d.identities.map((i) => el("li", { text: `${LABEL[i.provider] || i.provider}: ${i.id}` })));
   $("account-profile").replaceChildren(...Object.entries(d.profile).flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "string" ? v : JSON.stringify(v) })]));
 }

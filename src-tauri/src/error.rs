@@ -24,25 +24,25 @@ pub enum DesktopError {
     Sdk(#[from] gatehouse_client::Error),
     #[error("{0}")]
     InvalidInput(String),
-    #[error("there is no connection {0:?} (it may have been removed)")]
+    #[error("There is no connection {0:?} (it may have been removed)")]
     UnknownConnection(String),
-    #[error("that account is not on this device any more")]
+    #[error("That account is not on this device any more")]
     UnknownAccount,
-    #[error("no account is active: sign in or pick one in the list first")]
+    #[error("No account is active: sign in or pick one in the list first")]
     NoActiveAccount,
     /// Adding or editing a connection: the server did not answer as an App Services server would.
     #[error("{0}")]
     ConnectionCheck(String),
-    #[error("cannot save the app settings at {path}: {detail}")]
+    #[error("Cannot save the app settings at {path}: {detail}")]
     Settings { path: String, detail: String },
-    #[error("the Local backend could not start: {0}")]
+    #[error("The Local backend could not start: {0}")]
     LocalBackend(String),
     /// The connection exists but cannot be used now (e.g. no keychain and memory-only not chosen).
     #[error("{0}")]
     Unavailable(String),
-    #[error("cannot open the web browser: {0}. Copy the sign-in address from the notice instead")]
+    #[error("Cannot open the web browser: {0}. Copy the sign-in address from the notice instead")]
     Browser(String),
-    #[error("that sign-in is no longer waiting (it finished, was cancelled or expired); start it again")]
+    #[error("That sign-in is no longer waiting (it finished, was cancelled or expired); start it again")]
     NoPending,
 }
 
