@@ -533,6 +533,7 @@ async function main() {
   await listen("notice", (ev) => notify(ev.payload.level, ev.payload.message));
   await listen("signin-finished", (ev) => { notify(ev.payload.ok ? "success" : "error", ev.payload.message); refresh(); });
   await refresh();
+  if (state.overview) document.body.dataset.readyMs = String(Date.now() - state.overview.launched_at_ms);
   document.body.dataset.ready = "true";
 }
 

@@ -19,6 +19,13 @@ use crate::sign_in::Pending;
 use crate::views::{self, AccountView, ConnectionView, Overview, PendingView, SecretsView};
 
 pub const LOCAL_ID: &str = "local";
+
+/// Set by [`Desktop::new`] on first use; `run()` sets it earlier, as the process starts.
+pub static LAUNCHED_AT_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
 /// Where OAuth and magic-link redirects come back (registered for the Local app by default).
 pub const REDIRECT_URI: &str = "gatehouse://auth/callback";
 
@@ -66,6 +73,7 @@ impl Desktop {
     /// Cheap: reads the settings file only. The Local backend and the SDK apps start in
     /// [`Desktop::ready`], which every command awaits (so the window can show at once).
     pub fn new(options: Options, shell: Arc<dyn Shell>) -> Desktop {
+        LAUNCHED_AT_MS.get_or_init(now_ms);
         let settings_file = SettingsFile::in_dir(&options.data_dir);
         let (settings, notice) = settings_file.load();
         Desktop {
@@ -293,6 +301,7 @@ impl Desktop {
             },
             pending,
             notices: std::mem::take(&mut *self.notices.lock().expect("notices")),
+            launched_at_ms: LAUNCHED_AT_MS.get().copied().unwrap_or(0),
         }
     }
 

@@ -86,6 +86,7 @@ fn register_scheme<R: Runtime>(app: &tauri::App<R>) {
 
 /// Runs the desktop app.
 pub fn run() {
+    desktop::LAUNCHED_AT_MS.get_or_init(desktop::now_ms);
     init_logging();
     let started = std::time::Instant::now();
     let app = with_commands(tauri::Builder::default())

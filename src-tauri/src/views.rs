@@ -60,6 +60,9 @@ pub struct Overview {
     pub secrets: SecretsView,
     pub pending: Vec<PendingView>,
     pub notices: Vec<String>,
+    /// Unix milliseconds when this process started (the window reports its first full render
+    /// against it; the desktop benchmark reads that).
+    pub launched_at_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -74,6 +74,17 @@ fn active(o: &Value) -> (String, String) {
     (o["active"]["connection"].as_str().unwrap().into(), o["active"]["id"].as_str().unwrap().into())
 }
 
+/// The text of the newest Local outbox message that matches (the server sends in the background).
+fn wait_for_message(w: &Window, matches: impl Fn(&Value) -> bool) -> String {
+    for _ in 0..100 {
+        if let Some(m) = w.ok("outbox", json!({})).as_array().unwrap().iter().find(|m| matches(m)) {
+            return m["text"].as_str().unwrap().to_string();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no such message in the Local outbox: {}", w.ok("outbox", json!({})));
+}
+
 #[test]
 fn sign_in_switch_keys_and_errors_through_ipc() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,6 +174,33 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
     w.ok("cancel_pending", json!({"state": state}));
     assert_eq!(w.ok("overview", json!({}))["pending"], json!([]));
     assert_eq!(w.err("cancel_pending", json!({"state": state}))["code"], "NoPendingSignIn");
+
+    // Magic link, finished with the code from the mail ("type the code instead"); a wrong
+    // code keeps the sign-in waiting.
+    let started = w.ok("begin_magic_link", json!({"connection": "local", "email": "ada@example.test"}));
+    let state = started["state"].as_str().unwrap().to_string();
+    let text = wait_for_message(&w, |m| m["subject"].as_str().unwrap().contains("sign-in link"));
+    let otp = text.split("type this code into the app: ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert_eq!(w.err("complete_with_code", json!({"state": state, "code": "WRNG-CODE"}))["code"], "InvalidCode");
+    let back = w.ok("complete_with_code", json!({"state": state, "code": otp}));
+    assert_eq!(back["id"], ada["id"]);
+    assert!(w.shell.events.lock().unwrap().iter().any(|e| matches!(e, UiEvent::SignInFinished { ok: true, .. })));
+    assert_eq!(w.ok("overview", json!({}))["pending"], json!([]));
+
+    // Phone: register, confirm with the texted code (from the Local outbox), sign in.
+    let phone = "+1 415 555 2671";
+    w.ok("register_phone", json!({"connection": "local", "phone": phone, "password": "phone passphrase 1", "code": null}));
+    let first = wait_for_message(&w, |m| m["channel"] == "sms");
+    let code = first.split(' ').next().unwrap().to_string(); // "123456 is your … code."
+    w.ok("register_phone", json!({"connection": "local", "phone": phone, "password": "", "code": code}));
+    let phone_user = w.ok("sign_in", json!({"connection": "local", "request": {"method": "phone", "phone": phone, "password": "phone passphrase 1"}}));
+    // A second text to the same number within a minute is refused, with a sentence saying when.
+    let e = w.err("send_sms_code", json!({"connection": "local", "phone": phone}));
+    assert_eq!(e["code"], "TooManyRequests");
+    assert!(e["message"].as_str().unwrap().contains("60 seconds"), "{e}");
+    assert_eq!(phone_user["state"], "active", "{phone_user}");
+    w.ok("remove_account", json!({"connection": "local", "user": phone_user["id"]}));
+    w.ok("switch_account", json!({"connection": "local", "user": ada["id"]}));
 
     // Log out, remove, delete.
     let o = w.ok("log_out", json!({"connection": "local", "user": ada["id"]}));

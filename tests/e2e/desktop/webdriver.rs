@@ -71,6 +71,11 @@ impl Driver {
         self.post("/execute/sync", json!({"script": script, "args": args})).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Runs an async script: it gets a callback as its last argument and passes its result to it.
+    pub async fn script_async(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/async", json!({"script": script, "args": args})).await.unwrap_or_else(|e| panic!("async script failed: {e}\n{script}"))
+    }
+
     /// Waits until `check` (a script returning a value) returns something truthy; returns it.
     pub async fn until(&self, what: &str, script: &str, args: Value) -> Value {
         let deadline = Instant::now() + WAIT;
