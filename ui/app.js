@@ -124,10 +124,12 @@ async function refresh() {
   if (state.tab === "sessions") loadSessions();
 }
 
+const capital = (t) => (t ? t[0].toUpperCase() + t.slice(1) : t);
+
 function renderSecrets(o) {
-  $("secrets").textContent = `Sessions are kept in ${o.secrets.storage}.`;
+  $("secrets").textContent = o.secrets.problem ? "Sessions cannot be kept: no usable keychain." : `Sessions are kept in ${o.secrets.storage}.`;
   $("keychain-problem").hidden = !o.secrets.problem;
-  $("keychain-reason").textContent = o.secrets.problem || "";
+  $("keychain-reason").textContent = capital(o.secrets.problem || "");
 }
 
 function renderAccounts(o) {
@@ -197,7 +199,12 @@ function renderPending(o) {
 async function loadProviders() {
   const connection = $("signin-connection").value;
   state.enabled = new Set();
-  if (connection) {
+  const conn = state.overview && state.overview.connections.find((c) => c.id === connection);
+  $("connection-problem").hidden = !(conn && conn.problem);
+  // A keychain problem is explained once, in the banner above.
+  const keychain = state.overview && state.overview.secrets.problem;
+  $("connection-problem").textContent = !conn || !conn.problem ? "" : keychain ? `${conn.name} needs a keychain: see the notice above.` : conn.problem;
+  if (connection && conn && conn.status === "ready") {
     const list = await attempt(() => call("providers", { connection }));
     if (list) state.enabled = new Set(list.map((p) => p.type));
   }

@@ -98,9 +98,9 @@ impl Desktop {
     /// Renames always; changing the address or app id is refused while the connection has
     /// accounts (their tokens are filed under the old address).
     pub async fn edit_connection(self: &Arc<Self>, id: &str, name: &str, url: &str, app_id: &str) -> Result<ConnectionView> {
-        let (app, _) = self.app(id).await.or_else(|e| match e {
-            DesktopError::Unavailable(_) => Err(DesktopError::InvalidInput("Fix the keychain first (or remove this connection)".into())),
-            e => Err(e),
+        let (app, _) = self.app(id).await.map_err(|e| match e {
+            DesktopError::Unavailable(_) => DesktopError::InvalidInput("Fix the keychain first (or remove this connection)".into()),
+            e => e,
         })?;
         let current = self.settings.lock().expect("settings").remotes.iter().find(|r| r.id == id).cloned()
             .ok_or_else(|| DesktopError::InvalidInput("The Local connection cannot be edited".into()))?;

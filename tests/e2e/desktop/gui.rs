@@ -20,6 +20,8 @@ pub struct Gui {
     port: u16,
     pub app: PathBuf,
     pub shots: PathBuf,
+    /// Extra environment for the app (e.g. a session bus address that leads nowhere).
+    extra_env: Vec<(String, String)>,
 }
 
 fn find_tool(name: &str) -> PathBuf {
@@ -47,6 +49,10 @@ pub fn app_binary() -> PathBuf {
 
 impl Gui {
     pub fn start() -> Gui {
+        Gui::start_with_env(&[])
+    }
+
+    pub fn start_with_env(extra_env: &[(&str, &str)]) -> Gui {
         let app = app_binary();
         let shots = app.parent().unwrap().parent().unwrap().join("desktop-e2e");
         std::fs::create_dir_all(&shots).unwrap();
@@ -64,7 +70,8 @@ impl Gui {
         std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let port = free_port();
         let native = free_port();
-        let mut gui = Gui { home, xvfb, driver: Command::new("true").spawn().unwrap(), display, port, app, shots };
+        let extra_env = extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut gui = Gui { home, xvfb, driver: Command::new("true").spawn().unwrap(), display, port, app, shots, extra_env };
         let log = std::fs::File::create(gui.home.path().join("tauri-driver.log")).unwrap();
         gui.driver = gui.command(&find_tool("tauri-driver"))
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
@@ -79,11 +86,19 @@ impl Gui {
         c.env("DISPLAY", &self.display).env("HOME", h)
             .env("XDG_DATA_HOME", h.join(".local/share")).env("XDG_CONFIG_HOME", h.join(".config")).env("XDG_CACHE_HOME", h.join(".cache"))
             .env("BROWSER", h.join("browser.sh")).env_remove("XDG_CURRENT_DESKTOP").env("GATEHOUSE_LOG", "info");
+        for (k, v) in &self.extra_env {
+            c.env(k, v);
+        }
         c
     }
 
     pub async fn launch(&self) -> Driver {
-        let d = Driver::launch(self.port, &self.app).await;
+        self.launch_with(&[]).await
+    }
+
+    /// Starts the app with arguments (a cold start by a deep link passes the URL).
+    pub async fn launch_with(&self, args: &[&str]) -> Driver {
+        let d = Driver::launch(self.port, &self.app, args).await;
         d.until("the window to be ready", "return document.body.dataset.ready === 'true';", serde_json::json!([])).await;
         d
     }

@@ -27,6 +27,13 @@ async fn wait_state(d: &Driver, id: &str, state: &str) {
         json!([id, state])).await;
 }
 
+/// Visible controls a screen reader could not name (no label, no aria-label, no text).
+async fn unlabelled(d: &Driver) -> Value {
+    d.script("return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]\
+        .filter(e => e.offsetParent !== null && !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())\
+        .map(e => e.outerHTML);", json!([])).await
+}
+
 async fn local_url(d: &Driver) -> String {
     d.until("the Local connection's address", "const e = document.querySelector('#connections li[data-id=\"local\"] .conn-url'); return e ? e.textContent : null;", json!([]))
         .await.as_str().unwrap().to_string()
@@ -60,6 +67,7 @@ async fn the_real_window() {
 
     // Email: register, confirm from the Local outbox, sign in.
     d.click("#provider-local-userpass").await;
+    assert_eq!(unlabelled(&d).await, json!([]), "every control has a name");
     d.type_into("#f-email", "ada@example.test").await;
     d.type_into("#f-password", PASSWORD).await;
     d.click("#do-register").await;
@@ -91,6 +99,7 @@ async fn the_real_window() {
     d.click("#do-copy-key").await;
     d.wait_text("#copy-status", "Copied").await;
     d.screenshot(&gui.shot("03-api-key-created")).await;
+    assert_eq!(unlabelled(&d).await, json!([]), "every control has a name");
     let key_login = login_url(&base, "gatehouse-dev", "api-key");
     assert_eq!(post(&key_login, json!({"key": secret})).await.0, 200, "the new key signs in");
     d.click("#do-dismiss-key").await;
@@ -120,12 +129,23 @@ async fn the_real_window() {
         assert_eq!(r.status().as_u16(), 401, "revoked sessions cannot refresh");
     }
 
-    // Restart: both accounts come back from the keychain, the active one too.
+    // Restart, started by a sign-in link (a cold start): both accounts come back from the
+    // keychain, the active one too; the link belongs to no sign-in of this process and is refused.
     d.quit().await;
-    let d = gui.launch().await;
+    let d = gui.launch_with(&["gatehouse://auth/callback?code=abc&state=from-before"]).await;
     wait_state(&d, &ada, "active").await;
     wait_state(&d, &anon, "logged_in").await;
+    d.wait_text(".notice", "opened with a sign-in link").await;
     d.screenshot(&gui.shot("05-after-restart")).await;
+
+    // The scheme was registered with the desktop at start, in a form Debian's generic xdg-open
+    // can run: opening a link the way a browser hands it over reaches this window.
+    let handler = gui.home.path().join(".local/share/applications/gatehouse-desktop-handler.desktop");
+    let entry = std::fs::read_to_string(&handler).unwrap_or_else(|e| panic!("{}: {e}", handler.display()));
+    assert!(entry.contains(&format!("Exec={} %u", gui.app.display())), "{entry}");
+    let xdg = gui.command(std::path::Path::new("xdg-open")).arg("gatehouse://auth/callback?code=abc&state=via-xdg-open").status().unwrap();
+    assert!(xdg.success(), "xdg-open ran the registered handler: {xdg}");
+    d.until("the xdg-open link to be refused", "return document.querySelectorAll('.notice[data-level=\"warning\"]').length >= 2;", json!([])).await;
 
     // A remote server: a wrong address is explained, the right one is saved.
     let (remote, _op) = crate::redirect::oidc(Backend::Sqlite, "oauth2-google").await;
@@ -186,5 +206,25 @@ async fn the_real_window() {
     d.click("#confirm-ok").await;
     d.wait_count(&format!("#accounts li[data-id=\"{carol}\"]"), 0).await;
     d.screenshot(&gui.shot("10-end")).await;
+    d.quit().await;
+}
+
+/// With no usable keychain (here: no session bus at all) the window says so and offers
+/// memory-only sessions; choosing them makes signing in work, and says where sessions live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keychain_the_window_offers_memory_only_sessions() {
+    let gui = Gui::start_with_env(&[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")]);
+    let d = gui.launch().await;
+    d.wait("#keychain-problem").await;
+    assert!(d.text("#keychain-reason").await.contains("keychain"), "{}", d.text("#keychain-reason").await);
+    assert!(d.text("#secrets").await.contains("cannot be kept"), "the header does not claim a keychain: {}", d.text("#secrets").await);
+    assert!(d.find_all("#provider-anon-user:not([disabled])").await.is_empty(), "nothing can sign in before a choice is made");
+    d.screenshot(&gui.shot("11-no-keychain")).await;
+    d.click("#do-memory-only").await;
+    d.wait_text("#secrets", "memory only").await;
+    d.click("#provider-anon-user").await;
+    d.click("#do-anon").await;
+    let anon = account_id(&d, "Anonymous user").await;
+    wait_state(&d, &anon, "active").await;
     d.quit().await;
 }

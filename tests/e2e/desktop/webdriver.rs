@@ -21,10 +21,10 @@ fn element_id(v: &Value) -> String {
 
 impl Driver {
     /// Starts the app through tauri-driver (which starts WebKitWebDriver, which starts the app).
-    pub async fn launch(port: u16, app: &Path) -> Driver {
+    pub async fn launch(port: u16, app: &Path, args: &[&str]) -> Driver {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         let base = format!("http://127.0.0.1:{port}");
-        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app.display().to_string()}}}});
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app.display().to_string(), "args": args}}}});
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             match http.post(format!("{base}/session")).json(&caps).send().await {
