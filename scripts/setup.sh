@@ -113,57 +113,37 @@ command -v npm >/dev/null 2>&1 || die "npm was not found (Debian package npm)"
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
   || die "Node.js $(node --version) is too old: realm-web needs Node 18 or newer"
 
-RW="$ROOT/tests/realm-web"
-[ -f "$RW/package-lock.json" ] || die "$RW/package-lock.json is missing"
-locked_version=$(node -p 'require(process.argv[1]).packages["node_modules/realm-web"].version' "$RW/package-lock.json")
-
-need_install=""
-if [ ! -f "$RW/node_modules/realm-web/package.json" ]; then
-  need_install="node_modules/realm-web is missing"
-elif [ "$(node -p 'require(process.argv[1]).version' "$RW/node_modules/realm-web/package.json")" != "$locked_version" ]; then
-  need_install="installed realm-web is not the locked $locked_version"
-else
-  # npm writes node_modules/.package-lock.json at the end of every install.
-  stamp="$RW/node_modules/.package-lock.json"
-  [ -f "$stamp" ] || stamp="$RW/node_modules/realm-web/package.json"
-  if [ "$RW/package-lock.json" -nt "$stamp" ]; then
-    need_install="package-lock.json is newer than node_modules"
+# npm_ci_locked DIR PACKAGE: `npm ci` in DIR when node_modules/PACKAGE is missing, is not the
+# version package-lock.json pins, or the lock file is newer than the last install.
+npm_ci_locked() {
+  local dir=$1 pkg=$2 locked need="" stamp
+  [ -f "$dir/package-lock.json" ] || die "$dir/package-lock.json is missing"
+  locked=$(node -p 'require(process.argv[1]).packages["node_modules/" + process.argv[2]].version' "$dir/package-lock.json" "$pkg")
+  if [ ! -f "$dir/node_modules/$pkg/package.json" ]; then
+    need="node_modules/$pkg is missing"
+  elif [ "$(node -p 'require(process.argv[1]).version' "$dir/node_modules/$pkg/package.json")" != "$locked" ]; then
+    need="installed $pkg is not the locked $locked"
+  else
+    # npm writes node_modules/.package-lock.json at the end of every install.
+    stamp="$dir/node_modules/.package-lock.json"
+    [ -f "$stamp" ] || stamp="$dir/node_modules/$pkg/package.json"
+    if [ "$dir/package-lock.json" -nt "$stamp" ]; then
+      need="package-lock.json is newer than node_modules"
+    fi
   fi
-fi
+  if [ -n "$need" ]; then
+    say "$pkg: npm ci ($need)"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    say "$pkg: installed $locked"
+  else
+    say "$pkg: $locked up to date"
+  fi
+}
 
-if [ -n "$need_install" ]; then
-  say "realm-web: npm ci ($need_install)"
-  (cd "$RW" && npm ci --no-audit --no-fund)
-  say "realm-web: installed $locked_version"
-else
-  say "realm-web: $locked_version up to date"
-fi
+npm_ci_locked "$ROOT/tests/realm-web" realm-web
 
 # ---- 5. oidc-provider for the external identity provider tests --------------------------------
-OP="$ROOT/tests/peers/oidc"
-[ -f "$OP/package-lock.json" ] || die "$OP/package-lock.json is missing"
-op_locked_version=$(node -p 'require(process.argv[1]).packages["node_modules/oidc-provider"].version' "$OP/package-lock.json")
-
-need_install=""
-if [ ! -f "$OP/node_modules/oidc-provider/package.json" ]; then
-  need_install="node_modules/oidc-provider is missing"
-elif [ "$(node -p 'require(process.argv[1]).version' "$OP/node_modules/oidc-provider/package.json")" != "$op_locked_version" ]; then
-  need_install="installed oidc-provider is not the locked $op_locked_version"
-else
-  stamp="$OP/node_modules/.package-lock.json"
-  [ -f "$stamp" ] || stamp="$OP/node_modules/oidc-provider/package.json"
-  if [ "$OP/package-lock.json" -nt "$stamp" ]; then
-    need_install="package-lock.json is newer than node_modules"
-  fi
-fi
-
-if [ -n "$need_install" ]; then
-  say "oidc-provider: npm ci ($need_install)"
-  (cd "$OP" && npm ci --no-audit --no-fund)
-  say "oidc-provider: installed $op_locked_version"
-else
-  say "oidc-provider: $op_locked_version up to date"
-fi
+npm_ci_locked "$ROOT/tests/peers/oidc" oidc-provider
 
 # ---- 6. tauri-driver for the window tests ---------------------------------------------------------
 TAURI_DRIVER_VERSION=2.1.0
@@ -175,11 +155,4 @@ else
 fi
 
 # ---- 7. the Tauri CLI (packaging) -------------------------------------------------------------------
-[ -f "$ROOT/package-lock.json" ] || die "$ROOT/package-lock.json is missing"
-stamp="$ROOT/node_modules/.package-lock.json"
-if [ ! -x "$ROOT/node_modules/.bin/tauri" ] || [ ! -f "$stamp" ] || [ "$ROOT/package-lock.json" -nt "$stamp" ]; then
-  say "tauri-cli: npm ci"
-  (cd "$ROOT" && npm ci --no-audit --no-fund)
-else
-  say "tauri-cli: up to date"
-fi
+npm_ci_locked "$ROOT" @tauri-apps/cli

@@ -23,7 +23,7 @@ const PROVIDERS = [
 ];
 const LABEL = Object.fromEntries(PROVIDERS.map((p) => [p.type, p.label]));
 
-const state = { overview: null, enabled: new Set(), selected: null, provider: null, tab: "signin", linkFor: null, busy: 0 };
+const state = { overview: null, enabled: new Set(), providersFor: null, selected: null, provider: null, tab: "signin", linkFor: null, busy: 0 };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...children) {
@@ -169,7 +169,10 @@ function renderConnectionsSelect(o) {
   const keep = sel.value;
   sel.replaceChildren(...o.connections.map((c) => el("option", { value: c.id, text: c.status === "ready" ? c.name : `${c.name} (unavailable)` })));
   if (o.connections.some((c) => c.id === keep)) sel.value = keep;
-  loadProviders();
+  // Every account change re-renders this; ask the server only when the answer can differ.
+  const chosen = o.connections.find((c) => c.id === sel.value);
+  const key = chosen ? `${chosen.id}|${chosen.url}|${chosen.app_id}|${chosen.status}` : "";
+  if (key !== state.providersFor) { state.providersFor = key; loadProviders(); }
 }
 
 function renderPending(o) {
@@ -473,10 +476,14 @@ function wire() {
       next.focus(); showTab(next.id.slice(4));
     });
   });
-  $("signin-connection").addEventListener("change", () => { state.provider = null; $("provider-form").hidden = true; loadProviders(); });
+  $("signin-connection").addEventListener("change", () => { state.provider = null; $("provider-form").hidden = true; renderConnectionsSelect(state.overview); });
   $("add-account").addEventListener("click", () => { state.linkFor = null; showTab("signin"); $("signin-connection").focus(); });
   $("do-memory-only").addEventListener("click", async (ev) => { if (await attempt(() => call("use_memory_only", {}, ev.target))) refresh(); });
-  $("do-logout").addEventListener("click", () => accountAction("log_out", null));
+  $("do-logout").addEventListener("click", () => {
+    const a = selectedAccount();
+    const anonymous = a && a.provider === "anon-user";
+    accountAction("log_out", anonymous ? (x) => `Log out of ${x.display_name}? An anonymous account cannot sign in again: it and everything it holds on ${x.connection_name} will be out of reach for good.` : null, "Log out");
+  });
   $("do-remove").addEventListener("click", () => accountAction("remove_account", (a) => `Remove ${a.display_name} (${a.connection_name}) from this device? The account stays on the server; you can sign in again later.`, "Remove"));
   $("do-delete").addEventListener("click", () => accountAction("delete_account", (a) => `Delete the account ${a.display_name} on ${a.connection_name}? This cannot be undone: the account, its API keys and sessions are deleted on the server.`, "Delete account"));
   $("do-reauth").addEventListener("click", () => {

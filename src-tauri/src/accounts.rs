@@ -51,11 +51,15 @@ impl Desktop {
         self.account_details(connection, user_id).await
     }
 
-    /// Ends the session (on the server when it answers; always on this device). Anonymous
-    /// accounts cannot sign in again, so App Services removes them at log-out; so does the SDK.
+    /// Ends the session on the server, then on this device; if the server cannot be reached
+    /// nothing changes (the session would stay live there). An anonymous account cannot sign in
+    /// again, so it also leaves the list instead of lingering as "signed out".
     pub async fn log_out(self: &Arc<Self>, connection: &str, user_id: &str) -> Result<Overview> {
-        let (_, user, offline) = self.user(connection, user_id).await?;
+        let (app, user, offline) = self.user(connection, user_id).await?;
         Desktop::track(&offline, user.log_out().await)?;
+        if user.provider_type().as_deref() == Some("anon-user") {
+            app.remove_user(&user).await?;
+        }
         self.activate_next().await;
         Ok(self.overview().await)
     }

@@ -101,7 +101,7 @@ pub async fn complete_from_url(core: Core<'_>, url: String) -> Result<AccountVie
 
 #[tauri::command]
 pub async fn cancel_pending(core: Core<'_>, state: String) -> Result<()> {
-    core.cancel_pending(&state)
+    core.cancel_pending(&state).await
 }
 
 #[tauri::command]

@@ -31,7 +31,7 @@ async fn check(url: &str, app_id: &str) -> Result<String> {
         return Err(DesktopError::InvalidInput("The app id is missing".into()));
     }
     // A throwaway app with memory-only secrets: checking must not touch the keychain or lists.
-    let scratch = tempfile_dir()?;
+    let scratch = tempfile::tempdir().map_err(|e| DesktopError::ConnectionCheck(format!("Cannot create a scratch folder for the check: {e}")))?;
     let probe = App::builder(app_id).base_url(&url).data_dir(scratch.path()).secret_storage(SecretStorage::MemoryOnly)
         .request_timeout(Duration::from_secs(10)).build().await?;
     match probe.location().await {
@@ -41,25 +41,6 @@ async fn check(url: &str, app_id: &str) -> Result<String> {
         Err(gatehouse_client::Error::Decode(_)) => Err(DesktopError::ConnectionCheck(format!("Something answered at {url}, but not an App Services server"))),
         Err(e) => Err(DesktopError::ConnectionCheck(format!("The server at {url} refused the check: {}", DesktopError::from(e)))),
     }
-}
-
-struct ScratchDir(std::path::PathBuf);
-impl ScratchDir {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempfile_dir() -> Result<ScratchDir> {
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!("gatehouse-check-{}-{}", std::process::id(), SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
-    std::fs::create_dir_all(&dir).map_err(|e| DesktopError::ConnectionCheck(format!("cannot create a scratch folder: {e}")))?;
-    Ok(ScratchDir(dir))
 }
 
 fn clean_name(name: &str, url: &str) -> String {

@@ -183,25 +183,23 @@ impl Desktop {
         });
     }
 
-    /// The active account from the settings, if it is still signed in; else the most recently
-    /// active signed-in one.
+    /// At start: the active account from the settings if it is still signed in, else the next.
     async fn restore_active(self: &Arc<Self>) {
-        let wanted = self.settings.lock().expect("settings").active.clone();
-        let conns = self.connections.read().await;
-        if let Some(a) = &wanted {
-            if let Some(user) = conns.iter().find(|c| c.id == a.connection).and_then(|c| find_user(c, &a.user)) {
-                if user.state() == UserState::LoggedIn {
-                    let _ = conns.iter().find(|c| c.id == a.connection).and_then(|c| c.app.as_ref()).map(|app| app.switch_user(&user));
-                    return;
-                }
+        match self.saved_active().await {
+            Some((_, app, user)) => {
+                let _ = app.switch_user(&user);
             }
+            None => self.activate_next().await,
         }
-        let fallback = conns.iter().find_map(|c| c.app.as_ref().and_then(|app| app.current_user()).map(|u| (c.id.clone(), u.id().to_string())));
-        drop(conns);
-        if wanted.is_some() || fallback.is_some() {
-            self.settings.lock().expect("settings").active = fallback.map(|(connection, user)| ActiveAccount { connection, user });
-            let _ = self.save_settings();
-        }
+    }
+
+    /// The account the settings name as active, if it is on this device and signed in.
+    async fn saved_active(&self) -> Option<(String, App, User)> {
+        let a = self.settings.lock().expect("settings").active.clone()?;
+        let conns = self.connections.read().await;
+        let c = conns.iter().find(|c| c.id == a.connection)?;
+        let user = find_user(c, &a.user).filter(|u| u.state() == UserState::LoggedIn)?;
+        Some((c.id.clone(), c.app.clone()?, user))
     }
 
     pub(crate) fn save_settings(&self) -> Result<()> {
@@ -237,26 +235,29 @@ impl Desktop {
 
     /// After the active account was logged out or removed: the next signed-in account, if any.
     pub(crate) async fn activate_next(self: &Arc<Self>) {
-        let active = self.settings.lock().expect("settings").active.clone();
-        let conns = self.connections.read().await;
-        if let Some(a) = &active {
-            let still = conns.iter().find(|c| c.id == a.connection).and_then(|c| find_user(c, &a.user)).is_some_and(|u| u.state() == UserState::LoggedIn);
-            if still {
-                return;
-            }
+        if self.saved_active().await.is_some() {
+            return;
         }
-        let next = conns.iter().find_map(|c| {
-            let app = c.app.as_ref()?;
-            app.all_users().into_iter().find(|u| u.state() == UserState::LoggedIn).map(|u| (c.id.clone(), app.clone(), u))
-        });
-        drop(conns);
+        // Each connection's own last active user first (the SDK remembers it), then anyone
+        // signed in.
+        let next = {
+            let conns = self.connections.read().await;
+            let pick = |c: &Connection, own: bool| {
+                let app = c.app.as_ref()?;
+                let user = if own { app.current_user() } else { app.all_users().into_iter().find(|u| u.state() == UserState::LoggedIn) }?;
+                Some((c.id.clone(), app.clone(), user))
+            };
+            conns.iter().find_map(|c| pick(c, true)).or_else(|| conns.iter().find_map(|c| pick(c, false)))
+        };
         match next {
             Some((id, app, user)) => {
                 let _ = self.activate(&id, &app, &user);
             }
             None => {
-                self.settings.lock().expect("settings").active = None;
-                let _ = self.save_settings();
+                let had = self.settings.lock().expect("settings").active.take().is_some();
+                if had {
+                    let _ = self.save_settings();
+                }
                 self.shell.emit(UiEvent::AccountsChanged);
             }
         }
@@ -365,7 +366,7 @@ pub(crate) fn account_view(c: &Connection, user: &User, active: bool) -> Account
         display_name: views::display_name(user),
         email: user.email(),
         provider: user.provider_type(),
-        state: views::state_name(user, active && user.state() == UserState::LoggedIn, offline).into(),
+        state: views::state_name(user, active, offline).into(),
         reauth_at: if user.state() == UserState::LoggedIn { user.session_expires_at() } else { None },
     }
 }

@@ -40,7 +40,7 @@ pub enum DesktopError {
     /// The connection exists but cannot be used now (e.g. no keychain and memory-only not chosen).
     #[error("{0}")]
     Unavailable(String),
-    #[error("Cannot open the web browser: {0}. Copy the sign-in address from the notice instead")]
+    #[error("Cannot open the web browser ({0}). Open the address shown under \"Waiting for …\" in a browser yourself")]
     Browser(String),
     #[error("That sign-in is no longer waiting (it finished, was cancelled or expired); start it again")]
     NoPending,

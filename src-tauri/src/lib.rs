@@ -60,11 +60,15 @@ fn init_logging() {
 }
 
 /// Registers `gatehouse://` with the desktop at runtime (dev builds and unpackaged binaries;
-/// the .deb's desktop entry does it when installed). The plugin quotes the path in `Exec`, which
-/// Debian 12's generic `xdg-open` cannot run (tauri issue 10570): unquote it when that is safe.
+/// the .deb's desktop entry does it when installed under /usr). The plugin quotes the path in
+/// `Exec`, which Debian 12's generic `xdg-open` cannot run (tauri issue 10570): unquote it when
+/// that is safe. Runs off the main thread: it starts `xdg-mime` and `update-desktop-database`.
 #[cfg(target_os = "linux")]
-fn register_scheme<R: Runtime>(app: &tauri::App<R>) {
+fn register_scheme<R: Runtime>(app: &tauri::AppHandle<R>) {
     use tauri_plugin_deep_link::DeepLinkExt as _;
+    if std::env::current_exe().is_ok_and(|exe| exe.starts_with("/usr/")) {
+        return;
+    }
     if let Err(e) = app.deep_link().register_all() {
         tracing::warn!(error = %e, "cannot register the gatehouse:// scheme with the desktop");
         return;
@@ -109,7 +113,10 @@ pub fn run() {
             let warm = desktop.clone();
             tauri::async_runtime::spawn(async move { warm.ready().await });
             #[cfg(target_os = "linux")]
-            register_scheme(app);
+            {
+                let handle = app.handle().clone();
+                std::thread::spawn(move || register_scheme(&handle));
+            }
             // Cold start: the link this process was started with. Its sign-in (state and PKCE
             // verifier) lived in a process that is gone, so it can only be refused, visibly.
             let first: Vec<String> = app.deep_link().get_current().ok().flatten().unwrap_or_default().iter().map(|u| u.to_string()).collect();

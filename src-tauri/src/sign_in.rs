@@ -203,11 +203,11 @@ impl Desktop {
         Ok(StartedSignIn { state, url: None })
     }
 
-    pub fn cancel_pending(&self, state: &str) -> Result<()> {
+    pub async fn cancel_pending(self: &Arc<Self>, state: &str) -> Result<()> {
         let pending = self.pending.lock().expect("pending").remove(state).ok_or(DesktopError::NoPending)?;
         if let Waiting::Browser { .. } = pending.waiting {
-            let conns = self.connections.try_read();
-            if let Some(app) = conns.ok().and_then(|c| c.iter().find(|c| c.id == pending.connection).and_then(|c| c.app.clone())) {
+            // The SDK keeps the verifier too: forget it there, so a late redirect cannot finish.
+            if let Ok((app, _)) = self.app(&pending.connection).await {
                 app.cancel_redirect_login(state);
             }
         }

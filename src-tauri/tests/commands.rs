@@ -209,7 +209,15 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
     assert_eq!(ada_state, "logged_out");
     let o = w.ok("remove_account", json!({"connection": "local", "user": ada["id"]}));
     assert!(o["accounts"].as_array().unwrap().iter().all(|a| a["id"] != ada["id"]));
-    let o = w.ok("delete_account", json!({"connection": "local", "user": anon["id"]}));
+    // Back in, then deleted on the server.
+    let again = w.ok("sign_in", json!({"connection": "local", "request": {"method": "email", "email": "ada@example.test", "password": "correct horse battery"}}));
+    assert_eq!(again["id"], ada["id"]);
+    let o = w.ok("delete_account", json!({"connection": "local", "user": ada["id"]}));
+    assert!(o["accounts"].as_array().unwrap().iter().all(|a| a["id"] != ada["id"]));
+    let e = w.err("sign_in", json!({"connection": "local", "request": {"method": "email", "email": "ada@example.test", "password": "correct horse battery"}}));
+    assert_eq!(e["code"], "InvalidPassword", "the account is gone on the server");
+    // An anonymous account that logs out cannot come back: it leaves the list.
+    let o = w.ok("log_out", json!({"connection": "local", "user": anon["id"]}));
     assert_eq!(o["accounts"], json!([]));
     assert!(o["active"].is_null());
 }

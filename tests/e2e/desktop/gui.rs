@@ -15,7 +15,8 @@ use super::webdriver::Driver;
 pub struct Gui {
     pub home: tempfile::TempDir,
     xvfb: Child,
-    driver: Child,
+    /// Started once the rest is in place (it needs `command`).
+    driver: Option<Child>,
     display: String,
     port: u16,
     pub app: PathBuf,
@@ -71,11 +72,11 @@ impl Gui {
         let port = free_port();
         let native = free_port();
         let extra_env = extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut gui = Gui { home, xvfb, driver: Command::new("true").spawn().unwrap(), display, port, app, shots, extra_env };
+        let mut gui = Gui { home, xvfb, driver: None, display, port, app, shots, extra_env };
         let log = std::fs::File::create(gui.home.path().join("tauri-driver.log")).unwrap();
-        gui.driver = gui.command(&find_tool("tauri-driver"))
+        gui.driver = Some(gui.command(&find_tool("tauri-driver"))
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("tauri-driver starts");
+            .stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("tauri-driver starts"));
         gui
     }
 
@@ -131,8 +132,10 @@ impl Gui {
 
 impl Drop for Gui {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        if let Some(driver) = &mut self.driver {
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
     }

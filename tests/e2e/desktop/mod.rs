@@ -141,8 +141,16 @@ async fn the_real_window() {
     // The scheme was registered with the desktop at start, in a form Debian's generic xdg-open
     // can run: opening a link the way a browser hands it over reaches this window.
     let handler = gui.home.path().join(".local/share/applications/gatehouse-desktop-handler.desktop");
+    // Registration runs beside start-up, off the main thread: give it a moment.
+    let unquoted = format!("Exec={} %u", gui.app.display());
+    for _ in 0..50 {
+        if std::fs::read_to_string(&handler).is_ok_and(|t| t.contains(&unquoted)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let entry = std::fs::read_to_string(&handler).unwrap_or_else(|e| panic!("{}: {e}", handler.display()));
-    assert!(entry.contains(&format!("Exec={} %u", gui.app.display())), "{entry}");
+    assert!(entry.contains(&unquoted), "{entry}");
     let xdg = gui.command(std::path::Path::new("xdg-open")).arg("gatehouse://auth/callback?code=abc&state=via-xdg-open").status().unwrap();
     assert!(xdg.success(), "xdg-open ran the registered handler: {xdg}");
     d.until("the xdg-open link to be refused", "return document.querySelectorAll('.notice[data-level=\"warning\"]').length >= 2;", json!([])).await;

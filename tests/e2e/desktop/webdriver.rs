@@ -34,10 +34,7 @@ impl Driver {
                     let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session ({status}): {v}")).to_string();
                     return Driver { http, base, session };
                 }
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
                 Err(e) => panic!("tauri-driver does not answer on {base}: {e}"),
             }
         }
