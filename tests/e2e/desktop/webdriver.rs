@@ -138,7 +138,7 @@ impl Driver {
     pub async fn screenshot(&self, path: &Path) {
         // Let the page paint what the DOM already holds (right after a load, the view can still
         // show the previous frame).
-        let _ = self.post("/execute/async", json!({"script": "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 250)));", "args": []})).await;
+        self.script_async("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 250)));", json!([])).await;
         let v = self.send(reqwest::Method::GET, "/screenshot", None).await.expect("screenshot");
         let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
