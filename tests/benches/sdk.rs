@@ -38,9 +38,7 @@ fn us(d: Duration) -> f64 {
 }
 
 async fn server(dir: &std::path::Path, access_ttl: i64) -> gatehouse_server::Server {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".parse().unwrap();
-    c.data_dir = dir.to_path_buf();
+    let mut c = Config { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.to_path_buf(), ..Config::default() };
     c.passwords.argon2_memory_kib = 256;
     c.passwords.argon2_iterations = 1;
     c.passwords.insecure_fast_hashing = true;

@@ -23,10 +23,6 @@ fn enable<'a>(config: &'a mut Config, provider: &str) -> &'a mut gatehouse_serve
     app
 }
 
-async fn user_count(t: &TestServer) -> usize {
-    gatehouse_server::store::users::list(t.state().db.reader(), APP).await.unwrap().len()
-}
-
 fn jwt_config(jwks: &JwksServer) -> CustomTokenConfig {
     CustomTokenConfig {
         issuer: "https://idp.example".into(), audience: vec![APP.into()], algorithm: "ES256".into(),
@@ -96,13 +92,13 @@ async fn custom_token_attacks_are_refused_and_create_nobody() {
         ("16 KiB", "e".repeat(16 * 1024)),
         ("our own access token", t.anonymous().await.access),
     ];
-    let before = user_count(&t).await;
+    let before = t.user_count().await;
     for (name, token) in cases {
         let reply = t.login(APP, "custom-token", json!({"token": token})).await;
         assert!(reply.status == 401 || reply.status == 400, "{name}: {} {}", reply.status, reply.json);
         assert!(reply.json["error_code"] == "AuthError" || reply.json["error_code"] == "MissingParameter", "{name}: {}", reply.json);
     }
-    assert_eq!(user_count(&t).await, before, "refused tokens create no user");
+    assert_eq!(t.user_count().await, before, "refused tokens create no user");
     assert!(jku_host.requests().is_empty(), "header key URLs are never fetched");
     // Within the leeway: accepted.
     t.login(APP, "custom-token", json!({"token": jwks.sign(&claims(json!({"exp": now - 30})))})).await.ok();
@@ -190,7 +186,7 @@ async fn custom_function_webhook_decides_and_fails_closed() {
     verify_standard_webhook(HOOK_SECRET.as_bytes(), &first.headers, &first.body, now_unix(), &mut seen).unwrap();
     assert!(verify_standard_webhook(HOOK_SECRET.as_bytes(), &first.headers, &first.body, now_unix(), &mut seen).is_err());
     assert!(verify_standard_webhook(HOOK_SECRET.as_bytes(), &first.headers, &first.body, now_unix() + 360, &mut Default::default()).is_err());
-    let before = user_count(&t).await;
+    let before = t.user_count().await;
     t.login(APP, "custom-function", json!({"username": "alice", "pin": "0000"})).await.err(401, "AuthError");
     for responder in [Responder::Answer(500, json!({"id": "x"})), Responder::InvalidJson, Responder::Answer(200, json!({"nope": 1})),
         Responder::Sleep(Duration::from_secs(5), 200, json!({"id": "slow"}))] {
@@ -199,7 +195,7 @@ async fn custom_function_webhook_decides_and_fails_closed() {
         t.login(APP, "custom-function", json!({"username": "bob"})).await.err(401, "AuthError");
         assert!(started.elapsed() < Duration::from_secs(4), "the outbound timeout bounds a slow hook");
     }
-    assert_eq!(user_count(&t).await, before, "failed hook calls create no user");
+    assert_eq!(t.user_count().await, before, "failed hook calls create no user");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

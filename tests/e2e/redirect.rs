@@ -229,6 +229,42 @@ async fn github_discord_x_and_facebook_redirects() {
     assert_eq!(app.all_users().len(), 4, "no half-created users");
 }
 
+/// A token endpoint that refuses the code, each in its own shape: GitHub with HTTP 200 and an
+/// `error` member, Discord with RFC 6749's 401 `invalid_client`, Facebook with Graph's error
+/// object. Each ends as `access_denied` in the app, naming the provider's error, and nobody is
+/// created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_refusals_in_each_providers_shape_end_as_access_denied() {
+    let gh = GithubStandin::start().await;
+    let dc = DiscordStandin::start().await;
+    let fb = FacebookStandin::start().await;
+    let t = TestServer::start_with(Backend::Sqlite, |c| {
+        c.outbound.allow_loopback_http = true;
+        let app = c.apps.get_mut(APP).unwrap();
+        app.providers.extend(["oauth2-github", "oauth2-discord", "oauth2-facebook"].map(String::from));
+        // Every client secret is wrong: the authorization succeeds, the exchange is refused.
+        app.github = Some(standin_client(&gh.client_id, "not-the-secret", gh.authorize_url(), gh.token_url(), gh.api_base()));
+        app.discord = Some(standin_client(&dc.client_id, "not-the-secret", dc.authorize_url(), dc.token_url(), dc.api_base()));
+        app.facebook = Some(standin_client(&fb.client_id, "not-the-secret", fb.authorize_url(), fb.token_url(), fb.graph_base()));
+    }).await;
+    gh.set_user(GithubUser::new("octo", 583231, "octo@example.test"));
+    dc.set_user(DiscordUser::new("80351110224678912", "nelly", "nelly@example.test"));
+    fb.set_user(FacebookUser::new("10158000000000002", "Fay", None));
+    let sdk = Sdk::new();
+    let app = sdk.app(&t).await;
+    for (provider, error) in [("oauth2-github", "incorrect_client_credentials"), ("oauth2-discord", "invalid_client"), ("oauth2-facebook", "OAuthException")] {
+        let (landing, _) = browse(&app, provider, "").await;
+        assert!(is_app(&landing.url), "{provider}: {landing:#?}");
+        assert_eq!(query_param(&landing.url, "error").as_deref(), Some("access_denied"), "{provider}: {landing:#?}");
+        let description = query_param(&landing.url, "error_description").unwrap_or_default();
+        assert!(description.contains(error), "{provider}: {description}");
+        let err = app.complete_redirect_login(&landing.url).await.unwrap_err();
+        assert!(matches!(&err, SdkError::RedirectFailed { reason, .. } if reason == "access_denied"), "{provider}: {err:?}");
+    }
+    assert!(app.all_users().is_empty());
+    assert_eq!(t.user_count().await, 0, "no half-created users");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callback_state_cookie_and_mix_up_checks_happen_before_any_token_exchange() {
     let gh = GithubStandin::start().await;

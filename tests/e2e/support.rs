@@ -46,10 +46,12 @@ pub struct TestServer {
 /// Test-suite configuration: cheap Argon2 (the production floor is asserted by a unit test),
 /// rate limits off unless a test turns them on, mail to the outbox.
 pub fn test_config(dir: &std::path::Path, database_url: &str) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = dir.to_path_buf();
-    config.database_url = Some(database_url.to_string());
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        database_url: Some(database_url.to_string()),
+        ..Config::default()
+    };
     config.passwords.argon2_memory_kib = 256;
     config.passwords.argon2_iterations = 1;
     config.passwords.insecure_fast_hashing = true;
@@ -124,6 +126,11 @@ impl TestServer {
         let server = Server::start(config).await.expect("server restarts");
         self.base = server.url();
         self.server = Some(server);
+    }
+
+    /// How many users the app has, read from the server's own store.
+    pub async fn user_count(&self) -> usize {
+        gatehouse_server::store::users::list(self.state().db.reader(), APP).await.unwrap().len()
     }
 
     pub fn api(&self, path: &str) -> String {

@@ -28,7 +28,7 @@ async fn per_ip_buckets_answer_429_and_spare_other_ips(b: Backend) {
     }
     let r = t.login(APP, "anon-user", json!({})).await;
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(retry >= 1 && retry <= 1200, "{retry}");
+    assert!((1..=1200).contains(&retry), "{retry}");
     r.err(429, "TooManyRequests");
     // A forged X-Forwarded-For from an untrusted peer changes nothing.
     let forged = t.http.post(t.app_path(APP, "/auth/providers/anon-user/login")).header("x-forwarded-for", "203.0.113.7")

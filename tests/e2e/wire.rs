@@ -136,7 +136,7 @@ async fn injection_strings_are_plain_data(b: Backend) {
         assert_eq!(key["name"], evil);
         t.login(APP, "api-key", json!({"key": evil})).await.err(401, "InvalidPassword");
     }
-    t.login(APP, &"x' OR 1=1 --".to_string(), json!({})).await.err(404, "AuthProviderNotFound");
+    t.login(APP, "x' OR 1=1 --", json!({})).await.err(404, "AuthProviderNotFound");
     // Everything still works afterwards.
     let keys = t.call(Method::GET, &t.api("/auth/api_keys"), Some(&user.refresh), None).await.ok();
     assert_eq!(keys.as_array().unwrap().len(), 4);

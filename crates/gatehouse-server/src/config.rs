@@ -428,8 +428,7 @@ mod tests {
 
     #[test]
     fn non_loopback_listen_needs_explicit_opt_in() {
-        let mut c = Config::default();
-        c.listen = "0.0.0.0:9090".parse().unwrap();
+        let mut c = Config { listen: "0.0.0.0:9090".parse().unwrap(), ..Config::default() };
         assert!(c.validate().unwrap_err().to_string().contains("without TLS"));
         c.allow_insecure_http = true;
         c.validate().unwrap();

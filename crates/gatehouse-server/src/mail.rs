@@ -34,7 +34,8 @@ impl std::fmt::Debug for Mail {
 #[derive(Clone)]
 pub enum Mailer {
     Outbox { path: PathBuf, lock: Arc<Mutex<()>> },
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    // Boxed: the transport (with its connection pool) is far larger than the outbox variant.
+    Smtp { transport: Box<AsyncSmtpTransport<Tokio1Executor>>, from: Mailbox },
 }
 
 impl std::fmt::Debug for Mailer {
@@ -68,7 +69,7 @@ impl Mailer {
                 user.clone(), pass.expose().to_string()));
         }
         let from = smtp.from.parse().map_err(|e| anyhow::anyhow!("smtp.from {:?} is not a mail address: {e}", smtp.from))?;
-        Ok(Mailer::Smtp { transport: builder.build(), from })
+        Ok(Mailer::Smtp { transport: Box::new(builder.build()), from })
     }
 
     /// Queues a message; failures are logged, never surfaced to the requester.

@@ -203,19 +203,18 @@ impl Outbound {
         self.send(request, &parsed).await
     }
 
-    /// `application/x-www-form-urlencoded` POST (OAuth token endpoints), optionally with HTTP
-    /// Basic client authentication.
-    pub async fn post_form(&self, url: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Result<Reply, OutboundError> {
-        let parsed = self.check(url)?;
-        let body = form.iter().map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v))).collect::<Vec<_>>().join("&");
-        let mut request = self.client.post(parsed.clone())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(body);
-        if let Some((user, password)) = basic {
-            request = request.basic_auth(form_encode(user), Some(form_encode(password)));
-        }
-        self.send(request, &parsed).await
+    /// Sends a request the `oauth2` crate prepared (token endpoints) through the same guard, and
+    /// hands its answer back in the crate's terms.
+    pub async fn execute(&self, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, OutboundError> {
+        let (parts, body) = request.into_parts();
+        let parsed = self.check(&parts.uri.to_string())?;
+        let builder = self.client.request(parts.method, parsed.clone()).headers(parts.headers).body(body);
+        let reply = self.send(builder, &parsed).await?;
+        let mut response = oauth2::HttpResponse::new(reply.body);
+        *response.status_mut() = oauth2::http::StatusCode::from_u16(reply.status)
+            .map_err(|_| OutboundError::Failed(redact(parsed.as_str()), format!("invalid HTTP status {}", reply.status)))?;
+        *response.headers_mut() = reply.headers;
+        Ok(response)
     }
 
     pub async fn post_json(&self, url: &str, headers: &[(&str, String)], body: Vec<u8>) -> Result<Reply, OutboundError> {
@@ -226,16 +225,6 @@ impl Outbound {
         }
         self.send(request, &parsed).await
     }
-}
-
-/// `application/x-www-form-urlencoded` encoding of one name or value (RFC 6749 Appendix B also
-/// uses it for Basic-auth client credentials).
-pub fn form_encode(s: &str) -> String {
-    s.bytes().map(|b| match b {
-        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => (b as char).to_string(),
-        b' ' => "+".to_string(),
-        _ => format!("%{b:02X}"),
-    }).collect()
 }
 
 /// A URL fit for logs and error messages: no query (it may carry tokens), no credentials.

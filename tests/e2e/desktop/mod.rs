@@ -1,5 +1,5 @@
 //! The desktop app end to end: the real window under Xvfb, driven over WebDriver (tauri-driver
-//! + WebKitWebDriver), with the real OS keychain (gnome-keyring on the session bus), the
+//! and WebKitWebDriver), with the real OS keychain (gnome-keyring on the session bus), the
 //! embedded Local backend, a remote gatehoused with the real OpenID provider, and deep links
 //! delivered as a second instance. Screenshots land in `target/desktop-e2e/`.
 

@@ -8,6 +8,9 @@ use gatehouse_proto::routes::provider as p;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+mod oauth;
+pub use oauth::TokenAnswer;
+
 use super::jwt::{self, KeySource, Rules};
 use super::{jwt_error, oidc_profile, refused, upstream_unavailable, ExternalIdentity};
 use crate::config::OAuthClientConfig;
@@ -133,75 +136,6 @@ impl Upstream {
         Ok(self.secret())
     }
 
-    /// The authorization request the browser is sent to.
-    pub fn authorize(&self, callback: &str, state: &str, challenge: &str, nonce: &str, login_hint: Option<&str>) -> String {
-        let mut url = url::Url::parse(&self.authorize_url).expect("validated at startup");
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("response_type", "code").append_pair("client_id", &self.client_id)
-                .append_pair("redirect_uri", callback).append_pair("state", state)
-                .append_pair("code_challenge", challenge).append_pair("code_challenge_method", "S256");
-            let joined = if self.provider == p::FACEBOOK { self.scopes.join(",") } else { self.scopes.join(" ") };
-            q.append_pair("scope", &joined);
-            if self.oidc {
-                q.append_pair("nonce", nonce);
-            }
-            if self.form_post {
-                q.append_pair("response_mode", "form_post");
-            }
-            if let (true, Some(hint)) = (self.oidc, login_hint) {
-                q.append_pair("login_hint", hint);
-            }
-        }
-        url.into()
-    }
-
-    /// Exchanges an authorization code; answers the provider's token response.
-    pub async fn exchange(&self, state: &AppState, code: &str, redirect_uri: &str, verifier: Option<&str>) -> ApiResult<Map<String, Value>> {
-        let secret = self.client_secret(state.now())?;
-        let mut form: Vec<(&str, &str)> = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
-        if let Some(v) = verifier {
-            form.push(("code_verifier", v));
-        }
-        let basic = match self.cfg.token_endpoint_auth.as_deref() {
-            Some("client_secret_basic") => true,
-            Some(_) => false,
-            None => matches!(self.provider, p::DISCORD | p::TWITTER),
-        };
-        let reply = match self.provider {
-            // RFC 6749 §2.3.1 Basic client authentication.
-            _ if basic && !secret.is_empty() && self.provider != p::FACEBOOK => state.outbound.post_form(&self.token_url, &form, Some((&self.client_id, &secret))).await,
-            p::FACEBOOK => {
-                let mut url = url::Url::parse(&self.token_url).map_err(|_| ApiError::internal())?;
-                url.query_pairs_mut().append_pair("client_id", &self.client_id).append_pair("redirect_uri", redirect_uri)
-                    .append_pair("client_secret", &secret).append_pair("code", code);
-                if let Some(v) = verifier {
-                    url.query_pairs_mut().append_pair("code_verifier", v);
-                }
-                state.outbound.get(url.as_str(), None).await
-            }
-            _ => {
-                form.push(("client_id", &self.client_id));
-                if !secret.is_empty() {
-                    form.push(("client_secret", &secret));
-                }
-                state.outbound.post_form(&self.token_url, &form, None).await
-            }
-        }.map_err(|e| upstream_unavailable(self.provider, e))?;
-        let body = answer_object(self.provider, &reply)?;
-        // GitHub reports errors with HTTP 200 and an `error` member.
-        if let Some(error) = provider_error(&body) {
-            return Err(refused(self.provider, format!("the provider refused the authorization code ({error})")));
-        }
-        if !reply.ok() {
-            return Err(upstream_unavailable(self.provider, format!("token endpoint answered HTTP {}", reply.status)));
-        }
-        match body.get("access_token") {
-            Some(Value::String(_)) => Ok(body),
-            _ => Err(refused(self.provider, "the token response has no access token")),
-        }
-    }
-
     /// Verifies an ID token from this provider. `nonce` is checked when the flow sent one;
     /// `fresh` (redirect flows) limits `iat` to 5 minutes ago.
     pub async fn verify_id_token(&self, state: &AppState, token: &str, nonce: Option<&str>, fresh: bool) -> ApiResult<ExternalIdentity> {
@@ -226,12 +160,10 @@ impl Upstream {
 
     /// The identity behind an upstream access token (non-OIDC providers), or behind the ID token
     /// of an OIDC token response.
-    pub async fn identity(&self, state: &AppState, tokens: &Map<String, Value>, nonce: Option<&str>) -> ApiResult<ExternalIdentity> {
-        let access = tokens.get("access_token").and_then(Value::as_str).unwrap_or_default();
+    pub async fn identity(&self, state: &AppState, tokens: &TokenAnswer, nonce: Option<&str>) -> ApiResult<ExternalIdentity> {
+        let access = oauth::access_token(tokens);
         if self.oidc {
-            let id_token = tokens.get("id_token").and_then(Value::as_str)
-                .ok_or_else(|| refused(self.provider, "the token response has no ID token"))?;
-            return self.verify_id_token(state, id_token, nonce, true).await;
+            return self.verify_id_token(state, self.id_token_of(tokens)?, nonce, true).await;
         }
         let api = self.api_url.as_deref().unwrap_or_default();
         let issuer = self.issuers[0].clone();
@@ -279,6 +211,11 @@ impl Upstream {
             p::FACEBOOK => self.facebook_identity(state, access).await,
             _ => Err(ApiError::internal()),
         }
+    }
+
+    /// The ID token of an OpenID Connect token response.
+    pub fn id_token_of<'a>(&self, tokens: &'a TokenAnswer) -> ApiResult<&'a str> {
+        oauth::id_token(tokens).ok_or_else(|| refused(self.provider, "the token response has no ID token"))
     }
 
     /// Facebook access tokens are checked with the Graph API's `debug_token` (valid, issued to
@@ -343,22 +280,12 @@ fn answer_object(provider: &str, reply: &Reply) -> ApiResult<Map<String, Value>>
     match reply.json() {
         Some(Value::Object(map)) => Ok(map),
         _ => {
-            // GitHub answers form-encoded unless asked for JSON; anything else is a broken answer.
             if reply.ok() {
                 Err(upstream_unavailable(provider, "the answer is not a JSON object"))
             } else {
                 Err(upstream_unavailable(provider, format!("HTTP {}", reply.status)))
             }
         }
-    }
-}
-
-fn provider_error(body: &Map<String, Value>) -> Option<String> {
-    match body.get("error")? {
-        Value::String(code) => Some(code.clone()),
-        // Facebook: {"error": {"message", "type", "code"}}
-        Value::Object(e) => Some(e.get("type").and_then(Value::as_str).unwrap_or("error").to_string()),
-        _ => Some("error".into()),
     }
 }
 

@@ -96,9 +96,7 @@ pub async fn identity_from_payload(state: &AppState, app_id: &str, name: &str, b
                         .or_else(|| cfg.auth_code_redirect_uri.clone()).unwrap_or_else(|| "postmessage".into());
                     let verifier = body.get("codeVerifier").or_else(|| body.get("code_verifier")).and_then(Value::as_str);
                     let tokens = upstream.exchange(state, code, &redirect, verifier).await?;
-                    let id_token = tokens.get("id_token").and_then(Value::as_str)
-                        .ok_or_else(|| refused(name, "the token response has no ID token"))?;
-                    return upstream.verify_id_token(state, id_token, None, false).await;
+                    return upstream.verify_id_token(state, upstream.id_token_of(&tokens)?, None, false).await;
                 }
                 return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingParameter,
                     "oauth2-google needs authCode or id_token (or a redirect login: GET …/login?redirect=…)"));

@@ -168,7 +168,7 @@ pub async fn start(state: &AppState, app_id: &str, name: &str, q: StartQuery, li
         return Ok(Start::Header { location });
     }
     let hint = q.login_hint.filter(|h| h.len() <= 256);
-    let location = up.authorize(&callback_url(state, name), &upstream_state, &s256(&verifier), &nonce, hint.as_deref());
+    let location = up.authorize(&callback_url(state, name), &upstream_state, &verifier, &nonce, hint.as_deref())?;
     Ok(Start::Browser { location, cookie: cookie(state, &flow.id, &binding, up.form_post) })
 }
 
@@ -186,7 +186,7 @@ pub async fn start_bound(state: &AppState, flow_id: &str, key: &str) -> ApiResul
     if !flows::bind(state.db.writer(), &flow.id, &sha256_hex(binding.as_bytes()), &sha256_hex(upstream_state.as_bytes())).await? {
         return Err(invalid());
     }
-    let location = up.authorize(&callback_url(state, &flow.provider), &upstream_state, &s256(&flow.upstream_verifier), &flow.nonce, None);
+    let location = up.authorize(&callback_url(state, &flow.provider), &upstream_state, &flow.upstream_verifier, &flow.nonce, None)?;
     Ok(Start::Browser { location, cookie: cookie(state, &flow.id, &binding, up.form_post) })
 }
 

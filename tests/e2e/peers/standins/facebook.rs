@@ -10,6 +10,7 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -71,7 +72,7 @@ impl FacebookStandin {
         let fb = Arc::new(Fb { core: Core::new(APP_ID, APP_SECRET, user), require_proof: AtomicBool::new(false) });
         let app = axum::Router::new()
             .route(&format!("/{VERSION}/dialog/oauth"), get(dialog))
-            .route(&format!("/{VERSION}/oauth/access_token"), get(access_token))
+            .route(&format!("/{VERSION}/oauth/access_token"), get(access_token).post(access_token))
             .route(&format!("/{VERSION}/debug_token"), get(debug_token))
             .route(&format!("/{VERSION}/me"), get(me))
             .with_state(fb.clone());
@@ -172,7 +173,10 @@ async fn dialog(State(fb): S, Query(q): Q) -> Response {
     }
 }
 
-async fn access_token(State(fb): S, Query(p): Q) -> Response {
+/// Graph takes the parameters from the query string (its documented GET) or a form POST.
+async fn access_token(State(fb): S, Query(query): Q, headers: HeaderMap, body: Bytes) -> Response {
+    let mut p = query;
+    p.extend(super::body_params(&headers, &body));
     let core = &fb.core;
     if core.enter_token().await {
         return outage();
