@@ -12,6 +12,7 @@ pub mod settings;
 pub mod shell;
 mod sign_in;
 pub mod views;
+pub mod webview;
 
 use std::sync::Arc;
 
@@ -106,6 +107,9 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
             use tauri_plugin_deep_link::DeepLinkExt as _;
+            if let Some(window) = app.get_webview_window("main") {
+                webview::without_compositing(&window);
+            }
             let data_dir = app.path().app_data_dir()?;
             let shell = Arc::new(TauriShell { handle: app.handle().clone() });
             let desktop = Arc::new(Desktop::new(Options { data_dir, secrets: Secrets::OsKeychain, start_local: true }, shell));

@@ -33,9 +33,10 @@ impl LocalBackend {
     pub async fn start(data_dir: &Path) -> Result<LocalBackend> {
         let mut config = Config { listen: "127.0.0.1:0".parse().expect("static address"), data_dir: data_dir.to_path_buf(), ..Config::default() };
         config.apply_dev_defaults();
-        // One person on one machine: one password hash at a time is plenty, and each Argon2id
-        // run holds 19 MiB that the allocator tends to keep afterwards.
+        // One person on one machine: one password hash at a time is plenty, and its 19 MiB
+        // Argon2id work area goes back to the OS afterwards instead of staying resident.
         config.passwords.max_concurrent_hashes = 1;
+        config.passwords.reuse_hash_memory = false;
         config.validate().map_err(|e| DesktopError::LocalBackend(e.to_string()))?;
         std::fs::create_dir_all(data_dir)
             .map_err(|e| DesktopError::LocalBackend(format!("cannot create {}: {e}", data_dir.display())))?;

@@ -115,6 +115,10 @@ pub struct PasswordConfig {
     pub max_concurrent_hashes: usize,
     /// A request waiting longer than this for a hashing slot gets 503.
     pub hash_queue_timeout_ms: u64,
+    /// Keep each slot's Argon2 work area (19 MiB at the default cost) between hashes: no page
+    /// faults per login on a busy server. Off returns it to the OS after every hash, for a
+    /// process that hashes rarely (the desktop app's embedded server).
+    pub reuse_hash_memory: bool,
     /// Allows Argon2 parameters below the OWASP floor. For test suites only.
     pub insecure_fast_hashing: bool,
 }
@@ -129,6 +133,7 @@ impl Default for PasswordConfig {
             argon2_parallelism: 1,
             max_concurrent_hashes: 0,
             hash_queue_timeout_ms: 2000,
+            reuse_hash_memory: true,
             insecure_fast_hashing: false,
         }
     }

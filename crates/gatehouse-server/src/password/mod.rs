@@ -38,10 +38,23 @@ struct MemoryPool {
     keep: usize,
 }
 
+/// Blocks (1 KiB each) in a reservation above glibc's largest dynamic mmap threshold (32 MiB on
+/// 64-bit): such an allocation is always mapped fresh and unmapped when freed, while a smaller
+/// one, once freed, stays in the allocator's arena for good. Only the blocks used are touched,
+/// so only they become resident.
+const ALWAYS_UNMAPPED_BLOCKS: usize = 33 * 1024;
+
 impl MemoryPool {
     fn with_blocks<R>(&self, count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
         let reused = self.free.lock().expect("memory pool").pop().filter(|b| b.len() >= count);
-        let mut blocks = reused.unwrap_or_else(|| vec![Block::default(); count]);
+        let mut blocks = reused.unwrap_or_else(|| {
+            if self.keep > 0 {
+                return vec![Block::default(); count];
+            }
+            let mut blocks = Vec::with_capacity(count.max(ALWAYS_UNMAPPED_BLOCKS));
+            blocks.resize(count, Block::default());
+            blocks
+        });
         let result = f(&mut blocks[..count]);
         let mut free = self.free.lock().expect("memory pool");
         if free.len() < self.keep {
@@ -101,7 +114,8 @@ impl Hasher {
             0 => 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         };
-        let memory = Arc::new(MemoryPool { free: std::sync::Mutex::new(Vec::new()), keep: slots });
+        let keep = if config.reuse_hash_memory { slots } else { 0 };
+        let memory = Arc::new(MemoryPool { free: std::sync::Mutex::new(Vec::new()), keep });
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         let dummy = hash_with(&argon2, &memory, crate::crypto::secret_256().as_bytes(), salt.as_salt())
             .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?;
@@ -215,6 +229,19 @@ mod tests {
         let stored = weak.hash("a fine long passphrase".into()).await.unwrap();
         let stronger = Hasher::new(&PasswordConfig { argon2_memory_kib: 512, ..cheap() }).unwrap();
         assert_eq!(stronger.verify("a fine long passphrase", Some(stored)).await.unwrap(), (true, true));
+    }
+
+    #[tokio::test]
+    async fn work_areas_are_kept_per_slot_only_when_reuse_is_on() {
+        let pooled = Hasher::new(&PasswordConfig { max_concurrent_hashes: 2, ..cheap() }).unwrap();
+        let fresh = Hasher::new(&PasswordConfig { max_concurrent_hashes: 2, reuse_hash_memory: false, ..cheap() }).unwrap();
+        for h in [&pooled, &fresh] {
+            let stored = h.hash("a fine long passphrase".into()).await.unwrap();
+            assert_eq!(h.verify("a fine long passphrase", Some(stored.clone())).await.unwrap(), (true, false));
+            assert_eq!(h.verify("a fine long passphrasE", Some(stored)).await.unwrap(), (false, false));
+        }
+        assert_eq!(pooled.memory.free.lock().unwrap().len(), 1, "one work area kept for the next hash");
+        assert!(fresh.memory.free.lock().unwrap().is_empty(), "every work area freed after its hash");
     }
 
     #[tokio::test]
