@@ -157,12 +157,14 @@ async fn main() {
     println!("switch click → list       {:>8.1} ms   median of 20, p95 {:.1} ms   target < 50 ms", median(times), sorted[18]);
     d.quit().await;
     // A single instance: wait until the driven one is gone before starting it again.
+    // (Otherwise the new one would hand over to it and exit, and be measured as nothing.)
     for _ in 0..100 {
         if pids_of(&g.app).is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(pids_of(&g.app).is_empty(), "the driven app is still running 10 s after its session ended");
 
     // Memory is compared like for like: both windows started as a user would, without WebDriver
     // (whose automation session adds to the web process), and measured after the same wait. The
