@@ -7,7 +7,8 @@
 #        libdbus-1-dev dbus gnome-keyring libsecret-tools (the OS keychain: Secret Service over D-Bus)
 #        libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev (the desktop
 #        app's window: Tauri 2 on WebKitGTK), xdg-utils desktop-file-utils (gatehouse:// deep links),
-#        xvfb webkit2gtk-driver (a display without a screen, and WebDriver for the window tests)
+#        xvfb webkit2gtk-driver (a display without a screen, and WebDriver for the window tests),
+#        nginx (the reverse proxy the forwarded-address tests run behind; its service is not used)
 #      Node.js and npm count as present when the `node` / `npm` commands exist, whoever installed
 #      them: NodeSource's nodejs package ships npm itself and conflicts with Debian's npm package.
 #   2. Rust: only checked. If `cargo` is missing this prints how to install it and exits 1
@@ -45,7 +46,8 @@ fi
 PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm python3 python3-venv sqlite3
           libdbus-1-dev dbus gnome-keyring libsecret-tools
           libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
-          xdg-utils desktop-file-utils xvfb webkit2gtk-driver)
+          xdg-utils desktop-file-utils xvfb webkit2gtk-driver
+          nginx)
 
 is_installed() {
   case $1 in
@@ -90,6 +92,20 @@ MSG
   exit 1
 fi
 say "Rust: $(cargo --version)"
+# The test command's gates (cargo fmt --check, clippy -D warnings) need both components; rustup's
+# minimal profile leaves them out.
+for component in rustfmt clippy; do
+  tool=$([ "$component" = rustfmt ] && echo fmt || echo clippy)
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null 2>&1; then
+      say "Rust: adding the $component component"
+      rustup component add "$component"
+    else
+      echo "setup: error: cargo $tool is missing and there is no rustup to add $component" >&2
+      exit 1
+    fi
+  fi
+done
 
 # ---- 3. realm-web for the end-to-end tests ---------------------------------------------------
 if [ "${SETUP_SKIP_NODE:-0}" = 1 ]; then

@@ -9,7 +9,10 @@
 #        GATEHOUSE_TEST_PG_URL=postgres://postgres@127.0.0.1:$PORT/gatehouse_test
 #      exported to the tests. A trap always stops it and removes the folder.
 #   3. cargo build --workspace --bins --locked   (the e2e tests start the real gatehoused binary)
-#   4. cargo test --workspace --locked [ARGS] -- --test-threads=2 [TEST BINARY ARGS], inside
+#   4. gates (whole-workspace runs only; TEST_SKIP_LINT=1 skips them): cargo fmt --all --check,
+#      scripts/check-lines.py (no Rust line over 100 characters, no ui/ line over 120), and
+#      cargo clippy --workspace --all-targets -- -D warnings
+#   5. cargo test --workspace --locked [ARGS] -- --test-threads=2 [TEST BINARY ARGS], inside
 #        dbus-run-session -- bash scripts/keyring-session.sh ...
 #      i.e. on a private D-Bus session bus with an unlocked gnome-keyring whose files live in a
 #      temp folder (GATEHOUSE_TEST_KEYRING=1 tells the OS-keychain tests it is there).
@@ -152,7 +155,17 @@ if [ $rc -ne 0 ]; then
   exit "$rc"
 fi
 
-# ---- 4. test -----------------------------------------------------------------------------------
+# ---- 4. gates: format, line length, lints -------------------------------------------------------
+# Whole-workspace runs only (a filtered run is for iterating). TEST_SKIP_LINT=1 skips them.
+if [ "${TEST_SKIP_LINT:-0}" != 1 ] && [ ${#WORKSPACE[@]} -gt 0 ]; then
+  phase lint
+  cargo fmt --all --check || { echo "test.sh: cargo fmt --check failed: run cargo fmt --all" >&2; exit 1; }
+  python3 "$ROOT/scripts/check-lines.py" || { echo "test.sh: lines over the limit (see above)" >&2; exit 1; }
+  cargo clippy --workspace --all-targets --locked -- -D warnings \
+    || { echo "test.sh: clippy found problems (see above)" >&2; exit 1; }
+fi
+
+# ---- 5. test -----------------------------------------------------------------------------------
 phase test
 dbus-run-session -- bash "$ROOT/scripts/keyring-session.sh" \
   cargo test "${WORKSPACE[@]}" --locked "${CARGO_ARGS[@]}" -- "${THREADS[@]}" "${HARNESS_ARGS[@]}" || rc=$?
@@ -162,7 +175,7 @@ if [ $rc -ne 0 ]; then
   exit "$rc"
 fi
 
-# ---- 5. the desktop app's .deb -------------------------------------------------------------------
+# ---- 6. the desktop app's .deb -------------------------------------------------------------------
 # A debug package: it checks the packaging (binary, desktop entry with %u, icons, Depends) without
 # a second, release build of everything. TEST_SKIP_DEB=1 skips it while iterating.
 if [ "${TEST_SKIP_DEB:-0}" != 1 ] && [ ${#WORKSPACE[@]} -gt 0 ]; then

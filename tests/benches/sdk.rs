@@ -10,6 +10,9 @@
 //! Run: `cargo bench -p gatehouse-tests --bench sdk`. The server runs in-process with cheap
 //! Argon2 parameters so that client costs, not password hashing, are what is measured.
 
+// A measurement harness: a failed step should stop it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,11 +159,21 @@ async fn main() {
         .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
         .and_then(|v| v["per_iteration_ms"].as_f64());
     match theirs {
-        Some(theirs) => println!("{:<44} SDK {ours:>7.2} ms   realm-web {theirs:>7.2} ms   SDK is {:.2}x faster (target ≥ 2x)",
-            "login + list API keys + refresh (per run)", theirs / ours),
-        None => println!("{:<44} SDK {ours:>7.2} ms   realm-web: not run (scripts/setup.sh installs it)", "login + list API keys + refresh (per run)"),
+        Some(theirs) => println!(
+            "{:<44} SDK {ours:>7.2} ms   realm-web {theirs:>7.2} ms   \
+             SDK is {:.2}x faster (target ≥ 2x)",
+            "login + list API keys + refresh (per run)",
+            theirs / ours
+        ),
+        None => println!(
+            "{:<44} SDK {ours:>7.2} ms   realm-web: not run (scripts/setup.sh installs it)",
+            "login + list API keys + refresh (per run)"
+        ),
     }
-    println!("note: each SDK login also writes the account list durably (fsync) and stores tokens in the keychain (in memory here)");
+    println!(
+        "note: each SDK login also writes the account list durably (fsync) and stores tokens in \
+         the keychain (in memory here)"
+    );
     srv.shutdown().await;
     short.shutdown().await;
 }

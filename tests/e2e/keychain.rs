@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! scripts/test.sh --test e2e keychain
-//! dbus-run-session -- bash scripts/keyring-session.sh cargo test -p gatehouse-tests --test e2e keychain
+//! dbus-run-session -- bash scripts/keyring-session.sh \
+//!     cargo test -p gatehouse-tests --test e2e keychain
 //! ```
 //!
 //! The failure cases ("no Secret Service", "locked keyring") need another D-Bus environment than
@@ -15,6 +16,9 @@
 //! never changed here: the test binary runs itself again as a child (`child_probe`, selected with
 //! `--exact` and switched on by `GATEHOUSE_KEYCHAIN_PROBE=1`) in that environment and reports
 //! what `App::build` said on one `PROBE-RESULT:` line. Every child is bounded by a timeout.
+
+// Test code: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -35,9 +39,11 @@ const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
 fn require_real_keyring() {
     if std::env::var_os(KEYRING_ENV).is_none() {
         panic!(
-            "{KEYRING_ENV} is not set: this test needs a real, unlocked gnome-keyring on a private D-Bus \
-             session. Run it through scripts/test.sh (e.g. `scripts/test.sh --test e2e keychain`), or as \
-             `dbus-run-session -- bash scripts/keyring-session.sh cargo test -p gatehouse-tests --test e2e keychain`"
+            "{KEYRING_ENV} is not set: this test needs a real, unlocked gnome-keyring on a \
+             private D-Bus session. Run it through scripts/test.sh (e.g. \
+             `scripts/test.sh --test e2e keychain`), or as \
+             `dbus-run-session -- bash scripts/keyring-session.sh \
+             cargo test -p gatehouse-tests --test e2e keychain`"
         );
     }
 }
@@ -157,7 +163,8 @@ async fn concurrent_apps_pass_the_keychain_self_test() {
         let builds = dirs.iter().map(|d| App::builder(APP).base_url("http://127.0.0.1:9").data_dir(d.path()).build());
         for (i, result) in futures_join_all(builds).await.into_iter().enumerate() {
             if let Err(e) = result {
-                panic!("round {round}: app {i} of 8 built at once failed the keychain self-test ({}): {e}", e.code());
+                let code = e.code();
+                panic!("round {round}: app {i} of 8 built at once failed the self-test ({code}): {e}");
             }
         }
     }
@@ -239,13 +246,19 @@ fn run_probe(mut cmd: Command) -> Probe {
             let _ = child.kill();
             let _ = child.wait();
             let (out, err) = (out_reader.join().unwrap(), err_reader.join().unwrap());
-            panic!("the keychain probe did not finish within {CHILD_TIMEOUT:?} (killed); stdout:\n{out}\nstderr:\n{err}");
+            panic!(
+                "the keychain probe did not finish within {CHILD_TIMEOUT:?} (killed); \
+                 stdout:\n{out}\nstderr:\n{err}"
+            );
         }
         std::thread::sleep(Duration::from_millis(25));
     };
     let (out, err) = (out_reader.join().unwrap(), err_reader.join().unwrap());
     let line = out.lines().find_map(|l| l.split_once("PROBE-RESULT: ").map(|(_, rest)| rest)).unwrap_or_else(|| {
-        panic!("the keychain probe printed no PROBE-RESULT line (exit {status}); stdout:\n{out}\nstderr:\n{err}")
+        panic!(
+            "the keychain probe printed no PROBE-RESULT line (exit {status}); \
+             stdout:\n{out}\nstderr:\n{err}"
+        )
     });
     if line == "ok" {
         return Probe::Ok;
@@ -302,10 +315,14 @@ fn a_locked_keyring_is_a_clear_keychain_error() {
 set -euo pipefail
 owned() {
   dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
+    | grep -q 'boolean true'
 }
 not_owned() { ! owned; }
-wait_for() { for _ in $(seq 200); do "$1" && return 0; sleep 0.05; done; echo "locked-keyring setup: timed out: $1" >&2; return 1; }
+wait_for() {
+  for _ in $(seq 200); do "$1" && return 0; sleep 0.05; done
+  echo "locked-keyring setup: timed out: $1" >&2; return 1
+}
 mkdir -m 700 "$KDIR/data" "$KDIR/c1" "$KDIR/c2" "$KDIR/runtime"
 # anything D-Bus starts on demand (a keyring daemon, the prompter) stays out of the real $HOME
 dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
@@ -313,14 +330,17 @@ dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/D
   "dict:string:string:XDG_DATA_HOME,$KDIR/data,XDG_RUNTIME_DIR,$KDIR/runtime" >/dev/null
 # 1. create the login keyring with a password (the daemon reads it on stdin), then stop it
 printf '%s' locked-test-password \
-  | XDG_DATA_HOME="$KDIR/data" gnome-keyring-daemon --foreground --unlock --components=secrets -C "$KDIR/c1" >/dev/null 2>"$KDIR/first.log" &
+  | XDG_DATA_HOME="$KDIR/data" gnome-keyring-daemon --foreground --unlock --components=secrets \
+      -C "$KDIR/c1" >/dev/null 2>"$KDIR/first.log" &
 first=$!
 wait_for owned
 kill "$first"; wait "$first" || true
 wait_for not_owned
-test -s "$KDIR/data/keyrings/login.keyring" || { echo "locked-keyring setup: no login.keyring was written" >&2; exit 1; }
+test -s "$KDIR/data/keyrings/login.keyring" \
+  || { echo "locked-keyring setup: no login.keyring was written" >&2; exit 1; }
 # 2. the same keyring files, daemon started without unlocking: the keyring stays locked
-XDG_DATA_HOME="$KDIR/data" gnome-keyring-daemon --foreground --start --components=secrets -C "$KDIR/c2" </dev/null >/dev/null 2>"$KDIR/second.log" &
+XDG_DATA_HOME="$KDIR/data" gnome-keyring-daemon --foreground --start --components=secrets \
+  -C "$KDIR/c2" </dev/null >/dev/null 2>"$KDIR/second.log" &
 second=$!
 trap 'kill "$second" 2>/dev/null; wait "$second" 2>/dev/null || true' EXIT
 wait_for owned

@@ -2,6 +2,9 @@
 //! token refresh (single flight, outages, revocation), events, and restarts from disk.
 //! Secrets go to an in-memory keychain here; `keychain.rs` runs the same SDK on the real one.
 
+// Test code: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,7 +126,8 @@ async fn three_users_switch_log_out_remove_delete_and_survive_a_restart(b: Backe
     assert!(seen.contains(&Event::ActiveUserChanged { user_id: Some(a.id().into()) }));
 
     // Restart the App from disk: same users, same states, same active user, usable tokens.
-    tokio::time::sleep(Duration::from_millis(100)).await; // let the background save of the switch land
+    // Let the background save of the switch land.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let active = app.current_user().unwrap().id().to_string();
     drop(app);
     let app = sdk.app(&t).await;

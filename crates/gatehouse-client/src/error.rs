@@ -14,7 +14,8 @@ pub mod codes {
     pub const LOGGED_OUT: &str = "UserLoggedOut";
     pub const UNKNOWN_USER: &str = "UnknownUser";
     pub const INVALID_ARGUMENT: &str = "InvalidArgument";
-    /// A redirect URL whose state matches no sign-in started by this app (ignored, nothing changed).
+    /// A redirect URL whose state matches no sign-in started by this app (ignored, nothing
+    /// changed).
     pub const UNKNOWN_REDIRECT: &str = "UnknownRedirect";
     /// The browser sign-in ended with an error (the person declined, the provider failed, …).
     pub const REDIRECT_FAILED: &str = "RedirectFailed";
@@ -24,7 +25,11 @@ pub mod codes {
 pub enum Error {
     /// The server refused the request; `code` is its wire `error_code` (e.g. `InvalidPassword`).
     #[error("{message} ({code}, HTTP {status})")]
-    Server { status: u16, code: String, message: String },
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// The server could not be reached or the connection failed. Nothing was changed locally.
     #[error("cannot reach the server at {url}: {detail}")]
     Transport { url: String, detail: String },
@@ -35,7 +40,10 @@ pub enum Error {
     #[error("the OS keychain is not usable: {reason}. {advice}")]
     Keychain { reason: String, advice: String },
     /// The user store on disk cannot be read; it was left untouched.
-    #[error("the account list at {path} is damaged ({detail}); it was left untouched — restore it from a backup or move it aside to start empty")]
+    #[error(
+        "the account list at {path} is damaged ({detail}); it was left untouched — \
+         restore it from a backup or move it aside to start empty"
+    )]
     StoreCorrupt { path: PathBuf, detail: String },
     /// Reading or writing the user store failed.
     #[error("cannot write the account list at {path}: {detail}")]

@@ -1,23 +1,71 @@
 //! One place that talks HTTP: builds requests, maps answers to [`Error`]. Tokens are sent only
-//! to endpoints that need them (unlike realm-web, nothing leaks onto public endpoints).
+//! to endpoints that need them (unlike realm-web, nothing leaks onto public endpoints). Bodies go
+//! out and come back as `gatehouse-proto` types.
 
 use gatehouse_proto::ErrorBody;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+/// The answer of an endpoint whose body (usually none: `204`) is not read.
+pub(crate) type Void = IgnoredAny;
 
 pub(crate) struct Http {
     pub client: reqwest::Client,
     pub base: String,
 }
 
+/// A JSON request body, serialised once (a request retried after a refresh sends the same bytes).
+pub(crate) struct Body(Vec<u8>);
+
+impl Body {
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Body> {
+        serde_json::to_vec(value)
+            .map(Body)
+            .map_err(|e| Error::InvalidArgument(format!("cannot encode the request: {e}")))
+    }
+
+    #[cfg(test)]
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
 pub(crate) struct Request<'a> {
     pub method: Method,
     pub path: String,
     pub bearer: Option<&'a str>,
-    pub body: Option<&'a Value>,
+    pub body: Option<&'a Body>,
     pub rotate: bool,
+}
+
+impl<'a> Request<'a> {
+    /// A request without token, body or rotation (public endpoints).
+    pub fn new(method: Method, path: impl Into<String>) -> Request<'a> {
+        Request {
+            method,
+            path: path.into(),
+            bearer: None,
+            body: None,
+            rotate: false,
+        }
+    }
+
+    pub fn bearer(self, token: &'a str) -> Request<'a> {
+        Request {
+            bearer: Some(token),
+            ..self
+        }
+    }
+
+    pub fn body(self, body: &'a Body) -> Request<'a> {
+        Request {
+            body: Some(body),
+            ..self
+        }
+    }
 }
 
 impl Http {
@@ -25,15 +73,21 @@ impl Http {
         format!("{}{path}", self.base)
     }
 
-    /// Sends and returns the JSON body (`Value::Null` for a void answer), or the server's error.
-    pub async fn send(&self, req: Request<'_>) -> Result<Value> {
+    /// Sends and decodes the JSON answer (an empty answer decodes as `null`), or returns the
+    /// server's error.
+    pub async fn send<T: DeserializeOwned>(&self, req: Request<'_>) -> Result<T> {
         let url = self.url(&req.path);
-        let mut builder = self.client.request(req.method, &url).header("accept", "application/json");
+        let mut builder = self
+            .client
+            .request(req.method, &url)
+            .header("accept", "application/json");
         if let Some(token) = req.bearer {
             builder = builder.bearer_auth(token);
         }
-        if let Some(body) = req.body {
-            builder = builder.json(body);
+        if let Some(Body(bytes)) = req.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone());
         }
         if req.rotate {
             builder = builder.header(gatehouse_proto::routes::ROTATION_HEADER, "1");
@@ -42,27 +96,34 @@ impl Http {
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
         if status.is_success() {
-            if bytes.is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&bytes).map_err(|e| Error::Decode(format!("{url}: {e}")));
+            let json: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+            return serde_json::from_slice(json).map_err(|e| Error::Decode(format!("{url}: {e}")));
         }
         Err(server_error(status, &bytes))
     }
-}
 
-impl Http {
     /// A `GET` answered with `200` and an `x-baas-location` header (the start of a link sign-in).
     pub async fn location_header(&self, path: &str, bearer: &str) -> Result<String> {
         let url = self.url(path);
-        let response = self.client.get(&url).bearer_auth(bearer).send().await.map_err(|e| transport(&url, e))?;
+        let response = self
+            .client
+            .get(&url)
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .map_err(|e| transport(&url, e))?;
         let status = response.status();
-        let location = response.headers().get("x-baas-location").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let location = response
+            .headers()
+            .get("x-baas-location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
         if !status.is_success() {
             return Err(server_error(status, &bytes));
         }
-        location.ok_or_else(|| Error::Decode(format!("{url}: no x-baas-location header in the answer")))
+        location
+            .ok_or_else(|| Error::Decode(format!("{url}: no x-baas-location header in the answer")))
     }
 }
 
@@ -74,14 +135,21 @@ fn transport(url: &str, e: reqwest::Error) -> Error {
     } else {
         e.to_string()
     };
-    Error::Transport { url: url.to_string(), detail }
+    Error::Transport {
+        url: url.to_string(),
+        detail,
+    }
 }
 
 fn server_error(status: StatusCode, bytes: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorBody>(bytes) {
         Ok(body) if !body.error_code.is_empty() || !body.error.is_empty() => Error::Server {
             status: status.as_u16(),
-            code: if body.error_code.is_empty() { "Unknown".into() } else { body.error_code },
+            code: if body.error_code.is_empty() {
+                "Unknown".into()
+            } else {
+                body.error_code
+            },
             message: body.error,
         },
         _ => Error::Server {
@@ -92,11 +160,39 @@ fn server_error(status: StatusCode, bytes: &[u8]) -> Error {
     }
 }
 
-/// Decodes a JWT's payload without verifying it (the server verifies; the client only reads
-/// `exp`, `iat` and `user_data`).
-pub(crate) fn jwt_claims(token: &str) -> Option<Value> {
+/// The claims the client reads from a token it holds (access or refresh). Unverified: the
+/// server verifies; the client only schedules refreshes and shows custom data. Read leniently
+/// (a claim of an unexpected type counts as absent), as the untyped reading did before.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TokenClaims {
+    #[serde(default)]
+    exp: serde_json::Value,
+    #[serde(default)]
+    iat: serde_json::Value,
+    #[serde(default)]
+    user_data: serde_json::Value,
+}
+
+impl TokenClaims {
+    pub fn exp(&self) -> Option<i64> {
+        self.exp.as_i64()
+    }
+
+    pub fn iat(&self) -> Option<i64> {
+        self.iat.as_i64()
+    }
+
+    pub fn user_data(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.user_data.as_object()
+    }
+}
+
+/// Decodes a JWT's payload without verifying it.
+pub(crate) fn jwt_claims(token: &str) -> Option<TokenClaims> {
     use base64::Engine as _;
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }

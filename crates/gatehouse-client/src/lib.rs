@@ -6,7 +6,7 @@
 //! # async fn demo() -> gatehouse_client::Result<()> {
 //! use gatehouse_client::{App, Credentials};
 //! let app = App::builder("gatehouse-dev").base_url("http://127.0.0.1:9090").build().await?;
-//! let user = app.log_in(Credentials::email_password("me@example.com", "a long passphrase")).await?;
+//! let user = app.log_in(Credentials::email_password("me@example.com", "long passphrase")).await?;
 //! let key = user.api_keys().create("ci").await?;        // key.key holds the secret, once
 //! let anon = app.log_in(Credentials::anonymous()).await?; // a second user, now active
 //! app.switch_user(&user)?;                                 // one call, no network
@@ -19,14 +19,27 @@
 //! persists the active user; never drops tokens because of a network error; opts into
 //! refresh-token rotation and stores each new refresh token before using it.
 
+// Lint gates of this crate (config in `clippy.toml` next to Cargo.toml): request bodies are
+// `gatehouse-proto` types, never `serde_json::json!` (allowed in tests only); no `unwrap`/`expect`
+// outside tests except where an `#[allow]` says why it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(clippy::disallowed_macros, clippy::unwrap_used, clippy::expect_used)
+)]
+#![cfg_attr(test, allow(clippy::disallowed_macros))]
+
 mod api_keys;
 mod app;
+mod clock;
 mod credentials;
 mod email_password;
 mod error;
 mod events;
+pub mod fs;
 mod http;
+mod lock;
 mod magic_link;
+mod pending_redirects;
 mod phone;
 mod pkce;
 mod redirect_login;
@@ -41,7 +54,9 @@ pub use email_password::EmailPasswordAuth;
 pub use error::{codes, Error, Result};
 pub use events::{Event, LogoutReason};
 pub use gatehouse_proto::auth::{ApiKey, Identity, Profile, ProviderInfo, SessionInfo};
+pub use gatehouse_proto::ProviderType;
 pub use magic_link::PendingMagicLink;
+pub use pending_redirects::PENDING_REDIRECT_TTL;
 pub use phone::PhonePasswordAuth;
 pub use redirect_login::RedirectLogin;
 pub use sessions::Sessions;

@@ -7,13 +7,21 @@ use ring::rand::SecureRandom as _;
 /// `bytes` random bytes, base64url without padding (32 bytes → a 43-character verifier).
 pub(crate) fn random_b64(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    ring::rand::SystemRandom::new().fill(&mut buf).expect("the OS random number generator is unavailable");
+    // `fill` fails only when the OS has no random source at all (getrandom(2) unavailable); no
+    // sign-in can be made safe then, and ring itself treats that as fatal.
+    #[allow(clippy::expect_used)]
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the OS random number generator is unavailable");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
 /// The S256 challenge of a verifier.
 pub(crate) fn challenge(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ))
 }
 
 #[cfg(test)]
@@ -21,6 +29,9 @@ mod tests {
     #[test]
     fn verifiers_are_43_chars_and_challenges_s256() {
         assert_eq!(super::random_b64(32).len(), 43);
-        assert_eq!(super::challenge("dBjftJeZ4CVP-mJ0kkFtDVs3dGzSmFGPyCwrjkL1oy0"), "UAp9I0t3BiXfhHGC0vByQUMJEcasn_b0HFTgC1GkYnE");
+        assert_eq!(
+            super::challenge("dBjftJeZ4CVP-mJ0kkFtDVs3dGzSmFGPyCwrjkL1oy0"),
+            "UAp9I0t3BiXfhHGC0vByQUMJEcasn_b0HFTgC1GkYnE"
+        );
     }
 }

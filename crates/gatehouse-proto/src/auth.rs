@@ -113,7 +113,10 @@ impl DeviceInfo {
 fn lenient_strings(device: &Value) -> Value {
     match device {
         Value::Object(map) => Value::Object(
-            map.iter().filter(|(_, v)| v.is_string()).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            map.iter()
+                .filter(|(_, v)| v.is_string())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         ),
         _ => Value::Null,
     }
@@ -219,25 +222,49 @@ mod tests {
 
     #[test]
     fn device_info_tolerates_junk_and_reads_relaxed_oids() {
-        let body = json!({"options": {"device": {"deviceId": "65f000000000000000000001", "platform": "node", "sdkVersion": 5}}});
+        let device =
+            json!({"deviceId": "65f000000000000000000001", "platform": "node", "sdkVersion": 5});
+        let body = json!({ "options": { "device": device } });
         let d = DeviceInfo::from_login_body(&body);
         assert_eq!(d.device_id.as_deref(), Some("65f000000000000000000001"));
         assert_eq!(d.platform.as_deref(), Some("node"));
         assert_eq!(d.sdk_version, None);
-        assert_eq!(DeviceInfo::from_login_body(&json!({"options": 3})), DeviceInfo::default());
+        assert_eq!(
+            DeviceInfo::from_login_body(&json!({"options": 3})),
+            DeviceInfo::default()
+        );
     }
 
     #[test]
     fn api_key_secret_is_only_serialised_when_present_and_never_debugged() {
-        let listed = ApiKey { id: "a".repeat(24), key: None, name: "k".into(), disabled: false };
-        assert_eq!(serde_json::to_value(&listed).unwrap(), json!({"_id": "a".repeat(24), "name": "k", "disabled": false}));
-        let created = ApiKey { key: Some("secret-value".into()), ..listed };
+        let listed = ApiKey {
+            id: "a".repeat(24),
+            key: None,
+            name: "k".into(),
+            disabled: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&listed).unwrap(),
+            json!({"_id": "a".repeat(24), "name": "k", "disabled": false})
+        );
+        let created = ApiKey {
+            key: Some("secret-value".into()),
+            ..listed
+        };
         assert!(!format!("{created:?}").contains("secret-value"));
     }
 
     #[test]
     fn login_response_omits_absent_refresh_token() {
-        let r = LoginResponse { access_token: "a".into(), refresh_token: None, user_id: "u".into(), device_id: NO_DEVICE_ID.into() };
-        assert!(serde_json::to_value(&r).unwrap().get("refresh_token").is_none());
+        let r = LoginResponse {
+            access_token: "a".into(),
+            refresh_token: None,
+            user_id: "u".into(),
+            device_id: NO_DEVICE_ID.into(),
+        };
+        assert!(serde_json::to_value(&r)
+            .unwrap()
+            .get("refresh_token")
+            .is_none());
     }
 }

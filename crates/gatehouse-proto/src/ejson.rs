@@ -18,8 +18,7 @@ pub fn relax(value: Value) -> Value {
 }
 
 fn relax_object(map: Map<String, Value>) -> Value {
-    if map.len() == 1 {
-        let (key, inner) = map.iter().next().expect("one entry");
+    if let (1, Some((key, inner))) = (map.len(), map.iter().next()) {
         if let Some(plain) = relax_wrapper(key, inner) {
             return plain;
         }
@@ -35,11 +34,16 @@ fn relax_wrapper(key: &str, inner: &Value) -> Option<Value> {
             let text = text?;
             let f: f64 = text.parse().ok()?;
             // NaN and the infinities have no JSON number form; keep their canonical text.
-            Some(Number::from_f64(f).map(Value::Number).unwrap_or_else(|| Value::String(text.to_string())))
+            Some(
+                Number::from_f64(f)
+                    .map(Value::Number)
+                    .unwrap_or_else(|| Value::String(text.to_string())),
+            )
         }
         "$oid" => {
             let hex = text?;
-            (hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Value::String(hex.to_ascii_lowercase()))
+            (hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| Value::String(hex.to_ascii_lowercase()))
         }
         "$date" => Some(serde_json::json!({ "$date": relax(inner.clone()) })),
         _ => None,
@@ -72,13 +76,16 @@ mod tests {
             "when": {"$date": {"$numberLong": "0"}},
             "nan": {"$numberDouble": "NaN"},
         });
-        assert_eq!(relax(canonical), json!({
-            "username": "x", "n": 5, "l": 9007199254740993i64, "d": 1.5,
-            "oid": "65f0000000000000000000bb",
-            "args": [1, {"a": 1}, null, true],
-            "when": {"$date": 0},
-            "nan": "NaN",
-        }));
+        assert_eq!(
+            relax(canonical),
+            json!({
+                "username": "x", "n": 5, "l": 9007199254740993i64, "d": 1.5,
+                "oid": "65f0000000000000000000bb",
+                "args": [1, {"a": 1}, null, true],
+                "when": {"$date": 0},
+                "nan": "NaN",
+            })
+        );
     }
 
     #[test]

@@ -71,6 +71,8 @@ codes! {
     CodeExpired => "CodeExpired",
     CodeAlreadyUsed => "CodeAlreadyUsed",
     TooManyAttempts => "TooManyAttempts",
+    // A write that collided with another (a unique constraint) and has no more specific meaning.
+    Conflict => "Conflict",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -11,7 +11,11 @@
 pub mod auth;
 pub mod ejson;
 pub mod error;
+pub mod functions;
+pub mod login;
+pub mod provider;
 pub mod routes;
 pub mod userpass;
 
 pub use error::{ErrorBody, ErrorCode};
+pub use provider::ProviderType;

@@ -8,28 +8,31 @@ pub const BASE: &str = "/api/client/v2.0";
 /// Stock App Services clients never send it and keep one refresh token per session.
 pub const ROTATION_HEADER: &str = "x-gatehouse-refresh-rotation";
 
-/// Provider names on the wire (for built-in providers the name equals the type).
+/// Provider names on the wire, as `&str` constants for paths; the spelling lives in
+/// [`crate::provider::ProviderType`].
 pub mod provider {
-    pub const ANONYMOUS: &str = "anon-user";
-    pub const USERPASS: &str = "local-userpass";
-    pub const API_KEY: &str = "api-key";
-    pub const CUSTOM_TOKEN: &str = "custom-token";
-    pub const CUSTOM_FUNCTION: &str = "custom-function";
-    pub const GOOGLE: &str = "oauth2-google";
-    pub const APPLE: &str = "oauth2-apple";
-    pub const FACEBOOK: &str = "oauth2-facebook";
+    use crate::provider::ProviderType;
+
+    pub const ANONYMOUS: &str = ProviderType::Anonymous.as_str();
+    pub const USERPASS: &str = ProviderType::Userpass.as_str();
+    pub const API_KEY: &str = ProviderType::ApiKey.as_str();
+    pub const CUSTOM_TOKEN: &str = ProviderType::CustomToken.as_str();
+    pub const CUSTOM_FUNCTION: &str = ProviderType::CustomFunction.as_str();
+    pub const GOOGLE: &str = ProviderType::Google.as_str();
+    pub const APPLE: &str = ProviderType::Apple.as_str();
+    pub const FACEBOOK: &str = ProviderType::Facebook.as_str();
     /// Gatehouse: redirect sign-in only (browser → provider → server → app).
-    pub const GITHUB: &str = "oauth2-github";
-    pub const DISCORD: &str = "oauth2-discord";
-    pub const TWITTER: &str = "oauth2-twitter";
+    pub const GITHUB: &str = ProviderType::Github.as_str();
+    pub const DISCORD: &str = ProviderType::Discord.as_str();
+    pub const TWITTER: &str = ProviderType::Twitter.as_str();
     /// Providers that can sign in through a browser redirect (`GET …/login?redirect=…`).
     pub const REDIRECT: &[&str] = &[GOOGLE, APPLE, FACEBOOK, GITHUB, DISCORD, TWITTER];
     /// Gatehouse: phone number + password (actions like `local-userpass`, codes by SMS).
-    pub const PHONE_PASSWORD: &str = "phone-password";
+    pub const PHONE_PASSWORD: &str = ProviderType::PhonePassword.as_str();
     /// Gatehouse: a one-time code texted to a confirmed number (`send`, then login).
-    pub const SMS_CODE: &str = "sms-code";
+    pub const SMS_CODE: &str = ProviderType::SmsCode.as_str();
     /// Gatehouse: a link (and a short code) mailed to a confirmed address, redeemed with PKCE.
-    pub const MAGIC_LINK: &str = "magic-link";
+    pub const MAGIC_LINK: &str = ProviderType::MagicLink.as_str();
 }
 
 pub fn app_base(app_id: &str) -> String {

@@ -52,7 +52,12 @@ macro_rules! redacted_debug {
         }
     )*};
 }
-redacted_debug!(RegisterRequest, TokenRequest, ResetRequest, ResetCallRequest);
+redacted_debug!(
+    RegisterRequest,
+    TokenRequest,
+    ResetRequest,
+    ResetCallRequest
+);
 
 /// `phone-password` register and reset bodies.
 #[derive(Clone, Serialize, Deserialize)]
@@ -60,8 +65,8 @@ redacted_debug!(RegisterRequest, TokenRequest, ResetRequest, ResetCallRequest);
 pub struct PhonePasswordRequest {
     pub phone: String,
     pub password: String,
-    /// The texted code (reset only).
-    #[serde(default)]
+    /// The texted code (reset only; left out of the body when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
 

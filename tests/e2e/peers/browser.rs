@@ -19,7 +19,8 @@ const MAX_HOPS: usize = 20;
 /// Where a navigation ended.
 #[derive(Debug, Clone)]
 pub struct Landing {
-    /// The URL it stopped at without fetching (custom scheme or `stop_at`), or the last URL fetched.
+    /// The URL it stopped at without fetching (custom scheme or `stop_at`), or the last URL
+    /// fetched.
     pub url: String,
     /// Status of the last response received (0 when nothing was fetched).
     pub status: u16,
@@ -34,8 +35,13 @@ pub struct Landing {
 impl Landing {
     /// A parameter of the stop: from the URL's query, or from the form it would have posted.
     pub fn param(&self, name: &str) -> Option<String> {
-        super::query_param(&self.url, name)
-            .or_else(|| self.form.as_ref()?.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        super::query_param(&self.url, name).or_else(|| {
+            self.form
+                .as_ref()?
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
     }
 }
 
@@ -80,7 +86,10 @@ impl Browser {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Browser { http, jar: Mutex::new(HashMap::new()) }
+        Browser {
+            http,
+            jar: Mutex::new(HashMap::new()),
+        }
     }
 
     /// GETs `url` and follows redirects (and auto-submitting forms) until a page that is neither,
@@ -90,8 +99,16 @@ impl Browser {
     }
 
     /// POSTs `fields` form-encoded to `url`, then continues as `navigate`.
-    pub async fn post_form(&self, url: &str, fields: &[(&str, &str)], stop_at: impl Fn(&str) -> bool) -> Landing {
-        let fields = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    pub async fn post_form(
+        &self,
+        url: &str,
+        fields: &[(&str, &str)],
+        stop_at: impl Fn(&str) -> bool,
+    ) -> Landing {
+        let fields = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         self.run(Step::Post(url.to_string(), fields), stop_at).await
     }
 
@@ -100,7 +117,12 @@ impl Browser {
         let now = SystemTime::now();
         let jar = self.jar.lock().unwrap();
         jar.get(host_port)
-            .map(|cs| cs.iter().filter(|c| c.expires.is_none_or(|e| e > now)).map(|c| c.name.clone()).collect())
+            .map(|cs| {
+                cs.iter()
+                    .filter(|c| c.expires.is_none_or(|e| e > now))
+                    .map(|c| c.name.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -120,9 +142,18 @@ impl Browser {
                     Step::Post(_, f) => Some(f),
                     Step::Get(_) => None,
                 };
-                return Landing { url, status, body: String::new(), hops, form };
+                return Landing {
+                    url,
+                    status,
+                    body: String::new(),
+                    hops,
+                    form,
+                };
             }
-            assert!(hops.len() < MAX_HOPS, "more than {MAX_HOPS} hops, a redirect loop? {hops:#?}");
+            assert!(
+                hops.len() < MAX_HOPS,
+                "more than {MAX_HOPS} hops, a redirect loop? {hops:#?}"
+            );
             hops.push(url.clone());
             let parsed = Url::parse(&url).unwrap_or_else(|e| panic!("bad URL {url}: {e}"));
             let mut req = match &step {
@@ -133,14 +164,21 @@ impl Browser {
             if let Some(cookies) = self.cookie_header(&parsed) {
                 req = req.header(COOKIE, cookies);
             }
-            let resp = req.send().await.unwrap_or_else(|e| panic!("browser: {url} failed: {e}; hops {hops:#?}"));
+            let resp = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("browser: {url} failed: {e}; hops {hops:#?}"));
             for v in resp.headers().get_all(SET_COOKIE) {
                 if let Ok(v) = v.to_str() {
                     self.store_cookie(&parsed, v);
                 }
             }
             status = resp.status().as_u16();
-            let location = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
+            let location = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string);
             if let (301 | 302 | 303 | 307 | 308, Some(loc)) = (status, location) {
                 let next = parsed.join(&loc).map(|u| u.to_string()).unwrap_or(loc);
                 step = match (status, step) {
@@ -153,11 +191,20 @@ impl Browser {
             // A browser runs the page's script whatever the status (oidc-provider answers form_post
             // errors with 400 and the same auto-submitting page).
             if let Some((action, fields)) = auto_submit_form(&body) {
-                let next = parsed.join(&action).map(|u| u.to_string()).unwrap_or(action);
+                let next = parsed
+                    .join(&action)
+                    .map(|u| u.to_string())
+                    .unwrap_or(action);
                 step = Step::Post(next, fields);
                 continue;
             }
-            return Landing { url, status, body, hops, form: None };
+            return Landing {
+                url,
+                status,
+                body,
+                hops,
+                form: None,
+            };
         }
     }
 
@@ -173,18 +220,29 @@ impl Browser {
             return None;
         }
         cookies.sort_by_key(|c| std::cmp::Reverse(c.path.len()));
-        Some(cookies.iter().map(|c| format!("{}={}", c.name, c.value)).collect::<Vec<_>>().join("; "))
+        Some(
+            cookies
+                .iter()
+                .map(|c| format!("{}={}", c.name, c.value))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
     }
 
     fn store_cookie(&self, url: &Url, header: &str) {
         let mut parts = header.split(';');
-        let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else { return };
+        let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else {
+            return;
+        };
         let (name, value) = (name.trim().to_string(), value.trim().to_string());
         let mut path = None;
         let mut max_age: Option<i64> = None;
         let mut expires = None;
         for attr in parts {
-            let (k, v) = attr.split_once('=').map(|(k, v)| (k.trim(), v.trim())).unwrap_or((attr.trim(), ""));
+            let (k, v) = attr
+                .split_once('=')
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .unwrap_or((attr.trim(), ""));
             match k.to_ascii_lowercase().as_str() {
                 "path" if v.starts_with('/') => path = Some(v.to_string()),
                 "max-age" => max_age = v.parse().ok(),
@@ -206,13 +264,22 @@ impl Browser {
         let cookies = jar.entry(host_port(url)).or_default();
         cookies.retain(|c| !(c.name == name && c.path == path));
         if expires.is_none_or(|e| e > SystemTime::now()) {
-            cookies.push(Cookie { name, value, path, expires });
+            cookies.push(Cookie {
+                name,
+                value,
+                path,
+                expires,
+            });
         }
     }
 }
 
 fn host_port(url: &Url) -> String {
-    format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0))
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
 }
 
 /// RFC 6265 path-match.
@@ -224,21 +291,30 @@ fn path_matches(cookie_path: &str, request_path: &str) -> bool {
 
 /// "Thu, 01 Jan 1970 00:00:00 GMT" (also the old "01-Jan-1970" form) → time; None if unparseable.
 fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let s = s.split_once(',').map(|(_, rest)| rest).unwrap_or(s).replace('-', " ");
+    let s = s
+        .split_once(',')
+        .map(|(_, rest)| rest)
+        .unwrap_or(s)
+        .replace('-', " ");
     let f: Vec<&str> = s.split_whitespace().collect();
     if f.len() < 4 {
         return None;
     }
     let day: i64 = f[0].parse().ok()?;
-    let month = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-        .iter()
-        .position(|m| f[1].to_ascii_lowercase().starts_with(m))? as i64
+    let month = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ]
+    .iter()
+    .position(|m| f[1].to_ascii_lowercase().starts_with(m))? as i64
         + 1;
     let mut year: i64 = f[2].parse().ok()?;
     if year < 100 {
         year += if year < 70 { 2000 } else { 1900 };
     }
-    let hms: Vec<i64> = f[3].split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<i64> = f[3]
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     if hms.len() != 3 {
         return None;
     }
@@ -271,7 +347,10 @@ fn auto_submit_form(html: &str) -> Option<(String, Vec<(String, String)>)> {
         return None;
     }
     let action = attr(form_tag, "action")?;
-    let end = lower[tag_end..].find("</form").map(|i| tag_end + i).unwrap_or(html.len());
+    let end = lower[tag_end..]
+        .find("</form")
+        .map(|i| tag_end + i)
+        .unwrap_or(html.len());
     let mut fields = Vec::new();
     let mut rest = tag_end;
     while let Some(i) = lower[rest..end].find("<input") {
@@ -307,7 +386,9 @@ fn attr(tag: &str, name: &str) -> Option<String> {
             let v = &v[1..];
             &v[..v.find(quote)?]
         } else {
-            &v[..v.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(v.len())]
+            &v[..v
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .unwrap_or(v.len())]
         };
         return Some(html_unescape(raw));
     }
@@ -330,25 +411,39 @@ mod tests {
 
     #[test]
     fn parses_oidc_provider_form_post_page() {
-        let html = r#"<html><head><script>document.addEventListener('DOMContentLoaded', function () { document.forms[0].submit() });</script></head>
+        let html = r#"<html><head><script>
+document.addEventListener('DOMContentLoaded', function () { document.forms[0].submit() });
+</script></head>
 <body><form method="post" action="http://127.0.0.1:9/cb?a=1&amp;b=2">
 <input type="hidden" name="code" value="c&amp;1"/>
 <input type="hidden" name="state" value="s"/>
 <noscript><button autofocus type="submit">Continue</button></noscript></form></body></html>"#;
         let (action, fields) = auto_submit_form(html).unwrap();
         assert_eq!(action, "http://127.0.0.1:9/cb?a=1&b=2");
-        assert_eq!(fields, vec![("code".into(), "c&1".into()), ("state".into(), "s".into())]);
-        assert!(auto_submit_form("<form method=\"post\" action=\"/login\"><input type=hidden name=x value=y></form>").is_none());
+        assert_eq!(
+            fields,
+            vec![("code".into(), "c&1".into()), ("state".into(), "s".into())]
+        );
+        assert!(auto_submit_form(
+            "<form method=\"post\" action=\"/login\"><input type=hidden name=x value=y></form>"
+        )
+        .is_none());
     }
 
     #[test]
     fn cookie_dates_and_paths() {
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(UNIX_EPOCH));
+        assert_eq!(
+            parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(UNIX_EPOCH)
+        );
         assert_eq!(
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(UNIX_EPOCH + Duration::from_secs(784_111_777))
         );
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(UNIX_EPOCH + Duration::from_secs(784_111_777)));
+        assert_eq!(
+            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(UNIX_EPOCH + Duration::from_secs(784_111_777))
+        );
         assert!(path_matches("/interaction/abc", "/interaction/abc"));
         assert!(path_matches("/auth", "/auth/x"));
         assert!(!path_matches("/auth", "/authx"));
@@ -359,13 +454,28 @@ mod tests {
     fn jar_honours_path_and_deletion() {
         let b = Browser::new();
         let u = Url::parse("http://127.0.0.1:5/interaction/uid").unwrap();
-        b.store_cookie(&u, "_interaction=v1; path=/interaction/uid; httponly; samesite=lax");
-        b.store_cookie(&u, "_session=s; path=/; expires=Fri, 01 Jan 2100 00:00:00 GMT");
+        b.store_cookie(
+            &u,
+            "_interaction=v1; path=/interaction/uid; httponly; samesite=lax",
+        );
+        b.store_cookie(
+            &u,
+            "_session=s; path=/; expires=Fri, 01 Jan 2100 00:00:00 GMT",
+        );
         assert_eq!(b.cookie_header(&u).unwrap(), "_interaction=v1; _session=s");
-        assert_eq!(b.cookie_header(&Url::parse("http://127.0.0.1:5/auth/uid").unwrap()).unwrap(), "_session=s");
-        assert!(b.cookie_header(&Url::parse("http://127.0.0.1:6/").unwrap()).is_none());
+        assert_eq!(
+            b.cookie_header(&Url::parse("http://127.0.0.1:5/auth/uid").unwrap())
+                .unwrap(),
+            "_session=s"
+        );
+        assert!(b
+            .cookie_header(&Url::parse("http://127.0.0.1:6/").unwrap())
+            .is_none());
         b.store_cookie(&u, "_session=; path=/; max-age=0");
-        b.store_cookie(&u, "_interaction=; path=/interaction/uid; expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        b.store_cookie(
+            &u,
+            "_interaction=; path=/interaction/uid; expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        );
         assert!(b.cookie_names("127.0.0.1:5").is_empty());
     }
 }

@@ -39,21 +39,34 @@ pub fn verify_standard_webhook(
     seen_ids: &mut HashSet<String>,
 ) -> Result<(), String> {
     let get = |name: &str| {
-        headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string).ok_or_else(|| format!("missing {name} header"))
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| format!("missing {name} header"))
     };
     let id = get("webhook-id")?;
     let timestamp = get("webhook-timestamp")?;
     let signatures = get("webhook-signature")?;
-    let ts: i64 = timestamp.trim().parse().map_err(|_| format!("webhook-timestamp is not unix seconds: {timestamp:?}"))?;
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| format!("webhook-timestamp is not unix seconds: {timestamp:?}"))?;
     if (now_unix - ts).abs() > TOLERANCE_SECS {
-        return Err(format!("webhook-timestamp {ts} is more than {TOLERANCE_SECS} s from now ({now_unix})"));
+        return Err(format!(
+            "webhook-timestamp {ts} is more than {TOLERANCE_SECS} s from now ({now_unix})"
+        ));
     }
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let mut message = format!("{id}.{timestamp}.").into_bytes();
     message.extend_from_slice(body);
     let valid = signatures.split_whitespace().any(|entry| {
-        let Some(("v1", sig)) = entry.split_once(',') else { return false };
-        STANDARD.decode(sig).is_ok_and(|sig| ring::hmac::verify(&key, &message, &sig).is_ok())
+        let Some(("v1", sig)) = entry.split_once(',') else {
+            return false;
+        };
+        STANDARD
+            .decode(sig)
+            .is_ok_and(|sig| ring::hmac::verify(&key, &message, &sig).is_ok())
     });
     if !valid {
         return Err("no valid v1 signature in webhook-signature".into());
@@ -73,7 +86,10 @@ pub fn sign_standard_webhook(secret: &[u8], id: &str, timestamp: i64, body: &[u8
 }
 
 pub fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 type Decide = Arc<dyn Fn(&Value) -> (u16, Value) + Send + Sync>;
@@ -142,8 +158,13 @@ impl WebhookReceiver {
             responder: Mutex::new(Responder::Answer(200, json!({}))),
             requests: Mutex::new(Vec::new()),
         });
-        let app = axum::Router::new().fallback(receive).with_state(state.clone());
-        WebhookReceiver { state, served: serve(app).await }
+        let app = axum::Router::new()
+            .fallback(receive)
+            .with_state(state.clone());
+        WebhookReceiver {
+            state,
+            served: serve(app).await,
+        }
     }
 
     /// The endpoint URL to configure (`{base}/hook`; every path is accepted).
@@ -168,12 +189,30 @@ impl WebhookReceiver {
     }
 }
 
-async fn receive(State(state): State<Arc<HookState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let verdict = verify_standard_webhook(&state.secret, &headers, &body, now_unix(), &mut HashSet::new());
-    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+async fn receive(
+    State(state): State<Arc<HookState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let verdict = verify_standard_webhook(
+        &state.secret,
+        &headers,
+        &body,
+        now_unix(),
+        &mut HashSet::new(),
+    );
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     {
         let mut requests = state.requests.lock().unwrap();
-        let repeated_id = id.is_some() && requests.iter().any(|r| r.header("webhook-id") == id.as_deref());
+        let repeated_id = id.is_some()
+            && requests
+                .iter()
+                .any(|r| r.header("webhook-id") == id.as_deref());
         requests.push(HookRequest {
             method: method.to_string(),
             uri: uri.to_string(),
@@ -192,7 +231,12 @@ async fn receive(State(state): State<Arc<HookState>>, method: Method, uri: Uri, 
             (s, v)
         }
         Responder::InvalidJson => {
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"id\": \"u1\", oops").into_response();
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"id\": \"u1\", oops",
+            )
+                .into_response();
         }
         Responder::With(f) => f(&serde_json::from_slice(&body).unwrap_or(Value::Null)),
     };
@@ -210,8 +254,12 @@ impl SigningKey {
     fn generate(kid: &str) -> SigningKey {
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
-        SigningKey { kid: kid.to_string(), pair }
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        SigningKey {
+            kid: kid.to_string(),
+            pair,
+        }
     }
 
     /// The public JWK, from ring's uncompressed point 0x04 || x || y.
@@ -224,8 +272,15 @@ impl SigningKey {
 
     /// Compact JWS over exactly these header and claims, signed ES256 (r || s, 64 bytes).
     fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64url(header.to_string()), b64url(claims.to_string()));
-        let sig = self.pair.sign(&ring::rand::SystemRandom::new(), input.as_bytes()).unwrap();
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string()),
+            b64url(claims.to_string())
+        );
+        let sig = self
+            .pair
+            .sign(&ring::rand::SystemRandom::new(), input.as_bytes())
+            .unwrap();
         format!("{input}.{}", b64url(sig.as_ref()))
     }
 }
@@ -254,8 +309,13 @@ impl JwksServer {
             fetches: AtomicUsize::new(0),
             down: AtomicBool::new(false),
         });
-        let app = axum::Router::new().route("/jwks.json", axum::routing::get(jwks)).with_state(state.clone());
-        JwksServer { state, served: serve(app).await }
+        let app = axum::Router::new()
+            .route("/jwks.json", axum::routing::get(jwks))
+            .with_state(state.clone());
+        JwksServer {
+            state,
+            served: serve(app).await,
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -294,7 +354,9 @@ impl JwksServer {
 
     /// The published JWKS document.
     pub fn public_jwks(&self) -> Value {
-        json!({"keys": self.state.keys.lock().unwrap().iter().map(SigningKey::jwk).collect::<Vec<_>>()})
+        let keys = self.state.keys.lock().unwrap();
+        let keys: Vec<Value> = keys.iter().map(SigningKey::jwk).collect();
+        json!({ "keys": keys })
     }
 
     /// The public JWK of the unpublished attacker key (for embedded-`jwk` header attacks).
@@ -308,31 +370,53 @@ impl JwksServer {
     pub fn sign(&self, claims: &Value) -> String {
         let keys = self.state.keys.lock().unwrap();
         let key = keys.last().unwrap();
-        key.sign(&json!({"alg": "ES256", "typ": "JWT", "kid": key.kid}), claims)
+        key.sign(
+            &json!({"alg": "ES256", "typ": "JWT", "kid": key.kid}),
+            claims,
+        )
     }
 
     /// Exactly `header` (nothing added) over `claims`, signed ES256 by the current key.
     pub fn sign_with_header(&self, header: Value, claims: &Value) -> String {
-        self.state.keys.lock().unwrap().last().unwrap().sign(&header, claims)
+        self.state
+            .keys
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .sign(&header, claims)
     }
 
     /// Signed ES256 by the attacker key, header `{"alg":"ES256","typ":"JWT","kid":kid}` (use a
     /// published kid to test that the signature, not the kid, decides).
     pub fn sign_with_attacker_key(&self, kid: &str, claims: &Value) -> String {
-        self.state.attacker.sign(&json!({"alg": "ES256", "typ": "JWT", "kid": kid}), claims)
+        self.state
+            .attacker
+            .sign(&json!({"alg": "ES256", "typ": "JWT", "kid": kid}), claims)
     }
 
     /// Exactly `header` over `claims` with an HMAC-SHA256 signature keyed by `secret` (algorithm
     /// confusion: e.g. `alg: HS256` keyed with the public JWK's bytes).
     pub fn sign_hs256(&self, header: Value, claims: &Value, secret: &[u8]) -> String {
-        let input = format!("{}.{}", b64url(header.to_string()), b64url(claims.to_string()));
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string()),
+            b64url(claims.to_string())
+        );
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-        format!("{input}.{}", b64url(ring::hmac::sign(&key, input.as_bytes())))
+        format!(
+            "{input}.{}",
+            b64url(ring::hmac::sign(&key, input.as_bytes()))
+        )
     }
 
     /// `header.claims.` with an empty signature (for `alg: none`).
     pub fn unsigned(&self, header: Value, claims: &Value) -> String {
-        format!("{}.{}.", b64url(header.to_string()), b64url(claims.to_string()))
+        format!(
+            "{}.{}.",
+            b64url(header.to_string()),
+            b64url(claims.to_string())
+        )
     }
 }
 
@@ -341,9 +425,13 @@ async fn jwks(State(state): State<Arc<JwksState>>) -> Response {
     if state.down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
     }
-    let body = json!({"keys": state.keys.lock().unwrap().iter().map(SigningKey::jwk).collect::<Vec<_>>()});
+    let body =
+        json!({"keys": state.keys.lock().unwrap().iter().map(SigningKey::jwk).collect::<Vec<_>>()});
     (
-        [(header::CACHE_CONTROL, "public, max-age=300"), (header::CONTENT_TYPE, "application/json")],
+        [
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
         body.to_string(),
     )
         .into_response()
@@ -358,7 +446,10 @@ mod tests {
     fn headers(id: &str, ts: i64, sig: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("webhook-id", HeaderValue::from_str(id).unwrap());
-        h.insert("webhook-timestamp", HeaderValue::from_str(&ts.to_string()).unwrap());
+        h.insert(
+            "webhook-timestamp",
+            HeaderValue::from_str(&ts.to_string()).unwrap(),
+        );
         h.insert("webhook-signature", HeaderValue::from_str(sig).unwrap());
         h
     }
@@ -370,24 +461,75 @@ mod tests {
         let now = 1_700_000_000;
         let sig = sign_standard_webhook(secret, "msg_1", now, body);
         let mut seen = HashSet::new();
-        assert_eq!(verify_standard_webhook(secret, &headers("msg_1", now, &sig), body, now, &mut seen), Ok(()));
+        assert_eq!(
+            verify_standard_webhook(secret, &headers("msg_1", now, &sig), body, now, &mut seen),
+            Ok(())
+        );
         // Replay of the same id.
-        assert!(verify_standard_webhook(secret, &headers("msg_1", now, &sig), body, now, &mut seen).unwrap_err().contains("replay"));
+        assert!(verify_standard_webhook(
+            secret,
+            &headers("msg_1", now, &sig),
+            body,
+            now,
+            &mut seen
+        )
+        .unwrap_err()
+        .contains("replay"));
         // One valid among several signatures (key rotation).
         let sig2 = sign_standard_webhook(secret, "msg_2", now, body);
         let multi = format!("v1,AAAA {sig2} v2,whatever");
-        assert_eq!(verify_standard_webhook(secret, &headers("msg_2", now, &multi), body, now + 299, &mut seen), Ok(()));
+        assert_eq!(
+            verify_standard_webhook(
+                secret,
+                &headers("msg_2", now, &multi),
+                body,
+                now + 299,
+                &mut seen
+            ),
+            Ok(())
+        );
         // Tampered body, wrong secret, stale and future timestamps, missing header.
         let sig3 = sign_standard_webhook(secret, "msg_3", now, body);
-        assert!(verify_standard_webhook(secret, &headers("msg_3", now, &sig3), b"{}", now, &mut seen).is_err());
-        assert!(verify_standard_webhook(b"other", &headers("msg_3", now, &sig3), body, now, &mut seen).is_err());
-        assert!(verify_standard_webhook(secret, &headers("msg_3", now, &sig3), body, now + 301, &mut seen).is_err());
-        assert!(verify_standard_webhook(secret, &headers("msg_3", now, &sig3), body, now - 301, &mut seen).is_err());
+        assert!(verify_standard_webhook(
+            secret,
+            &headers("msg_3", now, &sig3),
+            b"{}",
+            now,
+            &mut seen
+        )
+        .is_err());
+        assert!(verify_standard_webhook(
+            b"other",
+            &headers("msg_3", now, &sig3),
+            body,
+            now,
+            &mut seen
+        )
+        .is_err());
+        assert!(verify_standard_webhook(
+            secret,
+            &headers("msg_3", now, &sig3),
+            body,
+            now + 301,
+            &mut seen
+        )
+        .is_err());
+        assert!(verify_standard_webhook(
+            secret,
+            &headers("msg_3", now, &sig3),
+            body,
+            now - 301,
+            &mut seen
+        )
+        .is_err());
         let mut h = headers("msg_3", now, &sig3);
         h.remove("webhook-timestamp");
         assert!(verify_standard_webhook(secret, &h, body, now, &mut seen).is_err());
         // Failures did not burn the id.
-        assert_eq!(verify_standard_webhook(secret, &headers("msg_3", now, &sig3), body, now, &mut seen), Ok(()));
+        assert_eq!(
+            verify_standard_webhook(secret, &headers("msg_3", now, &sig3), body, now, &mut seen),
+            Ok(())
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,10 +547,28 @@ mod tests {
                 .body(body)
                 .send()
         };
-        let r = send("m1", sign_standard_webhook(b"s3cret", "m1", ts, body.as_bytes())).await.unwrap();
+        let r = send(
+            "m1",
+            sign_standard_webhook(b"s3cret", "m1", ts, body.as_bytes()),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status(), 200);
-        hook.respond(Responder::with(|v| (200, json!({"id": format!("fn-{}", v["username"].as_str().unwrap())}))));
-        let r: Value = send("m1", sign_standard_webhook(b"s3cret", "m1", ts, body.as_bytes())).await.unwrap().json().await.unwrap();
+        hook.respond(Responder::with(|v| {
+            (
+                200,
+                json!({"id": format!("fn-{}", v["username"].as_str().unwrap())}),
+            )
+        }));
+        let r: Value = send(
+            "m1",
+            sign_standard_webhook(b"s3cret", "m1", ts, body.as_bytes()),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         assert_eq!(r, json!({"id": "fn-bob"}));
         hook.respond(Responder::InvalidJson);
         let r = send("m2", "v1,bm90IGl0".into()).await.unwrap();
@@ -428,33 +588,66 @@ mod tests {
         assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
         let doc: Value = resp.json().await.unwrap();
         assert_eq!(jwks.fetches(), 1);
-        let claims = json!({"sub": "user-1", "aud": "gatehouse", "iss": "https://issuer.test", "exp": now_unix() + 600});
+        let claims = json!({
+            "sub": "user-1", "aud": "gatehouse", "iss": "https://issuer.test",
+            "exp": now_unix() + 600
+        });
         let token = jwks.sign(&claims);
         assert_eq!(decode_header(&token).unwrap().kid.as_deref(), Some("k1"));
         let key_for = |doc: &Value, kid: &str| {
-            let jwk = doc["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap().clone();
+            let jwk = doc["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["kid"] == kid)
+                .unwrap()
+                .clone();
             DecodingKey::from_jwk(&serde_json::from_value::<Jwk>(jwk).unwrap()).unwrap()
         };
         let mut v = Validation::new(Algorithm::ES256);
         v.set_audience(&["gatehouse"]);
         v.set_issuer(&["https://issuer.test"]);
-        assert_eq!(decode::<Value>(&token, &key_for(&doc, "k1"), &v).unwrap().claims, claims);
+        assert_eq!(
+            decode::<Value>(&token, &key_for(&doc, "k1"), &v)
+                .unwrap()
+                .claims,
+            claims
+        );
 
         // The attacker key is not published and its signature does not verify under k1.
         let forged = jwks.sign_with_attacker_key("k1", &claims);
         assert!(decode::<Value>(&forged, &key_for(&doc, "k1"), &v).is_err());
-        assert!(!jwks.public_jwks().to_string().contains(jwks.attacker_jwk("k1")["x"].as_str().unwrap()));
+        assert!(!jwks
+            .public_jwks()
+            .to_string()
+            .contains(jwks.attacker_jwk("k1")["x"].as_str().unwrap()));
         // alg none is refused by a real verifier.
-        assert!(decode::<Value>(&jwks.unsigned(json!({"alg": "none"}), &claims), &key_for(&doc, "k1"), &v).is_err());
+        assert!(decode::<Value>(
+            &jwks.unsigned(json!({"alg": "none"}), &claims),
+            &key_for(&doc, "k1"),
+            &v
+        )
+        .is_err());
 
         // Rotation keeping the old key: both published, new tokens carry k2.
         let k2 = jwks.rotate(true);
-        let doc: Value = reqwest::get(jwks.jwks_url()).await.unwrap().json().await.unwrap();
+        let doc: Value = reqwest::get(jwks.jwks_url())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(doc["keys"].as_array().unwrap().len(), 2);
         let t2 = jwks.sign(&claims);
-        assert_eq!(decode_header(&t2).unwrap().kid.as_deref(), Some(k2.as_str()));
+        assert_eq!(
+            decode_header(&t2).unwrap().kid.as_deref(),
+            Some(k2.as_str())
+        );
         assert!(decode::<Value>(&t2, &key_for(&doc, &k2), &v).is_ok());
-        let custom = jwks.sign_with_header(json!({"alg": "ES256", "kid": k2, "jku": "http://evil.test/jwks"}), &claims);
+        let custom = jwks.sign_with_header(
+            json!({"alg": "ES256", "kid": k2, "jku": "http://evil.test/jwks"}),
+            &claims,
+        );
         assert!(decode::<Value>(&custom, &key_for(&doc, &k2), &v).is_ok());
         jwks.rotate(false);
         assert_eq!(jwks.public_jwks()["keys"].as_array().unwrap().len(), 1);

@@ -12,6 +12,7 @@
 
 pub mod browser;
 pub mod hooks;
+pub mod nginx;
 pub mod oidc;
 pub mod standins;
 
@@ -25,7 +26,8 @@ pub use browser::{Browser, Landing};
 pub use hooks::{verify_standard_webhook, HookRequest, JwksServer, Responder, WebhookReceiver};
 pub use oidc::OidcPeer;
 pub use standins::{
-    DiscordStandin, DiscordUser, FacebookStandin, FacebookUser, GithubEmail, GithubStandin, GithubUser, XStandin, XUser,
+    DiscordStandin, DiscordUser, FacebookStandin, FacebookUser, GithubEmail, GithubStandin,
+    GithubUser, XStandin, XUser,
 };
 
 /// base64url without padding (JWS, PKCE).
@@ -37,13 +39,21 @@ pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
 pub fn random_token(len: usize) -> String {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = vec![0u8; len];
-    ring::rand::SystemRandom::new().fill(&mut bytes).expect("system randomness");
-    bytes.iter().map(|b| ALNUM[*b as usize % ALNUM.len()] as char).collect()
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("system randomness");
+    bytes
+        .iter()
+        .map(|b| ALNUM[*b as usize % ALNUM.len()] as char)
+        .collect()
 }
 
 /// RFC 7636 S256: base64url(SHA-256(verifier)).
 pub fn s256(verifier: &str) -> String {
-    b64url(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
+    b64url(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ))
 }
 
 /// A fresh PKCE pair `(code_verifier, code_challenge)` with method S256.
@@ -58,7 +68,9 @@ pub fn parse_form(encoded: &str) -> HashMap<String, String> {
     let url = reqwest::Url::parse("http://form.invalid/").unwrap();
     let mut url = url;
     url.set_query(Some(encoded));
-    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// Encodes pairs as `application/x-www-form-urlencoded`.
@@ -89,13 +101,19 @@ pub fn with_query<K: AsRef<str>, V: AsRef<str>>(url: &str, pairs: &[(K, V)]) -> 
 /// One query parameter of a URL, decoded.
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     let url = reqwest::Url::parse(url).ok()?;
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// A port that was free a moment ago (bind 127.0.0.1:0, then release) for peers that must be
 /// told their port before they start (the Node OP builds its issuer URL from it).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// An axum app served on 127.0.0.1:0 until dropped. In-process servers die with the test's
@@ -118,5 +136,9 @@ pub async fn serve(app: axum::Router) -> Served {
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    Served { base: format!("http://127.0.0.1:{port}"), port, task }
+    Served {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        task,
+    }
 }

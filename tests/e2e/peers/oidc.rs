@@ -36,8 +36,11 @@ impl OidcPeer {
     /// and `test-public-client`, and waits (≤ 20 s) until discovery answers.
     pub async fn start(redirect_uris: &[String]) -> OidcPeer {
         assert!(
-            dir().join("node_modules/oidc-provider/package.json").exists(),
-            "oidc-provider is not installed in tests/peers/oidc: run scripts/setup.sh (it runs npm ci there)"
+            dir()
+                .join("node_modules/oidc-provider/package.json")
+                .exists(),
+            "oidc-provider is not installed in tests/peers/oidc: \
+             run scripts/setup.sh (it runs npm ci there)"
         );
         let mut uris: Vec<String> = redirect_uris.to_vec();
         uris.push(PEER_CALLBACK.to_string());
@@ -85,7 +88,11 @@ impl OidcPeer {
                     last_log = std::fs::read_to_string(peer.log.path()).unwrap_or_default();
                     break;
                 }
-                assert!(Instant::now() < deadline, "oidc-provider did not answer within 20 s; log:\n{}", peer.log_text());
+                assert!(
+                    Instant::now() < deadline,
+                    "oidc-provider did not answer within 20 s; log:\n{}",
+                    peer.log_text()
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -98,7 +105,10 @@ impl OidcPeer {
     }
 
     fn endpoint(&self, key: &str) -> String {
-        self.discovery[key].as_str().unwrap_or_else(|| panic!("discovery has no {key}")).to_string()
+        self.discovery[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("discovery has no {key}"))
+            .to_string()
     }
 
     pub fn authorize_url(&self) -> String {
@@ -120,7 +130,14 @@ impl OidcPeer {
     /// A full authorization request URL for `test-client` (code flow, S256 PKCE, scope
     /// `openid email profile`, `login_hint=login`, random state) plus `extra` parameters (e.g.
     /// `response_mode=form_post`).
-    pub fn auth_request(&self, login: &str, redirect_uri: &str, code_challenge: &str, nonce: &str, extra: &[(&str, &str)]) -> String {
+    pub fn auth_request(
+        &self,
+        login: &str,
+        redirect_uri: &str,
+        code_challenge: &str,
+        nonce: &str,
+        extra: &[(&str, &str)],
+    ) -> String {
         let state = super::random_token(16);
         let mut params = vec![
             ("client_id", self.client_id.as_str()),
@@ -140,12 +157,25 @@ impl OidcPeer {
     /// Logs `login` in with a fresh browser (no session carried over between calls) and returns
     /// the authorization code delivered to `redirect_uri` (which must be registered). The browser
     /// stops at the redirect URI without fetching it, so the code is still unused.
-    pub async fn auth_code(&self, login: &str, redirect_uri: &str, code_challenge: &str, nonce: &str) -> String {
+    pub async fn auth_code(
+        &self,
+        login: &str,
+        redirect_uri: &str,
+        code_challenge: &str,
+        nonce: &str,
+    ) -> String {
         let browser = Browser::new();
         let url = self.auth_request(login, redirect_uri, code_challenge, nonce, &[]);
-        let landing = browser.navigate(&url, |u| u.starts_with(redirect_uri)).await;
-        assert!(landing.url.starts_with(redirect_uri), "the OP did not redirect to {redirect_uri}: {landing:#?}");
-        landing.param("code").unwrap_or_else(|| panic!("no code in {}", landing.url))
+        let landing = browser
+            .navigate(&url, |u| u.starts_with(redirect_uri))
+            .await;
+        assert!(
+            landing.url.starts_with(redirect_uri),
+            "the OP did not redirect to {redirect_uri}: {landing:#?}"
+        );
+        landing
+            .param("code")
+            .unwrap_or_else(|| panic!("no code in {}", landing.url))
     }
 
     /// Exchanges a code at the token endpoint as `test-client` (client_secret_basic); returns the
@@ -165,7 +195,10 @@ impl OidcPeer {
             .unwrap();
         let status = resp.status();
         let body: Value = resp.json().await.unwrap();
-        assert!(status.is_success(), "token endpoint answered {status}: {body}");
+        assert!(
+            status.is_success(),
+            "token endpoint answered {status}: {body}"
+        );
         body
     }
 
@@ -174,9 +207,14 @@ impl OidcPeer {
     /// code + PKCE flow through the browser.
     pub async fn id_token(&self, login: &str, nonce: &str) -> String {
         let (verifier, challenge) = super::pkce_pair();
-        let code = self.auth_code(login, PEER_CALLBACK, &challenge, nonce).await;
+        let code = self
+            .auth_code(login, PEER_CALLBACK, &challenge, nonce)
+            .await;
         let tokens = self.exchange(&code, PEER_CALLBACK, &verifier).await;
-        tokens["id_token"].as_str().expect("token response has an id_token").to_string()
+        tokens["id_token"]
+            .as_str()
+            .expect("token response has an id_token")
+            .to_string()
     }
 }
 
@@ -200,14 +238,29 @@ mod tests {
         let header = decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::RS256);
         assert_eq!(header.kid.as_deref(), Some("rs-1"));
-        let jwks: Value = reqwest::get(op.jwks_url()).await.unwrap().json().await.unwrap();
-        let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "rs-1").unwrap();
-        assert!(jwk.get("d").is_none(), "the JWKS must not publish private parts");
+        let jwks: Value = reqwest::get(op.jwks_url())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let jwk = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == "rs-1")
+            .unwrap();
+        assert!(
+            jwk.get("d").is_none(),
+            "the JWKS must not publish private parts"
+        );
         let jwk: Jwk = serde_json::from_value(jwk.clone()).unwrap();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&op.issuer]);
         validation.set_audience(&["test-client"]);
-        let claims = decode::<Value>(&token, &DecodingKey::from_jwk(&jwk).unwrap(), &validation).unwrap().claims;
+        let claims = decode::<Value>(&token, &DecodingKey::from_jwk(&jwk).unwrap(), &validation)
+            .unwrap()
+            .claims;
         assert_eq!(claims["iss"], op.issuer);
         assert_eq!(claims["aud"], "test-client");
         assert_eq!(claims["nonce"], "n-123");
@@ -217,8 +270,13 @@ mod tests {
 
         // Another login gets its own subject (no session shared between helper calls).
         let bob = op.id_token("bob", "n-2").await;
-        let claims = decode::<Value>(&bob, &DecodingKey::from_jwk(&jwk).unwrap(), &validation).unwrap().claims;
-        assert_eq!((claims["sub"].as_str(), claims["email"].as_str()), (Some("bob"), Some("bob@example.test")));
+        let claims = decode::<Value>(&bob, &DecodingKey::from_jwk(&jwk).unwrap(), &validation)
+            .unwrap()
+            .claims;
+        assert_eq!(
+            (claims["sub"].as_str(), claims["email"].as_str()),
+            (Some("bob"), Some("bob@example.test"))
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,19 +295,39 @@ mod tests {
         let redirect_uri = format!("{}/cb", cb.base);
         let op = OidcPeer::start(std::slice::from_ref(&redirect_uri)).await;
         let (verifier, challenge) = pkce_pair();
-        let url = op.auth_request("carol", &redirect_uri, &challenge, "n-fp", &[("response_mode", "form_post")]);
+        let url = op.auth_request(
+            "carol",
+            &redirect_uri,
+            &challenge,
+            "n-fp",
+            &[("response_mode", "form_post")],
+        );
         let browser = Browser::new();
         let landing = browser.navigate(&url, |_| false).await;
-        assert_eq!((landing.status, landing.body.as_str(), landing.url.as_str()), (200, "signed in", redirect_uri.as_str()));
+        assert_eq!(
+            (landing.status, landing.body.as_str(), landing.url.as_str()),
+            (200, "signed in", redirect_uri.as_str())
+        );
         let posted = crate::peers::parse_form(&received.lock().unwrap()[0]);
         assert_eq!(posted["iss"], op.issuer);
         let tokens = op.exchange(&posted["code"], &redirect_uri, &verifier).await;
         assert!(tokens["id_token"].is_string());
 
         // Stopping at the callback instead hands the test the fields the browser would post.
-        let url = op.auth_request("carol", &redirect_uri, &challenge, "n-fp2", &[("response_mode", "form_post")]);
-        let stop = Browser::new().navigate(&url, |u| u.starts_with(&redirect_uri)).await;
-        assert!(stop.form.is_some() && stop.param("code").is_some(), "{stop:#?}");
+        let url = op.auth_request(
+            "carol",
+            &redirect_uri,
+            &challenge,
+            "n-fp2",
+            &[("response_mode", "form_post")],
+        );
+        let stop = Browser::new()
+            .navigate(&url, |u| u.starts_with(&redirect_uri))
+            .await;
+        assert!(
+            stop.form.is_some() && stop.param("code").is_some(),
+            "{stop:#?}"
+        );
         assert_eq!(received.lock().unwrap().len(), 1);
     }
 
@@ -261,7 +339,12 @@ mod tests {
         let resp = reqwest::Client::new()
             .post(op.token_url())
             .basic_auth(&op.client_id, Some(&op.client_secret))
-            .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", PEER_CALLBACK), ("code_verifier", &"x".repeat(43))])
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", PEER_CALLBACK),
+                ("code_verifier", &"x".repeat(43)),
+            ])
             .send()
             .await
             .unwrap();

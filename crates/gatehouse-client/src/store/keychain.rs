@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lock::lock;
 
 /// Keychain "service" name of every entry.
 pub const SERVICE: &str = "gatehouse";
@@ -48,23 +49,39 @@ pub fn account(server: &str, app_id: &str, user_id: &str) -> String {
 
 /// Runs a keychain call on the blocking pool, bounded by a timeout (a keychain waiting on an
 /// unlock prompt must not hang the caller forever).
-pub async fn call<T: Send + 'static>(keychain: &Arc<dyn Keychain>, f: impl FnOnce(&dyn Keychain) -> Result<T> + Send + 'static) -> Result<T> {
+pub async fn call<T: Send + 'static>(
+    keychain: &Arc<dyn Keychain>,
+    f: impl FnOnce(&dyn Keychain) -> Result<T> + Send + 'static,
+) -> Result<T> {
     let keychain = keychain.clone();
-    match tokio::time::timeout(TIMEOUT, tokio::task::spawn_blocking(move || f(keychain.as_ref()))).await {
+    match tokio::time::timeout(
+        TIMEOUT,
+        tokio::task::spawn_blocking(move || f(keychain.as_ref())),
+    )
+    .await
+    {
         Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(Error::Keychain { reason: format!("keychain call failed: {join}"), advice: ADVICE.into() }),
+        Ok(Err(join)) => Err(Error::Keychain {
+            reason: format!("keychain call failed: {join}"),
+            advice: ADVICE.into(),
+        }),
         Err(_) => Err(Error::Keychain {
-            reason: format!("the keychain did not answer within {} s (is it waiting for an unlock prompt?)", TIMEOUT.as_secs()),
+            reason: format!(
+                "the keychain did not answer within {} s (is it waiting for an unlock prompt?)",
+                TIMEOUT.as_secs()
+            ),
             advice: ADVICE.into(),
         }),
     }
 }
 
-pub(crate) const ADVICE: &str = "Unlock your keyring (GNOME Keyring, KWallet, macOS Keychain) and try again, \
+pub(crate) const ADVICE: &str =
+    "Unlock your keyring (GNOME Keyring, KWallet, macOS Keychain) and try again, \
     or choose memory-only sessions for this run (you will have to sign in again next time)";
 
-const NO_SERVICE_ADVICE: &str = "Start a keyring service in your session (on Linux: GNOME Keyring or KWallet; \
-    headless: gnome-keyring-daemon --unlock --components=secrets under dbus-run-session) and try again, \
+const NO_SERVICE_ADVICE: &str = "Start a keyring service in your session \
+    (on Linux: GNOME Keyring or KWallet; headless: gnome-keyring-daemon --unlock \
+    --components=secrets under dbus-run-session) and try again, \
     or choose memory-only sessions for this run (you will have to sign in again next time)";
 
 /// The OS keychain through `keyring`.
@@ -82,43 +99,62 @@ impl OsKeychain {
             .spawn(move || {
                 let _ = tx.send(Self::probe());
             })
-            .map_err(|e| Error::Keychain { reason: format!("cannot start the keychain self-test ({e})"), advice: ADVICE.into() })?;
+            .map_err(|e| Error::Keychain {
+                reason: format!("cannot start the keychain self-test ({e})"),
+                advice: ADVICE.into(),
+            })?;
         match rx.recv_timeout(TIMEOUT) {
             Ok(result) => result,
             // The thread stays blocked on the keychain; it ends when the keychain answers.
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::Keychain {
-                reason: format!("the keychain did not answer within {} s (is it waiting for an unlock prompt?)", TIMEOUT.as_secs()),
+                reason: format!(
+                    "the keychain did not answer within {} s (is it waiting for an unlock prompt?)",
+                    TIMEOUT.as_secs()
+                ),
                 advice: ADVICE.into(),
             }),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                Err(Error::Keychain { reason: "the keychain self-test failed unexpectedly".into(), advice: ADVICE.into() })
-            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Keychain {
+                reason: "the keychain self-test failed unexpectedly".into(),
+                advice: ADVICE.into(),
+            }),
         }
     }
 
     fn probe() -> Result<OsKeychain> {
         // A name of its own per self-test: Apps built at the same time in one process must not
-        // read or delete each other's probe (seen: "No such interface org.freedesktop.Secret.Item").
+        // read or delete each other's probe (seen: "No such interface
+        // org.freedesktop.Secret.Item").
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let probe = format!("self-test|{}|{}", std::process::id(), SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let probe = format!(
+            "self-test|{}|{}",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let _turn = one_at_a_time();
         let entry = keyring::Entry::new(SERVICE, &probe).map_err(map_err)?;
         entry.set_password("probe").map_err(map_err)?;
         // A second Entry object: the keyring mock store would fail here, a real store succeeds.
-        let read = keyring::Entry::new(SERVICE, &probe).map_err(map_err)?.get_password();
+        let read = keyring::Entry::new(SERVICE, &probe)
+            .map_err(map_err)?
+            .get_password();
         let _ = entry.delete_credential();
         let read = match read {
             Ok(read) => read,
             Err(keyring::Error::NoEntry) => {
                 return Err(Error::Keychain {
-                    reason: "the keychain accepted a test secret but could not give it back (it does not really store secrets)".into(),
+                    reason: "the keychain accepted a test secret but could not give it back \
+                        (it does not really store secrets)"
+                        .into(),
                     advice: ADVICE.into(),
                 })
             }
             Err(e) => return Err(map_err(e)),
         };
         if read != "probe" {
-            return Err(Error::Keychain { reason: "the keychain returned something else than was stored".into(), advice: ADVICE.into() });
+            return Err(Error::Keychain {
+                reason: "the keychain returned something else than was stored".into(),
+                advice: ADVICE.into(),
+            });
         }
         Ok(OsKeychain)
     }
@@ -130,7 +166,8 @@ impl OsKeychain {
 /// `PlatformFailure` carrying the D-Bus error "Cannot create an item in a locked collection"
 /// (`org.freedesktop.Secret.Error.IsLocked`); the latter is recognised by its text.
 fn map_err(e: keyring::Error) -> Error {
-    const LOCKED: &str = "the keyring is locked (or not set up yet) and could not be unlocked here — \
+    const LOCKED: &str =
+        "the keyring is locked (or not set up yet) and could not be unlocked here — \
         no unlock prompt could be shown, or it was dismissed";
     let (reason, advice) = match &e {
         keyring::Error::NoStorageAccess(inner) => (format!("{LOCKED} ({inner})"), ADVICE),
@@ -139,19 +176,40 @@ fn map_err(e: keyring::Error) -> Error {
             let lower = text.to_lowercase();
             if lower.contains("locked") {
                 (format!("{LOCKED} ({text})"), ADVICE)
-            } else if ["failed to connect", "not provided by any .service files", "serviceunknown", "service unknown",
-                "autolaunch", "no such file or directory", "connection refused"].iter().any(|m| lower.contains(m))
+            } else if [
+                "failed to connect",
+                "not provided by any .service files",
+                "serviceunknown",
+                "service unknown",
+                "autolaunch",
+                "no such file or directory",
+                "connection refused",
+            ]
+            .iter()
+            .any(|m| lower.contains(m))
             {
-                (format!("no keychain service is running — on Linux a Secret Service (GNOME Keyring or KWallet) \
-                    on the D-Bus session bus is needed ({text})"), NO_SERVICE_ADVICE)
+                let reason = format!(
+                    "no keychain service is running — on Linux a Secret Service \
+                     (GNOME Keyring or KWallet) on the D-Bus session bus is needed ({text})"
+                );
+                (reason, NO_SERVICE_ADVICE)
             } else {
                 (format!("the keychain service failed ({text})"), ADVICE)
             }
         }
-        keyring::Error::NoEntry => ("the keychain lost an entry it had just been given".to_string(), ADVICE),
-        other => (format!("the keychain refused the request ({other})"), ADVICE),
+        keyring::Error::NoEntry => (
+            "the keychain lost an entry it had just been given".to_string(),
+            ADVICE,
+        ),
+        other => (
+            format!("the keychain refused the request ({other})"),
+            ADVICE,
+        ),
     };
-    Error::Keychain { reason, advice: advice.into() }
+    Error::Keychain {
+        reason,
+        advice: advice.into(),
+    }
 }
 
 /// One Secret Service conversation at a time per process. gnome-keyring 42 (Debian 12) aborts
@@ -162,7 +220,7 @@ fn map_err(e: keyring::Error) -> Error {
 static SECRET_SERVICE: Mutex<()> = Mutex::new(());
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    SECRET_SERVICE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock(&SECRET_SERVICE)
 }
 
 impl Keychain for OsKeychain {
@@ -170,22 +228,35 @@ impl Keychain for OsKeychain {
         let _turn = one_at_a_time();
         let entry = keyring::Entry::new(SERVICE, account).map_err(map_err)?;
         match entry.get_password() {
-            Ok(text) => serde_json::from_str(&text).map(Some)
-                .map_err(|e| Error::Keychain { reason: format!("a keychain entry is unreadable ({e})"), advice: ADVICE.into() }),
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::Keychain {
+                    reason: format!("a keychain entry is unreadable ({e})"),
+                    advice: ADVICE.into(),
+                }),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_err(e)),
         }
     }
 
     fn set(&self, account: &str, tokens: &StoredTokens) -> Result<()> {
-        let text = serde_json::to_string(tokens).expect("tokens serialise");
+        let text = serde_json::to_string(tokens).map_err(|e| Error::Keychain {
+            reason: format!("cannot encode the tokens ({e})"),
+            advice: ADVICE.into(),
+        })?;
         let _turn = one_at_a_time();
-        keyring::Entry::new(SERVICE, account).map_err(map_err)?.set_password(&text).map_err(map_err)
+        keyring::Entry::new(SERVICE, account)
+            .map_err(map_err)?
+            .set_password(&text)
+            .map_err(map_err)
     }
 
     fn delete(&self, account: &str) -> Result<()> {
         let _turn = one_at_a_time();
-        match keyring::Entry::new(SERVICE, account).map_err(map_err)?.delete_credential() {
+        match keyring::Entry::new(SERVICE, account)
+            .map_err(map_err)?
+            .delete_credential()
+        {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_err(e)),
         }
@@ -205,14 +276,14 @@ pub struct MemoryKeychain {
 
 impl Keychain for MemoryKeychain {
     fn get(&self, account: &str) -> Result<Option<StoredTokens>> {
-        Ok(self.entries.lock().expect("memory keychain").get(account).cloned())
+        Ok(lock(&self.entries).get(account).cloned())
     }
     fn set(&self, account: &str, tokens: &StoredTokens) -> Result<()> {
-        self.entries.lock().expect("memory keychain").insert(account.to_string(), tokens.clone());
+        lock(&self.entries).insert(account.to_string(), tokens.clone());
         Ok(())
     }
     fn delete(&self, account: &str) -> Result<()> {
-        self.entries.lock().expect("memory keychain").remove(account);
+        lock(&self.entries).remove(account);
         Ok(())
     }
     fn describe(&self) -> &'static str {
@@ -235,21 +306,46 @@ mod tests {
     #[test]
     fn errors_say_why_and_what_to_do() {
         let no_bus = message(keyring::Error::PlatformFailure(
-            "DBus error: Failed to connect to socket /nonexistent: No such file or directory".into()));
+            "DBus error: Failed to connect to socket /nonexistent: No such file or directory"
+                .into(),
+        ));
         let no_provider = message(keyring::Error::PlatformFailure(
-            "DBus error: The name org.freedesktop.secrets was not provided by any .service files".into()));
+            "DBus error: The name org.freedesktop.secrets was not provided by any .service files"
+                .into(),
+        ));
         for m in [&no_bus, &no_provider] {
-            assert!(m.contains("no keychain service is running") && m.contains("Secret Service"), "{m}");
-            assert!(m.contains("Start a keyring service") && m.contains("memory-only"), "{m}");
+            assert!(
+                m.contains("no keychain service is running") && m.contains("Secret Service"),
+                "{m}"
+            );
+            assert!(
+                m.contains("Start a keyring service") && m.contains("memory-only"),
+                "{m}"
+            );
         }
-        let locked_create = message(keyring::Error::PlatformFailure("DBus error: Cannot create an item in a locked collection".into()));
-        let dismissed = message(keyring::Error::NoStorageAccess("Secret Service: unlock prompt was dismissed".into()));
-        let no_default = message(keyring::Error::NoStorageAccess("Secret Service: no result found".into()));
+        let locked_create = message(keyring::Error::PlatformFailure(
+            "DBus error: Cannot create an item in a locked collection".into(),
+        ));
+        let dismissed = message(keyring::Error::NoStorageAccess(
+            "Secret Service: unlock prompt was dismissed".into(),
+        ));
+        let no_default = message(keyring::Error::NoStorageAccess(
+            "Secret Service: no result found".into(),
+        ));
         for m in [&locked_create, &dismissed, &no_default] {
             assert!(m.contains("the keyring is locked"), "{m}");
-            assert!(m.contains("Unlock your keyring") && m.contains("memory-only"), "{m}");
+            assert!(
+                m.contains("Unlock your keyring") && m.contains("memory-only"),
+                "{m}"
+            );
         }
-        let other = message(keyring::Error::PlatformFailure("DBus error: No such interface".into()));
-        assert!(other.contains("the keychain service failed (DBus error: No such interface)") && other.contains("memory-only"), "{other}");
+        let other = message(keyring::Error::PlatformFailure(
+            "DBus error: No such interface".into(),
+        ));
+        assert!(
+            other.contains("the keychain service failed (DBus error: No such interface)")
+                && other.contains("memory-only"),
+            "{other}"
+        );
     }
 }

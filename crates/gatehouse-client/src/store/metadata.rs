@@ -1,8 +1,8 @@
-//! The account list file: one per (server, app), written with temp file + fsync + rename (+ fsync
-//! of the folder), so a crash leaves either the old or the new file, never a mix. A file that does
-//! not parse is reported and left alone — never silently replaced by an empty list.
+//! The account list file: one per (server, app), written with [`crate::fs::atomic_write`] (temp
+//! file + fsync + rename + fsync of the folder), so a crash leaves either the old or the new file,
+//! never a mix. A file that does not parse is reported and left alone — never silently replaced by
+//! an empty list.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use gatehouse_proto::auth::Profile;
@@ -47,7 +47,7 @@ pub struct Metadata {
     pub users: Vec<StoredUser>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MetadataFile {
     pub path: PathBuf,
 }
@@ -56,8 +56,19 @@ impl MetadataFile {
     /// The file for (server, app) in `dir`.
     pub fn for_app(dir: &Path, server: &str, app_id: &str) -> MetadataFile {
         let digest = fnv1a(server.as_bytes());
-        let safe_app: String = app_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-        MetadataFile { path: dir.join(format!("users-{safe_app}-{digest:016x}.json")) }
+        let safe_app: String = app_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        MetadataFile {
+            path: dir.join(format!("users-{safe_app}-{digest:016x}.json")),
+        }
     }
 
     /// Loads the list; a missing file is an empty list, a damaged one an error.
@@ -65,44 +76,52 @@ impl MetadataFile {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Metadata { format: FORMAT, server: server.into(), app_id: app_id.into(), ..Default::default() });
+                return Ok(Metadata {
+                    format: FORMAT,
+                    server: server.into(),
+                    app_id: app_id.into(),
+                    ..Default::default()
+                });
             }
-            Err(e) => return Err(Error::StoreIo { path: self.path.clone(), detail: e.to_string() }),
+            Err(e) => {
+                return Err(Error::StoreIo {
+                    path: self.path.clone(),
+                    detail: e.to_string(),
+                })
+            }
         };
-        let meta: Metadata = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::StoreCorrupt { path: self.path.clone(), detail: e.to_string() })?;
+        let meta: Metadata = serde_json::from_slice(&bytes).map_err(|e| Error::StoreCorrupt {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })?;
         if meta.format != FORMAT {
-            return Err(Error::StoreCorrupt { path: self.path.clone(),
-                detail: format!("format {} is not understood by this version (expected {FORMAT})", meta.format) });
+            return Err(Error::StoreCorrupt {
+                path: self.path.clone(),
+                detail: format!(
+                    "format {} is not understood by this version (expected {FORMAT})",
+                    meta.format
+                ),
+            });
         }
         Ok(meta)
     }
 
-    /// Replaces the file atomically.
+    /// Replaces the file atomically ([`crate::fs::atomic_write`]). Blocking.
     pub fn save(&self, meta: &Metadata) -> Result<()> {
-        let io = |e: std::io::Error| Error::StoreIo { path: self.path.clone(), detail: e.to_string() };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let bytes = serde_json::to_vec_pretty(meta).map_err(|e| Error::StoreIo { path: self.path.clone(), detail: e.to_string() })?;
-        let tmp = self.path.with_extension(format!("json.tmp-{}", std::process::id()));
-        let result = (|| {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            // The rename itself must reach the disk before we report success.
-            std::fs::File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(io)
+        let io = |detail: String| Error::StoreIo {
+            path: self.path.clone(),
+            detail,
+        };
+        let bytes = serde_json::to_vec_pretty(meta).map_err(|e| io(e.to_string()))?;
+        crate::fs::atomic_write(&self.path, &bytes).map_err(|e| io(e.to_string()))
     }
 }
 
 /// A stable, dependency-free name for a server URL (not a security boundary).
 fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -111,9 +130,20 @@ mod tests {
 
     fn sample() -> Metadata {
         Metadata {
-            format: FORMAT, server: "http://s".into(), app_id: "a".into(), device_id: Some("d".into()), active: Some("u1".into()),
-            users: vec![StoredUser { id: "u1".into(), status: UserStatus::LoggedIn, provider_type: "anon-user".into(),
-                device_id: "d".into(), profile: None, added_at: 1, last_active_at: 2 }],
+            format: FORMAT,
+            server: "http://s".into(),
+            app_id: "a".into(),
+            device_id: Some("d".into()),
+            active: Some("u1".into()),
+            users: vec![StoredUser {
+                id: "u1".into(),
+                status: UserStatus::LoggedIn,
+                provider_type: "anon-user".into(),
+                device_id: "d".into(),
+                profile: None,
+                added_at: 1,
+                last_active_at: 2,
+            }],
         }
     }
 

@@ -69,7 +69,11 @@ impl Deref for DiscordStandin {
 impl DiscordStandin {
     /// Starts with `nelly` (80351110224678912, nelly@discord.example, verified) signed in.
     pub async fn start() -> DiscordStandin {
-        let core = Arc::new(Core::new(CLIENT_ID, CLIENT_SECRET, DiscordUser::new("80351110224678912", "nelly", "nelly@discord.example")));
+        let core = Arc::new(Core::new(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            DiscordUser::new("80351110224678912", "nelly", "nelly@discord.example"),
+        ));
         let app = axum::Router::new()
             .route("/oauth2/authorize", get(authorize))
             .route("/api/oauth2/token", post(token))
@@ -77,7 +81,10 @@ impl DiscordStandin {
             .route("/api/users/@me", get(me))
             .route("/api/v10/users/@me", get(me))
             .with_state(core.clone());
-        DiscordStandin { core, served: serve(app).await }
+        DiscordStandin {
+            core,
+            served: serve(app).await,
+        }
     }
 
     /// `https://discord.com` in production.
@@ -103,16 +110,28 @@ type S = State<Arc<Core<DiscordUser>>>;
 
 async fn authorize(State(core): S, Query(q): Query<HashMap<String, String>>) -> Response {
     if q.get("client_id") != Some(&core.client_id) {
-        return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html")], "<html><body>Unknown Application</body></html>").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>Unknown Application</body></html>",
+        )
+            .into_response();
     }
     let Some(redirect_uri) = q.get("redirect_uri") else {
         return (StatusCode::BAD_REQUEST, "Invalid OAuth2 redirect_uri").into_response();
     };
-    let state: Vec<(&str, &str)> = q.get("state").map(|s| ("state", s.as_str())).into_iter().collect();
+    let state: Vec<(&str, &str)> = q
+        .get("state")
+        .map(|s| ("state", s.as_str()))
+        .into_iter()
+        .collect();
     if core.is_denying() {
         let mut params = vec![
             ("error", "access_denied"),
-            ("error_description", "The resource owner or authorization server denied the request"),
+            (
+                "error_description",
+                "The resource owner or authorization server denied the request",
+            ),
         ];
         params.extend(state);
         return redirect(with_query(redirect_uri, &params));
@@ -128,16 +147,28 @@ async fn authorize(State(core): S, Query(q): Query<HashMap<String, String>>) -> 
 }
 
 fn invalid_grant(what: &str) -> Response {
-    json(400, json!({"error": "invalid_grant", "error_description": format!("Invalid \"{what}\" in request.")}))
+    json(
+        400,
+        json!({
+            "error": "invalid_grant",
+            "error_description": format!("Invalid \"{what}\" in request.")
+        }),
+    )
 }
 
 async fn token(State(core): S, headers: HeaderMap, body: Bytes) -> Response {
     if core.enter_token().await {
-        return json(500, json!({"message": "500: Internal Server Error", "code": 0}));
+        return json(
+            500,
+            json!({"message": "500: Internal Server Error", "code": 0}),
+        );
     }
     let p = super::body_params(&headers, &body);
     let (client_id, client_secret) = basic_auth(&headers).unwrap_or_else(|| {
-        (p.get("client_id").cloned().unwrap_or_default(), p.get("client_secret").cloned().unwrap_or_default())
+        (
+            p.get("client_id").cloned().unwrap_or_default(),
+            p.get("client_secret").cloned().unwrap_or_default(),
+        )
     });
     if client_id != core.client_id || client_secret != core.client_secret {
         return json(401, json!({"error": "invalid_client"}));
@@ -146,21 +177,41 @@ async fn token(State(core): S, headers: HeaderMap, body: Bytes) -> Response {
         return json(400, json!({"error": "unsupported_grant_type"}));
     }
     let code = p.get("code").cloned().unwrap_or_default();
-    match core.redeem(&code, &client_id, p.get("redirect_uri").map(String::as_str), true, p.get("code_verifier").map(String::as_str)) {
+    match core.redeem(
+        &code,
+        &client_id,
+        p.get("redirect_uri").map(String::as_str),
+        true,
+        p.get("code_verifier").map(String::as_str),
+    ) {
         Err(TokenError::RedirectMismatch) => invalid_grant("redirect_uri"),
-        Err(TokenError::MissingVerifier | TokenError::BadVerifier) => invalid_grant("code_verifier"),
+        Err(TokenError::MissingVerifier | TokenError::BadVerifier) => {
+            invalid_grant("code_verifier")
+        }
         Err(_) => invalid_grant("code"),
         Ok(grant) => {
-            let token = core.mint_token(random_token(30), &grant.user, &client_id, &grant.scope, 604800);
-            json(200, json!({"access_token": token, "token_type": "Bearer", "expires_in": 604800,
-                             "refresh_token": random_token(30), "scope": grant.scope}))
+            let token = core.mint_token(
+                random_token(30),
+                &grant.user,
+                &client_id,
+                &grant.scope,
+                604800,
+            );
+            json(
+                200,
+                json!({"access_token": token, "token_type": "Bearer", "expires_in": 604800,
+                             "refresh_token": random_token(30), "scope": grant.scope}),
+            )
         }
     }
 }
 
 async fn me(State(core): S, headers: HeaderMap) -> Response {
     if core.enter_api().await {
-        return json(500, json!({"message": "500: Internal Server Error", "code": 0}));
+        return json(
+            500,
+            json!({"message": "500: Internal Server Error", "code": 0}),
+        );
     }
     let Some((info, u)) = bearer(&headers, &["bearer"]).and_then(|t| core.lookup(&t)) else {
         return json(401, json!({"message": "401: Unauthorized", "code": 0}));

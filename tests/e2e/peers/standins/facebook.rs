@@ -38,7 +38,11 @@ pub struct FacebookUser {
 
 impl FacebookUser {
     pub fn new(id: &str, name: &str, email: Option<&str>) -> FacebookUser {
-        FacebookUser { id: id.into(), name: name.into(), email: email.map(str::to_string) }
+        FacebookUser {
+            id: id.into(),
+            name: name.into(),
+            email: email.map(str::to_string),
+        }
     }
 }
 
@@ -68,15 +72,28 @@ impl Deref for FacebookStandin {
 impl FacebookStandin {
     /// Starts with "Open Graph Test User" (10158000000000001, fbuser@facebook.example) signed in.
     pub async fn start() -> FacebookStandin {
-        let user = FacebookUser::new("10158000000000001", "Open Graph Test User", Some("fbuser@facebook.example"));
-        let fb = Arc::new(Fb { core: Core::new(APP_ID, APP_SECRET, user), require_proof: AtomicBool::new(false) });
+        let user = FacebookUser::new(
+            "10158000000000001",
+            "Open Graph Test User",
+            Some("fbuser@facebook.example"),
+        );
+        let fb = Arc::new(Fb {
+            core: Core::new(APP_ID, APP_SECRET, user),
+            require_proof: AtomicBool::new(false),
+        });
         let app = axum::Router::new()
             .route(&format!("/{VERSION}/dialog/oauth"), get(dialog))
-            .route(&format!("/{VERSION}/oauth/access_token"), get(access_token).post(access_token))
+            .route(
+                &format!("/{VERSION}/oauth/access_token"),
+                get(access_token).post(access_token),
+            )
             .route(&format!("/{VERSION}/debug_token"), get(debug_token))
             .route(&format!("/{VERSION}/me"), get(me))
             .with_state(fb.clone());
-        FacebookStandin { fb, served: serve(app).await }
+        FacebookStandin {
+            fb,
+            served: serve(app).await,
+        }
     }
 
     /// `https://www.facebook.com` / `https://graph.facebook.com` in production (same host here).
@@ -106,7 +123,13 @@ impl FacebookStandin {
     /// Facebook SDK on a device hands over. Use another app id for the stolen-token case.
     pub fn issue_token(&self, user: &FacebookUser, app_id: &str) -> String {
         self.fb.core.add_user(user.clone());
-        self.fb.core.mint_token(format!("EAA{}", random_token(120)), &user.id, app_id, "email,public_profile", TOKEN_TTL)
+        self.fb.core.mint_token(
+            format!("EAA{}", random_token(120)),
+            &user.id,
+            app_id,
+            "email,public_profile",
+            TOKEN_TTL,
+        )
     }
 
     /// hex(HMAC-SHA256(key = app secret, message = access token)).
@@ -121,15 +144,24 @@ fn appsecret_proof(secret: &str, token: &str) -> String {
 }
 
 /// Graph's error envelope.
-fn graph_error(status: u16, message: &str, kind: &str, code: u32, subcode: Option<u32>) -> Response {
-    let mut error = json!({"message": message, "type": kind, "code": code, "fbtrace_id": random_token(11)});
+fn graph_error(
+    status: u16,
+    message: &str,
+    kind: &str,
+    code: u32,
+    subcode: Option<u32>,
+) -> Response {
+    let mut error =
+        json!({"message": message, "type": kind, "code": code, "fbtrace_id": random_token(11)});
     if let Some(s) = subcode {
         error["error_subcode"] = json!(s);
     }
     let mut resp = json(status, json!({"error": error}));
     // Graph also sets this header with the error, as a challenge for bad tokens.
     if code == 190 {
-        if let Ok(v) = format!("OAuth \"Facebook Platform\" \"invalid_token\" \"{message}\"").parse() {
+        if let Ok(v) =
+            format!("OAuth \"Facebook Platform\" \"invalid_token\" \"{message}\"").parse()
+        {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
     }
@@ -137,7 +169,13 @@ fn graph_error(status: u16, message: &str, kind: &str, code: u32, subcode: Optio
 }
 
 fn outage() -> Response {
-    graph_error(500, "An unexpected error has occurred. Please retry your request later.", "OAuthException", 2, None)
+    graph_error(
+        500,
+        "An unexpected error has occurred. Please retry your request later.",
+        "OAuthException",
+        2,
+        None,
+    )
 }
 
 type S = State<Arc<Fb>>;
@@ -146,12 +184,27 @@ type Q = Query<HashMap<String, String>>;
 async fn dialog(State(fb): S, Query(q): Q) -> Response {
     let core = &fb.core;
     if q.get("client_id") != Some(&core.client_id) {
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], "<html><body>Invalid App ID: The provided app ID does not look like a valid app ID.</body></html>").into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>Invalid App ID: The provided app ID does not look like a valid app ID.\
+             </body></html>",
+        )
+            .into_response();
     }
     let Some(redirect_uri) = q.get("redirect_uri") else {
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], "<html><body>URL Blocked</body></html>").into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>URL Blocked</body></html>",
+        )
+            .into_response();
     };
-    let state: Vec<(&str, &str)> = q.get("state").map(|s| ("state", s.as_str())).into_iter().collect();
+    let state: Vec<(&str, &str)> = q
+        .get("state")
+        .map(|s| ("state", s.as_str()))
+        .into_iter()
+        .collect();
     if core.is_denying() {
         let mut params = vec![
             ("error", "access_denied"),
@@ -181,20 +234,70 @@ async fn access_token(State(fb): S, Query(query): Q, headers: HeaderMap, body: B
     if core.enter_token().await {
         return outage();
     }
-    if p.get("client_id") != Some(&core.client_id) || p.get("client_secret") != Some(&core.client_secret) {
-        return graph_error(400, "Error validating client secret.", "OAuthException", 1, None);
+    if p.get("client_id") != Some(&core.client_id)
+        || p.get("client_secret") != Some(&core.client_secret)
+    {
+        return graph_error(
+            400,
+            "Error validating client secret.",
+            "OAuthException",
+            1,
+            None,
+        );
     }
     let code = p.get("code").cloned().unwrap_or_default();
-    let redeemed = core.redeem(&code, &core.client_id, p.get("redirect_uri").map(String::as_str), true, p.get("code_verifier").map(String::as_str));
+    let redeemed = core.redeem(
+        &code,
+        &core.client_id,
+        p.get("redirect_uri").map(String::as_str),
+        true,
+        p.get("code_verifier").map(String::as_str),
+    );
     match redeemed {
-        Err(TokenError::RedirectMismatch) => graph_error(400, "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request", "OAuthException", 100, Some(36008)),
-        Err(TokenError::UsedCode) => graph_error(400, "This authorization code has been used.", "OAuthException", 100, Some(36009)),
-        Err(TokenError::ExpiredCode) => graph_error(400, "This authorization code has expired.", "OAuthException", 100, Some(36007)),
-        Err(TokenError::MissingVerifier | TokenError::BadVerifier) => graph_error(400, "Invalid code verifier.", "OAuthException", 100, None),
-        Err(_) => graph_error(400, "Invalid verification code format.", "OAuthException", 100, Some(36007)),
+        Err(TokenError::RedirectMismatch) => graph_error(
+            400,
+            "Error validating verification code. Please make sure your redirect_uri is identical \
+             to the one you used in the OAuth dialog request",
+            "OAuthException",
+            100,
+            Some(36008),
+        ),
+        Err(TokenError::UsedCode) => graph_error(
+            400,
+            "This authorization code has been used.",
+            "OAuthException",
+            100,
+            Some(36009),
+        ),
+        Err(TokenError::ExpiredCode) => graph_error(
+            400,
+            "This authorization code has expired.",
+            "OAuthException",
+            100,
+            Some(36007),
+        ),
+        Err(TokenError::MissingVerifier | TokenError::BadVerifier) => {
+            graph_error(400, "Invalid code verifier.", "OAuthException", 100, None)
+        }
+        Err(_) => graph_error(
+            400,
+            "Invalid verification code format.",
+            "OAuthException",
+            100,
+            Some(36007),
+        ),
         Ok(grant) => {
-            let token = core.mint_token(format!("EAA{}", random_token(120)), &grant.user, &core.client_id, &grant.scope, TOKEN_TTL);
-            json(200, json!({"access_token": token, "token_type": "bearer", "expires_in": TOKEN_TTL}))
+            let token = core.mint_token(
+                format!("EAA{}", random_token(120)),
+                &grant.user,
+                &core.client_id,
+                &grant.scope,
+                TOKEN_TTL,
+            );
+            json(
+                200,
+                json!({"access_token": token, "token_type": "bearer", "expires_in": TOKEN_TTL}),
+            )
         }
     }
 }
@@ -206,24 +309,61 @@ async fn debug_token(State(fb): S, Query(p): Q) -> Response {
     }
     let app_token = p.get("access_token").cloned().unwrap_or_default();
     if app_token != format!("{}|{}", core.client_id, core.client_secret) {
-        return graph_error(400, "Invalid OAuth access token signature.", "OAuthException", 190, None);
+        return graph_error(
+            400,
+            "Invalid OAuth access token signature.",
+            "OAuthException",
+            190,
+            None,
+        );
     }
     let Some(input) = p.get("input_token") else {
-        return graph_error(400, "(#100) The parameter input_token is required", "OAuthException", 100, None);
+        return graph_error(
+            400,
+            "(#100) The parameter input_token is required",
+            "OAuthException",
+            100,
+            None,
+        );
     };
     let Some(info) = core.token_info(input) else {
-        return json(200, json!({"data": {"error": {"code": 190, "message": "Invalid OAuth access token."}, "is_valid": false, "scopes": []}}));
+        return json(
+            200,
+            json!({"data": {
+                "error": {"code": 190, "message": "Invalid OAuth access token."},
+                "is_valid": false,
+                "scopes": []
+            }}),
+        );
     };
     let live = info.valid && info.expires_at > unix_now();
-    let application = if info.app_id == core.client_id { APP_NAME } else { "Some Other App" };
-    let scopes: Vec<&str> = if info.scope.is_empty() { vec!["public_profile"] } else { info.scope.split([',', ' ']).filter(|s| !s.is_empty()).collect() };
+    let application = if info.app_id == core.client_id {
+        APP_NAME
+    } else {
+        "Some Other App"
+    };
+    let scopes: Vec<&str> = if info.scope.is_empty() {
+        vec!["public_profile"]
+    } else {
+        info.scope
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
     let mut data = json!({
         "app_id": info.app_id, "type": "USER", "application": application,
         "data_access_expires_at": info.expires_at + 30 * 86400, "expires_at": info.expires_at,
-        "is_valid": live, "issued_at": info.expires_at - TOKEN_TTL, "scopes": scopes, "user_id": info.user,
+        "is_valid": live, "issued_at": info.expires_at - TOKEN_TTL, "scopes": scopes,
+        "user_id": info.user,
     });
     if !live {
-        data["error"] = json!({"code": 190, "message": "Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.", "subcode": 460});
+        data["error"] = json!({
+            "code": 190,
+            "message": "Error validating access token: The session has been invalidated because \
+                        the user changed their password or Facebook has changed the session for \
+                        security reasons.",
+            "subcode": 460
+        });
     }
     json(200, json!({"data": data}))
 }
@@ -233,19 +373,50 @@ async fn me(State(fb): S, headers: HeaderMap, Query(p): Q) -> Response {
     if core.enter_api().await {
         return outage();
     }
-    let Some(token) = p.get("access_token").cloned().or_else(|| bearer(&headers, &["bearer", "oauth"])) else {
-        return graph_error(400, "An active access token must be used to query information about the current user.", "OAuthException", 2500, None);
+    let Some(token) = p
+        .get("access_token")
+        .cloned()
+        .or_else(|| bearer(&headers, &["bearer", "oauth"]))
+    else {
+        return graph_error(
+            400,
+            "An active access token must be used to query information about the current user.",
+            "OAuthException",
+            2500,
+            None,
+        );
     };
     let Some((info, user)) = core.lookup(&token) else {
-        return graph_error(400, "Invalid OAuth access token - Cannot parse access token", "OAuthException", 190, None);
+        return graph_error(
+            400,
+            "Invalid OAuth access token - Cannot parse access token",
+            "OAuthException",
+            190,
+            None,
+        );
     };
     match p.get("appsecret_proof") {
         // Only the token's own app knows the secret that makes a valid proof.
-        Some(proof) if info.app_id != core.client_id || *proof != appsecret_proof(&core.client_secret, &token) => {
-            return graph_error(400, "Invalid appsecret_proof provided in the API argument", "GraphMethodException", 100, None);
+        Some(proof)
+            if info.app_id != core.client_id
+                || *proof != appsecret_proof(&core.client_secret, &token) =>
+        {
+            return graph_error(
+                400,
+                "Invalid appsecret_proof provided in the API argument",
+                "GraphMethodException",
+                100,
+                None,
+            );
         }
         None if fb.require_proof.load(Ordering::SeqCst) && info.app_id == core.client_id => {
-            return graph_error(400, "API calls from the server require an appsecret_proof argument", "GraphMethodException", 100, None);
+            return graph_error(
+                400,
+                "API calls from the server require an appsecret_proof argument",
+                "GraphMethodException",
+                100,
+                None,
+            );
         }
         _ => {}
     }

@@ -19,6 +19,16 @@ use serde_json::{json, Value};
 use super::{basic_auth, bearer, json, login_page, redirect, Core, StandinUser, TokenError};
 use crate::peers::{encode_form, random_token, serve, with_query, Served};
 
+/// GitHub's documentation pages its error answers point at (`error_uri`).
+macro_rules! authorize_errors_doc {
+    () => {
+        "https://docs.github.com/apps/managing-oauth-apps/\
+         troubleshooting-authorization-request-errors/"
+    };
+}
+const TOKEN_ERRORS_DOC: &str = "https://docs.github.com/apps/managing-oauth-apps/\
+                                troubleshooting-oauth-app-access-token-request-errors/";
+
 pub const CLIENT_ID: &str = "Ov23liGatehouseTest01";
 pub const CLIENT_SECRET: &str = "3f1c2b9a8e7d6c5b4a39281706f5e4d3c2b1a090";
 
@@ -33,7 +43,12 @@ pub struct GithubEmail {
 
 impl GithubEmail {
     pub fn new(email: &str, primary: bool, verified: bool) -> GithubEmail {
-        GithubEmail { email: email.into(), primary, verified, visibility: primary.then(|| "public".into()) }
+        GithubEmail {
+            email: email.into(),
+            primary,
+            verified,
+            visibility: primary.then(|| "public".into()),
+        }
     }
 }
 
@@ -96,14 +111,21 @@ impl Deref for GithubStandin {
 impl GithubStandin {
     /// Starts with `octocat` (id 583231, octocat@github.example) signed in.
     pub async fn start() -> GithubStandin {
-        let core = Arc::new(Core::new(CLIENT_ID, CLIENT_SECRET, GithubUser::new("octocat", 583231, "octocat@github.example")));
+        let core = Arc::new(Core::new(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            GithubUser::new("octocat", 583231, "octocat@github.example"),
+        ));
         let app = axum::Router::new()
             .route("/login/oauth/authorize", get(authorize))
             .route("/login/oauth/access_token", post(access_token))
             .route("/api/v3/user", get(user))
             .route("/api/v3/user/emails", get(emails))
             .with_state(core.clone());
-        GithubStandin { core, served: serve(app).await }
+        GithubStandin {
+            core,
+            served: serve(app).await,
+        }
     }
 
     /// The web host (`https://github.com` in production).
@@ -129,17 +151,36 @@ type S = State<Arc<Core<GithubUser>>>;
 
 async fn authorize(State(core): S, Query(q): Query<HashMap<String, String>>) -> Response {
     if q.get("client_id") != Some(&core.client_id) {
-        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html")], "<html><body>Not Found</body></html>").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>Not Found</body></html>",
+        )
+            .into_response();
     }
     let Some(redirect_uri) = q.get("redirect_uri") else {
-        return (StatusCode::BAD_REQUEST, "redirect_uri is required by this stand-in").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "redirect_uri is required by this stand-in",
+        )
+            .into_response();
     };
-    let state: Vec<(&str, &str)> = q.get("state").map(|s| ("state", s.as_str())).into_iter().collect();
+    let state: Vec<(&str, &str)> = q
+        .get("state")
+        .map(|s| ("state", s.as_str()))
+        .into_iter()
+        .collect();
     if core.is_denying() {
         let mut params = vec![
             ("error", "access_denied"),
-            ("error_description", "The user has denied your application access."),
-            ("error_uri", "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#access-denied"),
+            (
+                "error_description",
+                "The user has denied your application access.",
+            ),
+            (
+                "error_uri",
+                concat!(authorize_errors_doc!(), "#access-denied"),
+            ),
         ];
         params.extend(state);
         return redirect(with_query(redirect_uri, &params));
@@ -155,8 +196,11 @@ async fn authorize(State(core): S, Query(q): Query<HashMap<String, String>>) -> 
 }
 
 fn oauth_error(error: &str, description: &str, anchor: &str) -> Value {
-    json!({"error": error, "error_description": description,
-           "error_uri": format!("https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#{anchor}")})
+    json!({
+        "error": error,
+        "error_description": description,
+        "error_uri": format!("{}#{anchor}", TOKEN_ERRORS_DOC),
+    })
 }
 
 /// Answers in the format the client asked for; GitHub's default is form-encoded.
@@ -166,20 +210,51 @@ fn token_answer(headers: &HeaderMap, body: Value) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
     if wants_json {
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response();
     }
     let pairs: Vec<(String, String)> = body
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
         .collect();
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")], encode_form(&pairs)).into_response()
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )],
+        encode_form(&pairs),
+    )
+        .into_response()
 }
 
-async fn access_token(State(core): S, Query(query): Query<HashMap<String, String>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn access_token(
+    State(core): S,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if core.enter_token().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html")], "<html><body><h1>Unicorn!</h1>No server is currently available to service your request.</body></html>").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>Unicorn!</h1>\
+             No server is currently available to service your request.</body></html>",
+        )
+            .into_response();
     }
     // GitHub takes the parameters from the query string or the body.
     let mut p = query;
@@ -189,40 +264,95 @@ async fn access_token(State(core): S, Query(query): Query<HashMap<String, String
         _ => basic_auth(&headers).unwrap_or_default(),
     };
     if client_id != core.client_id || client_secret != core.client_secret {
-        return token_answer(&headers, oauth_error("incorrect_client_credentials",
-            "The client_id and/or client_secret passed are incorrect.", "incorrect-client-credentials"));
+        return token_answer(
+            &headers,
+            oauth_error(
+                "incorrect_client_credentials",
+                "The client_id and/or client_secret passed are incorrect.",
+                "incorrect-client-credentials",
+            ),
+        );
     }
     let code = p.get("code").cloned().unwrap_or_default();
-    match core.redeem(&code, &client_id, p.get("redirect_uri").map(String::as_str), false, p.get("code_verifier").map(String::as_str)) {
-        Err(TokenError::RedirectMismatch) => token_answer(&headers, json!({"error": "redirect_uri_mismatch",
-            "error_description": "The redirect_uri MUST match the registered callback URL for this application.",
-            "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#redirect-uri-mismatch2"})),
-        Err(_) => token_answer(&headers, oauth_error("bad_verification_code",
-            "The code passed is incorrect or expired.", "bad-verification-code")),
+    match core.redeem(
+        &code,
+        &client_id,
+        p.get("redirect_uri").map(String::as_str),
+        false,
+        p.get("code_verifier").map(String::as_str),
+    ) {
+        Err(TokenError::RedirectMismatch) => token_answer(
+            &headers,
+            json!({
+                "error": "redirect_uri_mismatch",
+                "error_description":
+                    "The redirect_uri MUST match the registered callback URL for this application.",
+                "error_uri": concat!(authorize_errors_doc!(), "#redirect-uri-mismatch2"),
+            }),
+        ),
+        Err(_) => token_answer(
+            &headers,
+            oauth_error(
+                "bad_verification_code",
+                "The code passed is incorrect or expired.",
+                "bad-verification-code",
+            ),
+        ),
         Ok(grant) => {
-            let scope = grant.scope.split([' ', ',']).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(",");
-            let token = core.mint_token(format!("gho_{}", random_token(36)), &grant.user, &client_id, &scope, 10 * 365 * 86400);
-            token_answer(&headers, json!({"access_token": token, "token_type": "bearer", "scope": scope}))
+            let scope = grant
+                .scope
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(",");
+            let token = core.mint_token(
+                format!("gho_{}", random_token(36)),
+                &grant.user,
+                &client_id,
+                &scope,
+                10 * 365 * 86400,
+            );
+            token_answer(
+                &headers,
+                json!({"access_token": token, "token_type": "bearer", "scope": scope}),
+            )
         }
     }
 }
 
 /// The REST API's gatekeeping: outage, User-Agent, credentials.
-async fn api_auth(core: &Core<GithubUser>, headers: &HeaderMap, docs: &str) -> Result<(super::TokenInfo, GithubUser), Response> {
+async fn api_auth(
+    core: &Core<GithubUser>,
+    headers: &HeaderMap,
+    docs: &str,
+) -> Result<(super::TokenInfo, GithubUser), Response> {
     if core.enter_api().await {
         return Err(json(503, json!({"message": "Service Unavailable"})));
     }
     if !headers.contains_key(header::USER_AGENT) {
-        return Err((StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "Request forbidden by administrative rules. Please make sure your request has a User-Agent header \
-             (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). \
-             Check https://developer.github.com for other possible causes.\n").into_response());
+        const FORBIDDEN: &str = concat!(
+            "Request forbidden by administrative rules. ",
+            "Please make sure your request has a User-Agent header ",
+            "(https://docs.github.com/en/rest/overview/resources-in-the-rest-api",
+            "#user-agent-required). ",
+            "Check https://developer.github.com for other possible causes.\n",
+        );
+        let plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+        return Err((StatusCode::FORBIDDEN, plain, FORBIDDEN).into_response());
     }
     let Some(token) = bearer(headers, &["bearer", "token"]) else {
-        return Err(json(401, json!({"message": "Requires authentication", "documentation_url": docs, "status": "401"})));
+        let body = json!({
+            "message": "Requires authentication", "documentation_url": docs, "status": "401"
+        });
+        return Err(json(401, body));
     };
-    core.lookup(&token)
-        .ok_or_else(|| json(401, json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"})))
+    core.lookup(&token).ok_or_else(|| {
+        let docs = "https://docs.github.com/rest";
+        json(
+            401,
+            json!({"message": "Bad credentials", "documentation_url": docs, "status": "401"}),
+        )
+    })
 }
 
 fn with_scopes(info: &super::TokenInfo, mut resp: Response) -> Response {
@@ -233,34 +363,65 @@ fn with_scopes(info: &super::TokenInfo, mut resp: Response) -> Response {
 }
 
 async fn user(State(core): S, headers: HeaderMap) -> Response {
-    let (info, u) = match api_auth(&core, &headers, "https://docs.github.com/rest/users/users#get-the-authenticated-user").await {
+    let (info, u) = match api_auth(
+        &core,
+        &headers,
+        "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+    )
+    .await
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
-    with_scopes(&info, json(200, json!({
-        "login": u.login, "id": u.id, "node_id": format!("U_kgDO{}", u.id),
-        "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", u.id), "gravatar_id": "",
-        "url": format!("https://api.github.com/users/{}", u.login), "html_url": format!("https://github.com/{}", u.login),
-        "type": "User", "site_admin": false, "name": u.name, "company": null, "blog": "", "location": null,
-        "email": u.public_email, "hireable": null, "bio": null, "twitter_username": null,
-        "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
-        "created_at": "2011-01-25T18:44:36Z", "updated_at": "2024-01-01T00:00:00Z",
-    })))
+    with_scopes(
+        &info,
+        json(
+            200,
+            json!({
+                "login": u.login, "id": u.id, "node_id": format!("U_kgDO{}", u.id),
+                "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", u.id),
+                "gravatar_id": "",
+                "url": format!("https://api.github.com/users/{}", u.login),
+                "html_url": format!("https://github.com/{}", u.login),
+                "type": "User", "site_admin": false, "name": u.name, "company": null, "blog": "",
+                "location": null,
+                "email": u.public_email, "hireable": null, "bio": null, "twitter_username": null,
+                "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
+                "created_at": "2011-01-25T18:44:36Z", "updated_at": "2024-01-01T00:00:00Z",
+            }),
+        ),
+    )
 }
 
 async fn emails(State(core): S, headers: HeaderMap) -> Response {
-    let docs = "https://docs.github.com/rest/users/emails#list-email-addresses-for-the-authenticated-user";
+    let docs =
+        "https://docs.github.com/rest/users/emails#list-email-addresses-for-the-authenticated-user";
     let (info, u) = match api_auth(&core, &headers, docs).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !info.scope.split(',').any(|s| s == "user:email" || s == "user") {
-        return with_scopes(&info, json(404, json!({"message": "Not Found", "documentation_url": docs, "status": "404"})));
+    if !info
+        .scope
+        .split(',')
+        .any(|s| s == "user:email" || s == "user")
+    {
+        return with_scopes(
+            &info,
+            json(
+                404,
+                json!({"message": "Not Found", "documentation_url": docs, "status": "404"}),
+            ),
+        );
     }
     let list: Vec<Value> = u
         .emails
         .iter()
-        .map(|e| json!({"email": e.email, "primary": e.primary, "verified": e.verified, "visibility": e.visibility}))
+        .map(|e| {
+            json!({
+                "email": e.email, "primary": e.primary, "verified": e.verified,
+                "visibility": e.visibility
+            })
+        })
         .collect();
     with_scopes(&info, json(200, Value::Array(list)))
 }

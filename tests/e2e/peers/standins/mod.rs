@@ -237,7 +237,14 @@ impl<U: StandinUser> Core<U> {
         Ok(grant)
     }
 
-    pub(crate) fn mint_token(&self, token: String, user: &str, app_id: &str, scope: &str, ttl_secs: i64) -> String {
+    pub(crate) fn mint_token(
+        &self,
+        token: String,
+        user: &str,
+        app_id: &str,
+        scope: &str,
+        ttl_secs: i64,
+    ) -> String {
         let info = TokenInfo {
             user: user.into(),
             app_id: app_id.into(),
@@ -286,7 +293,10 @@ impl<U: StandinUser> Core<U> {
 }
 
 pub(crate) fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// Credentials from `Authorization: Basic …` (RFC 6749 §2.3.1: each part form-urlencoded).
@@ -298,7 +308,11 @@ pub(crate) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     }
     let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| super::parse_form(&format!("v={s}")).remove("v").unwrap_or_default();
+    let unescape = |s: &str| {
+        super::parse_form(&format!("v={s}"))
+            .remove("v")
+            .unwrap_or_default()
+    };
     Some((unescape(id), unescape(secret)))
 }
 
@@ -306,7 +320,10 @@ pub(crate) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 pub(crate) fn bearer(headers: &HeaderMap, schemes: &[&str]) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)).then(|| token.trim().to_string())
+    schemes
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+        .then(|| token.trim().to_string())
 }
 
 pub(crate) fn redirect(to: String) -> Response {
@@ -323,7 +340,10 @@ pub(crate) fn login_page(provider: &str) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        format!("<html><body><h1>Sign in to {provider}</h1><form method=\"post\" action=\"/session\"></form></body></html>"),
+        format!(
+            "<html><body><h1>Sign in to {provider}</h1>\
+             <form method=\"post\" action=\"/session\"></form></body></html>"
+        ),
     )
         .into_response()
 }
@@ -340,7 +360,14 @@ pub(crate) fn body_params(headers: &HeaderMap, body: &[u8]) -> HashMap<String, S
             .as_object()
             .map(|o| {
                 o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string()),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{basic_auth, bearer, json, login_page, redirect, Core, StandinUser, TokenError};
 use crate::peers::{b64url, random_token, serve, with_query, Served};
@@ -29,7 +29,11 @@ pub struct XUser {
 
 impl XUser {
     pub fn new(id: &str, username: &str) -> XUser {
-        XUser { id: id.into(), name: format!("The {username}"), username: username.into() }
+        XUser {
+            id: id.into(),
+            name: format!("The {username}"),
+            username: username.into(),
+        }
     }
 }
 
@@ -54,13 +58,20 @@ impl Deref for XStandin {
 impl XStandin {
     /// Starts with `XDevelopers` (2244994945) signed in.
     pub async fn start() -> XStandin {
-        let core = Arc::new(Core::new(CLIENT_ID, CLIENT_SECRET, XUser::new("2244994945", "XDevelopers")));
+        let core = Arc::new(Core::new(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            XUser::new("2244994945", "XDevelopers"),
+        ));
         let app = axum::Router::new()
             .route("/i/oauth2/authorize", get(authorize))
             .route("/2/oauth2/token", post(token))
             .route("/2/users/me", get(me))
             .with_state(core.clone());
-        XStandin { core, served: serve(app).await }
+        XStandin {
+            core,
+            served: serve(app).await,
+        }
     }
 
     /// Both `https://x.com` and `https://api.x.com` in production.
@@ -85,11 +96,20 @@ impl XStandin {
 type S = State<Arc<Core<XUser>>>;
 
 async fn authorize(State(core): S, Query(q): Query<HashMap<String, String>>) -> Response {
-    let (Some(redirect_uri), true) = (q.get("redirect_uri"), q.get("client_id") == Some(&core.client_id)) else {
-        return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html")],
-            "<html><body>Something went wrong. You weren't able to give access to the App.</body></html>").into_response();
+    let (Some(redirect_uri), true) = (
+        q.get("redirect_uri"),
+        q.get("client_id") == Some(&core.client_id),
+    ) else {
+        let html = [(header::CONTENT_TYPE, "text/html")];
+        let page = "<html><body>Something went wrong. \
+                    You weren't able to give access to the App.</body></html>";
+        return (StatusCode::BAD_REQUEST, html, page).into_response();
     };
-    let state: Vec<(&str, &str)> = q.get("state").map(|s| ("state", s.as_str())).into_iter().collect();
+    let state: Vec<(&str, &str)> = q
+        .get("state")
+        .map(|s| ("state", s.as_str()))
+        .into_iter()
+        .collect();
     let error = if !q.contains_key("code_challenge") {
         Some("invalid_request")
     } else if core.is_denying() {
@@ -114,37 +134,100 @@ async fn authorize(State(core): S, Query(q): Query<HashMap<String, String>>) -> 
 
 async fn token(State(core): S, headers: HeaderMap, body: Bytes) -> Response {
     if core.enter_token().await {
-        return json(503, json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}));
+        return json(503, unavailable());
     }
     let p = super::body_params(&headers, &body);
     let Some((client_id, client_secret)) = basic_auth(&headers) else {
-        return json(401, json!({"error": "unauthorized_client", "error_description": "Missing valid authorization header"}));
+        return json(
+            401,
+            oauth_error("unauthorized_client", "Missing valid authorization header"),
+        );
     };
     if client_id != core.client_id || client_secret != core.client_secret {
-        return json(401, json!({"error": "unauthorized_client", "error_description": "Missing valid authorization header"}));
+        return json(
+            401,
+            oauth_error("unauthorized_client", "Missing valid authorization header"),
+        );
     }
     if p.get("grant_type").map(String::as_str) != Some("authorization_code") {
-        return json(400, json!({"error": "invalid_request", "error_description": "Missing required parameter [grant_type]."}));
+        return json(
+            400,
+            oauth_error(
+                "invalid_request",
+                "Missing required parameter [grant_type].",
+            ),
+        );
     }
     let code = p.get("code").cloned().unwrap_or_default();
-    match core.redeem(&code, &client_id, p.get("redirect_uri").map(String::as_str), true, p.get("code_verifier").map(String::as_str)) {
-        Err(TokenError::RedirectMismatch) => json(400, json!({"error": "invalid_request",
-            "error_description": "Value passed for the redirect uri did not match the uri of the authorization code."})),
-        Err(_) => json(400, json!({"error": "invalid_request",
-            "error_description": "Value passed for the authorization code was invalid."})),
+    match core.redeem(
+        &code,
+        &client_id,
+        p.get("redirect_uri").map(String::as_str),
+        true,
+        p.get("code_verifier").map(String::as_str),
+    ) {
+        Err(TokenError::RedirectMismatch) => json(
+            400,
+            oauth_error(
+                "invalid_request",
+                "Value passed for the redirect uri did not match the uri of the \
+                 authorization code.",
+            ),
+        ),
+        Err(_) => json(
+            400,
+            oauth_error(
+                "invalid_request",
+                "Value passed for the authorization code was invalid.",
+            ),
+        ),
         Ok(grant) => {
-            let token = core.mint_token(b64url(random_token(60)), &grant.user, &client_id, &grant.scope, 7200);
-            json(200, json!({"token_type": "bearer", "expires_in": 7200, "access_token": token, "scope": grant.scope}))
+            let token = core.mint_token(
+                b64url(random_token(60)),
+                &grant.user,
+                &client_id,
+                &grant.scope,
+                7200,
+            );
+            json(
+                200,
+                json!({
+                    "token_type": "bearer", "expires_in": 7200, "access_token": token,
+                    "scope": grant.scope
+                }),
+            )
         }
     }
 }
 
 async fn me(State(core): S, headers: HeaderMap) -> Response {
     if core.enter_api().await {
-        return json(503, json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}));
+        return json(503, unavailable());
     }
     let Some((_, u)) = bearer(&headers, &["bearer"]).and_then(|t| core.lookup(&t)) else {
-        return json(401, json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}));
+        return json(
+            401,
+            json!({
+                "title": "Unauthorized", "type": "about:blank", "status": 401,
+                "detail": "Unauthorized"
+            }),
+        );
     };
-    json(200, json!({"data": {"id": u.id, "name": u.name, "username": u.username}}))
+    json(
+        200,
+        json!({"data": {"id": u.id, "name": u.name, "username": u.username}}),
+    )
+}
+
+/// X's problem-details answer while it is down.
+fn unavailable() -> Value {
+    json!({
+        "title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank",
+        "status": 503
+    })
+}
+
+/// An RFC 6749 error body as X's token endpoint writes it.
+fn oauth_error(error: &str, description: &str) -> Value {
+    json!({"error": error, "error_description": description})
 }
