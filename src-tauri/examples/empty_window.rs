@@ -4,10 +4,19 @@
 //! (A real page, served by the app like Gatehouse's own: WebKit shows about:blank without
 //! starting a web process, which would leave the biggest part of every window out.)
 
+// A benchmark fixture, not the app: failing loudly is what it should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 fn main() {
     let mut context = tauri::generate_context!();
     // The same window size as Gatehouse's: WebKit's backing stores grow with the pixels.
-    let size = context.config().app.windows.first().map(|w| (w.width, w.height)).expect("tauri.conf.json has a window");
+    let size = context
+        .config()
+        .app
+        .windows
+        .first()
+        .map(|w| (w.width, w.height))
+        .expect("tauri.conf.json has a window");
     context.config_mut().app.windows.clear();
     tauri::Builder::default()
         .register_uri_scheme_protocol("empty", |_ctx, _request| {
@@ -18,10 +27,14 @@ fn main() {
         })
         .setup(move |app| {
             let url = "empty://localhost/".parse().expect("static URL");
-            let window = tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::CustomProtocol(url))
-                .title("empty")
-                .inner_size(size.0, size.1)
-                .build()?;
+            let window = tauri::WebviewWindowBuilder::new(
+                app,
+                "main",
+                tauri::WebviewUrl::CustomProtocol(url),
+            )
+            .title("empty")
+            .inner_size(size.0, size.1)
+            .build()?;
             gatehouse_desktop::webview::without_compositing(&window);
             Ok(())
         })

@@ -8,20 +8,32 @@ use gatehouse_client::UserState;
 use crate::desktop::{account_view, Desktop};
 use crate::error::{DesktopError, Result};
 use crate::sign_in::SignIn;
+use crate::sync::lock;
 use crate::views::{self, AccountDetails, IdentityView, Overview};
 
 impl Desktop {
-    pub async fn switch_account(self: &Arc<Self>, connection: &str, user_id: &str) -> Result<Overview> {
+    pub async fn switch_account(
+        self: &Arc<Self>,
+        connection: &str,
+        user_id: &str,
+    ) -> Result<Overview> {
         let (app, user, _) = self.user(connection, user_id).await?;
         if user.state() != UserState::LoggedIn {
-            return Err(DesktopError::InvalidInput(format!("{} is signed out: sign in to it again first", views::display_name(&user))));
+            return Err(DesktopError::InvalidInput(format!(
+                "{} is signed out: sign in to it again first",
+                views::display_name(&user)
+            )));
         }
-        self.activate(connection, &app, &user)?;
+        self.activate(connection, &app, &user).await?;
         Ok(self.overview().await)
     }
 
     /// Profile and identities, fresh from the server when it answers (else as last seen).
-    pub async fn account_details(self: &Arc<Self>, connection: &str, user_id: &str) -> Result<AccountDetails> {
+    pub async fn account_details(
+        self: &Arc<Self>,
+        connection: &str,
+        user_id: &str,
+    ) -> Result<AccountDetails> {
         let (_, user, offline) = self.user(connection, user_id).await?;
         let profile = match user.state() {
             UserState::LoggedIn => match Desktop::track(&offline, user.refresh_profile().await) {
@@ -31,20 +43,45 @@ impl Desktop {
             },
             _ => user.profile(),
         };
-        let active = self.settings.lock().expect("settings").active.as_ref().is_some_and(|a| a.connection == connection && a.user == user_id);
+        let active = lock(&self.settings)
+            .active
+            .as_ref()
+            .is_some_and(|a| a.connection == connection && a.user == user_id);
         let conns = self.connections.read().await;
-        let c = conns.iter().find(|c| c.id == connection).ok_or_else(|| DesktopError::UnknownConnection(connection.into()))?;
+        let c = conns
+            .iter()
+            .find(|c| c.id == connection)
+            .ok_or_else(|| DesktopError::UnknownConnection(connection.into()))?;
         Ok(AccountDetails {
             account: account_view(c, &user, active),
-            user_type: profile.as_ref().map(|p| p.user_type.clone()).unwrap_or_default(),
-            identities: profile.as_ref().map(|p| p.identities.iter().map(|i| IdentityView { provider: i.provider_type.clone(), id: i.id.clone() }).collect()).unwrap_or_default(),
+            user_type: profile
+                .as_ref()
+                .map(|p| p.user_type.clone())
+                .unwrap_or_default(),
+            identities: profile
+                .as_ref()
+                .map(|p| {
+                    p.identities
+                        .iter()
+                        .map(|i| IdentityView {
+                            provider: i.provider_type.clone(),
+                            id: i.id.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             profile: profile.map(|p| p.data).unwrap_or_default(),
             device_id: user.device_id(),
         })
     }
 
     /// Adds a form-based identity (email, API key, JWT, …) to the account.
-    pub async fn link_identity(self: &Arc<Self>, connection: &str, user_id: &str, request: SignIn) -> Result<AccountDetails> {
+    pub async fn link_identity(
+        self: &Arc<Self>,
+        connection: &str,
+        user_id: &str,
+        request: SignIn,
+    ) -> Result<AccountDetails> {
         let credentials = request.credentials()?;
         let (_, user, offline) = self.user(connection, user_id).await?;
         Desktop::track(&offline, user.link_credentials(credentials).await)?;
@@ -57,14 +94,18 @@ impl Desktop {
     pub async fn log_out(self: &Arc<Self>, connection: &str, user_id: &str) -> Result<Overview> {
         let (app, user, offline) = self.user(connection, user_id).await?;
         Desktop::track(&offline, user.log_out().await)?;
-        if user.provider_type().as_deref() == Some("anon-user") {
+        if views::is_anonymous(&user) {
             app.remove_user(&user).await?;
         }
         self.activate_next().await;
         Ok(self.overview().await)
     }
 
-    pub async fn remove_account(self: &Arc<Self>, connection: &str, user_id: &str) -> Result<Overview> {
+    pub async fn remove_account(
+        self: &Arc<Self>,
+        connection: &str,
+        user_id: &str,
+    ) -> Result<Overview> {
         let (app, user, _) = self.user(connection, user_id).await?;
         app.remove_user(&user).await?;
         self.activate_next().await;
@@ -73,7 +114,11 @@ impl Desktop {
 
     /// Deletes the account on the server, then from this device. Nothing local changes if the
     /// server could not be asked.
-    pub async fn delete_account(self: &Arc<Self>, connection: &str, user_id: &str) -> Result<Overview> {
+    pub async fn delete_account(
+        self: &Arc<Self>,
+        connection: &str,
+        user_id: &str,
+    ) -> Result<Overview> {
         let (app, user, offline) = self.user(connection, user_id).await?;
         Desktop::track(&offline, app.delete_user(&user).await)?;
         self.activate_next().await;

@@ -10,7 +10,10 @@ use crate::error::Result;
 use crate::local_backend::OutboxMessage;
 use crate::panels::ApiKeysPanel;
 use crate::sign_in::SignIn;
-use crate::views::{AccountDetails, AccountView, ApiKeyView, ConnectionView, NewApiKey, Overview, ProviderView, SessionView, StartedSignIn};
+use crate::views::{
+    AccountDetails, AccountView, ApiKeyView, ConnectionView, NewApiKey, Overview, ProviderView,
+    SessionView, StartedSignIn,
+};
 
 type Core<'a> = State<'a, Arc<Desktop>>;
 
@@ -25,12 +28,23 @@ pub async fn providers(core: Core<'_>, connection: String) -> Result<Vec<Provide
 }
 
 #[tauri::command]
-pub async fn add_connection(core: Core<'_>, name: String, url: String, app_id: String) -> Result<ConnectionView> {
+pub async fn add_connection(
+    core: Core<'_>,
+    name: String,
+    url: String,
+    app_id: String,
+) -> Result<ConnectionView> {
     core.add_connection(&name, &url, &app_id).await
 }
 
 #[tauri::command]
-pub async fn edit_connection(core: Core<'_>, id: String, name: String, url: String, app_id: String) -> Result<ConnectionView> {
+pub async fn edit_connection(
+    core: Core<'_>,
+    id: String,
+    name: String,
+    url: String,
+    app_id: String,
+) -> Result<ConnectionView> {
     core.edit_connection(&id, &name, &url, &app_id).await
 }
 
@@ -45,7 +59,12 @@ pub async fn sign_in(core: Core<'_>, connection: String, request: SignIn) -> Res
 }
 
 #[tauri::command]
-pub async fn register_email(core: Core<'_>, connection: String, email: String, password: String) -> Result<()> {
+pub async fn register_email(
+    core: Core<'_>,
+    connection: String,
+    email: String,
+    password: String,
+) -> Result<()> {
     core.register_email(&connection, &email, &password).await
 }
 
@@ -65,13 +84,25 @@ pub async fn send_password_reset(core: Core<'_>, connection: String, email: Stri
 }
 
 #[tauri::command]
-pub async fn reset_password(core: Core<'_>, connection: String, link: String, password: String) -> Result<()> {
+pub async fn reset_password(
+    core: Core<'_>,
+    connection: String,
+    link: String,
+    password: String,
+) -> Result<()> {
     core.reset_password(&connection, &link, &password).await
 }
 
 #[tauri::command]
-pub async fn register_phone(core: Core<'_>, connection: String, phone: String, password: String, code: Option<String>) -> Result<()> {
-    core.register_phone(&connection, &phone, &password, code).await
+pub async fn register_phone(
+    core: Core<'_>,
+    connection: String,
+    phone: String,
+    password: String,
+    code: Option<String>,
+) -> Result<()> {
+    core.register_phone(&connection, &phone, &password, code)
+        .await
 }
 
 #[tauri::command]
@@ -80,17 +111,31 @@ pub async fn send_sms_code(core: Core<'_>, connection: String, phone: String) ->
 }
 
 #[tauri::command]
-pub async fn begin_browser_sign_in(core: Core<'_>, connection: String, provider: String, link_user: Option<String>) -> Result<StartedSignIn> {
-    core.begin_browser_sign_in(&connection, &provider, link_user).await
+pub async fn begin_browser_sign_in(
+    core: Core<'_>,
+    connection: String,
+    provider: String,
+    link_user: Option<String>,
+) -> Result<StartedSignIn> {
+    core.begin_browser_sign_in(&connection, &provider, link_user)
+        .await
 }
 
 #[tauri::command]
-pub async fn begin_magic_link(core: Core<'_>, connection: String, email: String) -> Result<StartedSignIn> {
+pub async fn begin_magic_link(
+    core: Core<'_>,
+    connection: String,
+    email: String,
+) -> Result<StartedSignIn> {
     core.begin_magic_link(&connection, &email).await
 }
 
 #[tauri::command]
-pub async fn complete_with_code(core: Core<'_>, state: String, code: String) -> Result<AccountView> {
+pub async fn complete_with_code(
+    core: Core<'_>,
+    state: String,
+    code: String,
+) -> Result<AccountView> {
     core.complete_with_code(&state, &code).await
 }
 
@@ -110,12 +155,21 @@ pub async fn switch_account(core: Core<'_>, connection: String, user: String) ->
 }
 
 #[tauri::command]
-pub async fn account_details(core: Core<'_>, connection: String, user: String) -> Result<AccountDetails> {
+pub async fn account_details(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+) -> Result<AccountDetails> {
     core.account_details(&connection, &user).await
 }
 
 #[tauri::command]
-pub async fn link_identity(core: Core<'_>, connection: String, user: String, request: SignIn) -> Result<AccountDetails> {
+pub async fn link_identity(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    request: SignIn,
+) -> Result<AccountDetails> {
     core.link_identity(&connection, &user, request).await
 }
 
@@ -145,7 +199,11 @@ pub async fn create_api_key(core: Core<'_>, name: String) -> Result<NewApiKey> {
 }
 
 #[tauri::command]
-pub async fn set_api_key_enabled(core: Core<'_>, id: String, enabled: bool) -> Result<Vec<ApiKeyView>> {
+pub async fn set_api_key_enabled(
+    core: Core<'_>,
+    id: String,
+    enabled: bool,
+) -> Result<Vec<ApiKeyView>> {
     core.set_api_key_enabled(&id, enabled).await
 }
 

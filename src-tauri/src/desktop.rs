@@ -16,7 +16,10 @@ use crate::local_backend::{self, LocalBackend};
 use crate::settings::{ActiveAccount, RemoteConnection, Settings, SettingsFile};
 use crate::shell::{Shell, UiEvent};
 use crate::sign_in::Pending;
-use crate::views::{self, AccountView, ConnectionView, Overview, PendingView, SecretsView};
+use crate::sync::lock;
+use crate::views::{
+    self, AccountState, AccountView, ConnectionView, Overview, PendingView, SecretsView,
+};
 
 pub const LOCAL_ID: &str = "local";
 
@@ -24,7 +27,10 @@ pub const LOCAL_ID: &str = "local";
 pub static LAUNCHED_AT_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 /// Where OAuth and magic-link redirects come back (registered for the Local app by default).
 pub const REDIRECT_URI: &str = "gatehouse://auth/callback";
@@ -43,6 +49,39 @@ pub struct Options {
     pub start_local: bool,
 }
 
+/// What a connection is apart from its SDK app: enough to open it (again).
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionSpec {
+    pub id: String,
+    pub name: String,
+    /// Empty when the connection never got an address (the Local backend did not start).
+    pub url: String,
+    pub app_id: String,
+    pub local: bool,
+}
+
+impl ConnectionSpec {
+    pub fn local(url: &str) -> ConnectionSpec {
+        ConnectionSpec {
+            id: LOCAL_ID.into(),
+            name: "Local".into(),
+            url: url.into(),
+            app_id: local_backend::APP_ID.into(),
+            local: true,
+        }
+    }
+
+    pub fn remote(r: &RemoteConnection) -> ConnectionSpec {
+        ConnectionSpec {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            url: r.url.clone(),
+            app_id: r.app_id.clone(),
+            local: false,
+        }
+    }
+}
+
 pub(crate) struct Connection {
     pub id: String,
     pub name: String,
@@ -58,12 +97,23 @@ pub struct Desktop {
     pub(crate) dir: PathBuf,
     pub(crate) shell: Arc<dyn Shell>,
     settings_file: SettingsFile,
+    /// Remote connections and the active account. The active account is the desktop's own
+    /// state, not a copy of the SDK's: each SDK `App` knows the current user of its one
+    /// connection, while the window has one active account across all connections (Local and
+    /// every remote). `activate` sets both, so each `App`'s current user stays its
+    /// connection's last active one (`activate_next` falls back on it).
     pub(crate) settings: Mutex<Settings>,
+    /// Held across taking a snapshot of `settings` and writing it, so writes land in order.
+    saving: tokio::sync::Mutex<()>,
     notices: Mutex<Vec<String>>,
     secrets: Mutex<Secrets>,
     keychain_problem: Mutex<Option<String>>,
     pub(crate) connections: tokio::sync::RwLock<Vec<Connection>>,
     local: tokio::sync::Mutex<Option<LocalBackend>>,
+    /// Sign-ins waiting for a deep link, by state: which connection each belongs to (a deep
+    /// link names only its state), what the window shows while waiting, and for magic links the
+    /// SDK's `PendingMagicLink`, which the SDK hands to its caller instead of keeping. Browser
+    /// sign-ins' verifiers stay in the SDK.
     pub(crate) pending: Mutex<HashMap<String, Pending>>,
     start_local: bool,
     started: tokio::sync::OnceCell<()>,
@@ -81,6 +131,7 @@ impl Desktop {
             shell,
             settings_file,
             settings: Mutex::new(settings),
+            saving: tokio::sync::Mutex::new(()),
             notices: Mutex::new(notice.into_iter().collect()),
             secrets: Mutex::new(options.secrets),
             keychain_problem: Mutex::new(None),
@@ -104,18 +155,18 @@ impl Desktop {
                 Ok(backend) => {
                     let url = backend.url();
                     *self.local.lock().await = Some(backend);
-                    list.push(self.open(LOCAL_ID, "Local", &url, local_backend::APP_ID, true).await);
+                    list.push(self.open(ConnectionSpec::local(&url)).await);
                 }
                 Err(e) => {
-                    let mut c = self.closed(LOCAL_ID, "Local", "", local_backend::APP_ID, true);
+                    let mut c = Connection::closed(ConnectionSpec::local(""));
                     c.problem = Some(e.to_string());
                     list.push(c);
                 }
             }
         }
-        let remotes = self.settings.lock().expect("settings").remotes.clone();
-        for r in remotes {
-            list.push(self.open(&r.id, &r.name, &r.url, &r.app_id, false).await);
+        let remotes = lock(&self.settings).remotes.clone();
+        for r in &remotes {
+            list.push(self.open(ConnectionSpec::remote(r)).await);
         }
         *self.connections.write().await = list;
         self.restore_active().await;
@@ -128,26 +179,34 @@ impl Desktop {
         }
     }
 
-    fn closed(&self, id: &str, name: &str, url: &str, app_id: &str, local: bool) -> Connection {
-        Connection { id: id.into(), name: name.into(), url: url.into(), app_id: app_id.into(), local, app: None, problem: None,
-            offline: Arc::new(AtomicBool::new(false)) }
-    }
-
     /// Opens one connection's SDK app (no network). Never fails: a connection that cannot open
     /// is listed with its problem, and its accounts stay untouched on disk and in the keychain.
-    pub(crate) async fn open(self: &Arc<Self>, id: &str, name: &str, url: &str, app_id: &str, local: bool) -> Connection {
-        let mut c = self.closed(id, name, url, app_id, local);
-        let secrets = *self.secrets.lock().expect("secrets");
+    pub(crate) async fn open(self: &Arc<Self>, spec: ConnectionSpec) -> Connection {
+        let mut c = Connection::closed(spec);
+        let secrets = *lock(&self.secrets);
         // Memory-only runs keep their own account lists: marking keychain users "logged out"
         // there must not touch the real lists.
         let (storage, dir) = match secrets {
             Secrets::OsKeychain => (SecretStorage::OsKeychain, self.dir.join("accounts")),
-            Secrets::MemoryOnly => (SecretStorage::MemoryOnly, self.dir.join("accounts-memory-only")),
+            Secrets::MemoryOnly => (
+                SecretStorage::MemoryOnly,
+                self.dir.join("accounts-memory-only"),
+            ),
         };
         // The Local server's port changes every start: its accounts are filed under "local".
-        let key = if local { "local".to_string() } else { url.to_string() };
-        let built = App::builder(app_id).base_url(url).data_dir(dir).store_key(key).secret_storage(storage)
-            .request_timeout(Duration::from_secs(20)).build().await;
+        let key = if c.local {
+            LOCAL_ID.to_string()
+        } else {
+            c.url.clone()
+        };
+        let built = App::builder(&c.app_id)
+            .base_url(&c.url)
+            .data_dir(dir)
+            .store_key(key)
+            .secret_storage(storage)
+            .request_timeout(Duration::from_secs(20))
+            .build()
+            .await;
         match built {
             Ok(app) => {
                 self.forward_events(&app);
@@ -155,7 +214,7 @@ impl Desktop {
             }
             Err(e) => {
                 if matches!(e, gatehouse_client::Error::Keychain { .. }) {
-                    *self.keychain_problem.lock().expect("keychain problem") = Some(e.to_string());
+                    *lock(&self.keychain_problem) = Some(e.to_string());
                 }
                 c.problem = Some(DesktopError::from(e).to_string());
             }
@@ -171,12 +230,18 @@ impl Desktop {
             loop {
                 match events.recv().await {
                     Ok(Event::ReauthenticationNeeded { .. }) => {
-                        shell.emit(UiEvent::notice("warning", "A session ended on the server (revoked, expired or password changed): sign in to that account again."));
+                        shell.emit(UiEvent::notice(
+                            "warning",
+                            "A session ended on the server (revoked, expired or password \
+                             changed): sign in to that account again.",
+                        ));
                         shell.emit(UiEvent::AccountsChanged);
                     }
                     Ok(Event::TokensRefreshed { .. }) => {}
                     Ok(_) => shell.emit(UiEvent::AccountsChanged),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => shell.emit(UiEvent::AccountsChanged),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        shell.emit(UiEvent::AccountsChanged)
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }
@@ -195,40 +260,66 @@ impl Desktop {
 
     /// The account the settings name as active, if it is on this device and signed in.
     async fn saved_active(&self) -> Option<(String, App, User)> {
-        let a = self.settings.lock().expect("settings").active.clone()?;
+        let a = lock(&self.settings).active.clone()?;
         let conns = self.connections.read().await;
         let c = conns.iter().find(|c| c.id == a.connection)?;
         let user = find_user(c, &a.user).filter(|u| u.state() == UserState::LoggedIn)?;
         Some((c.id.clone(), c.app.clone()?, user))
     }
 
-    pub(crate) fn save_settings(&self) -> Result<()> {
-        let snapshot = self.settings.lock().expect("settings").clone();
-        self.settings_file.save(&snapshot)
+    /// Writes the settings as they are now, off the async runtime (fsync and rename block).
+    pub(crate) async fn save_settings(&self) -> Result<()> {
+        let _in_order = self.saving.lock().await;
+        let snapshot = lock(&self.settings).clone();
+        let file = self.settings_file.clone();
+        tokio::task::spawn_blocking(move || file.save(&snapshot))
+            .await
+            .map_err(|e| {
+                self.settings_file
+                    .error(format!("the write did not finish: {e}"))
+            })?
     }
 
     /// The connection's SDK app, or why it cannot be used.
     pub(crate) async fn app(self: &Arc<Self>, connection: &str) -> Result<(App, Arc<AtomicBool>)> {
         self.ready().await;
         let conns = self.connections.read().await;
-        let c = conns.iter().find(|c| c.id == connection).ok_or_else(|| DesktopError::UnknownConnection(connection.into()))?;
+        let c = conns
+            .iter()
+            .find(|c| c.id == connection)
+            .ok_or_else(|| DesktopError::UnknownConnection(connection.into()))?;
         match &c.app {
             Some(app) => Ok((app.clone(), c.offline.clone())),
-            None => Err(DesktopError::Unavailable(format!("{} cannot be used: {}", c.name, c.problem.as_deref().unwrap_or("it did not open")))),
+            None => Err(DesktopError::Unavailable(format!(
+                "{} cannot be used: {}",
+                c.name,
+                c.problem.as_deref().unwrap_or("it did not open")
+            ))),
         }
     }
 
-    pub(crate) async fn user(self: &Arc<Self>, connection: &str, user_id: &str) -> Result<(App, User, Arc<AtomicBool>)> {
+    pub(crate) async fn user(
+        self: &Arc<Self>,
+        connection: &str,
+        user_id: &str,
+    ) -> Result<(App, User, Arc<AtomicBool>)> {
         let (app, offline) = self.app(connection).await?;
-        let user = app.all_users().into_iter().find(|u| u.id() == user_id).ok_or(DesktopError::UnknownAccount)?;
+        let user = app
+            .all_users()
+            .into_iter()
+            .find(|u| u.id() == user_id)
+            .ok_or(DesktopError::UnknownAccount)?;
         Ok((app, user, offline))
     }
 
     /// Makes `user` the active account (in the SDK and in the settings) and tells the window.
-    pub(crate) fn activate(&self, connection: &str, app: &App, user: &User) -> Result<()> {
+    pub(crate) async fn activate(&self, connection: &str, app: &App, user: &User) -> Result<()> {
         app.switch_user(user)?;
-        self.settings.lock().expect("settings").active = Some(ActiveAccount { connection: connection.into(), user: user.id().into() });
-        let saved = self.save_settings();
+        lock(&self.settings).active = Some(ActiveAccount {
+            connection: connection.into(),
+            user: user.id().into(),
+        });
+        let saved = self.save_settings().await;
         self.shell.emit(UiEvent::AccountsChanged);
         saved
     }
@@ -244,19 +335,28 @@ impl Desktop {
             let conns = self.connections.read().await;
             let pick = |c: &Connection, own: bool| {
                 let app = c.app.as_ref()?;
-                let user = if own { app.current_user() } else { app.all_users().into_iter().find(|u| u.state() == UserState::LoggedIn) }?;
+                let user = if own {
+                    app.current_user()
+                } else {
+                    app.all_users()
+                        .into_iter()
+                        .find(|u| u.state() == UserState::LoggedIn)
+                }?;
                 Some((c.id.clone(), app.clone(), user))
             };
-            conns.iter().find_map(|c| pick(c, true)).or_else(|| conns.iter().find_map(|c| pick(c, false)))
+            conns
+                .iter()
+                .find_map(|c| pick(c, true))
+                .or_else(|| conns.iter().find_map(|c| pick(c, false)))
         };
         match next {
             Some((id, app, user)) => {
-                let _ = self.activate(&id, &app, &user);
+                let _ = self.activate(&id, &app, &user).await;
             }
             None => {
-                let had = self.settings.lock().expect("settings").active.take().is_some();
+                let had = lock(&self.settings).active.take().is_some();
                 if had {
-                    let _ = self.save_settings();
+                    let _ = self.save_settings().await;
                 }
                 self.shell.emit(UiEvent::AccountsChanged);
             }
@@ -266,7 +366,9 @@ impl Desktop {
     /// Records whether the server answered, for the "offline" state.
     pub(crate) fn track<T>(offline: &AtomicBool, result: gatehouse_client::Result<T>) -> Result<T> {
         match &result {
-            Err(gatehouse_client::Error::Transport { .. }) => offline.store(true, Ordering::Relaxed),
+            Err(gatehouse_client::Error::Transport { .. }) => {
+                offline.store(true, Ordering::Relaxed)
+            }
             _ => offline.store(false, Ordering::Relaxed),
         }
         Ok(result?)
@@ -274,44 +376,55 @@ impl Desktop {
 
     pub async fn overview(self: &Arc<Self>) -> Overview {
         self.ready().await;
-        let active = self.settings.lock().expect("settings").active.clone();
+        let active = lock(&self.settings).active.clone();
         let conns = self.connections.read().await;
         let mut accounts = Vec::new();
         for c in conns.iter() {
             let Some(app) = &c.app else { continue };
             for user in app.all_users() {
-                let is_active = active.as_ref().is_some_and(|a| a.connection == c.id && a.user == user.id());
+                let is_active = active
+                    .as_ref()
+                    .is_some_and(|a| a.connection == c.id && a.user == user.id());
                 accounts.push(account_view(c, &user, is_active));
             }
         }
         let connections = conns.iter().map(connection_view).collect();
         drop(conns);
-        let secrets = *self.secrets.lock().expect("secrets");
+        let secrets = *lock(&self.secrets);
         let pending = self.pending_views();
         Overview {
-            active: accounts.iter().find(|a| a.state == "active").cloned(),
+            active: accounts
+                .iter()
+                .find(|a| a.state == AccountState::Active)
+                .cloned(),
             accounts,
             connections,
             secrets: SecretsView {
                 storage: match secrets {
                     Secrets::OsKeychain => "the OS keychain".into(),
-                    Secrets::MemoryOnly => "memory only (this run): signing out happens when the app closes".into(),
+                    Secrets::MemoryOnly => {
+                        "memory only (this run): signing out happens when the app closes".into()
+                    }
                 },
                 memory_only: secrets == Secrets::MemoryOnly,
-                problem: if secrets == Secrets::OsKeychain { self.keychain_problem.lock().expect("keychain problem").clone() } else { None },
+                problem: if secrets == Secrets::OsKeychain {
+                    lock(&self.keychain_problem).clone()
+                } else {
+                    None
+                },
             },
             pending,
-            notices: std::mem::take(&mut *self.notices.lock().expect("notices")),
+            notices: std::mem::take(&mut *lock(&self.notices)),
             launched_at_ms: LAUNCHED_AT_MS.get().copied().unwrap_or(0),
         }
     }
 
     pub(crate) fn push_notice(&self, text: String) {
-        self.notices.lock().expect("notices").push(text);
+        lock(&self.notices).push(text);
     }
 
     fn pending_views(&self) -> Vec<PendingView> {
-        let mut pending = self.pending.lock().expect("pending");
+        let mut pending = lock(&self.pending);
         pending.retain(|_, p| !p.expired());
         pending.iter().map(|(state, p)| p.view(state)).collect()
     }
@@ -320,16 +433,21 @@ impl Desktop {
     /// reopens without the keychain. Nothing in the keychain or the saved lists is changed.
     pub async fn use_memory_only(self: &Arc<Self>) -> Result<Overview> {
         self.ready().await;
-        *self.secrets.lock().expect("secrets") = Secrets::MemoryOnly;
-        let old: Vec<(String, String, String, String, bool)> = self.connections.read().await.iter()
-            .map(|c| (c.id.clone(), c.name.clone(), c.url.clone(), c.app_id.clone(), c.local)).collect();
+        *lock(&self.secrets) = Secrets::MemoryOnly;
+        let old: Vec<ConnectionSpec> = self
+            .connections
+            .read()
+            .await
+            .iter()
+            .map(Connection::spec)
+            .collect();
         let mut reopened = Vec::new();
-        for (id, name, url, app_id, local) in old {
-            if url.is_empty() {
-                reopened.push(self.closed(&id, &name, &url, &app_id, local));
+        for spec in old {
+            if spec.url.is_empty() {
+                reopened.push(Connection::closed(spec));
                 continue;
             }
-            reopened.push(self.open(&id, &name, &url, &app_id, local).await);
+            reopened.push(self.open(spec).await);
         }
         *self.connections.write().await = reopened;
         self.shell.emit(UiEvent::AccountsChanged);
@@ -340,21 +458,66 @@ impl Desktop {
     pub async fn outbox(self: &Arc<Self>) -> Result<Vec<local_backend::OutboxMessage>> {
         self.ready().await;
         let local = self.local.lock().await;
-        let backend = local.as_ref().ok_or_else(|| DesktopError::Unavailable("the Local backend is not running".into()))?;
-        Ok(backend.outbox(50))
+        let backend = local
+            .as_ref()
+            .ok_or_else(|| DesktopError::Unavailable("the Local backend is not running".into()))?;
+        Ok(backend.outbox(50).await)
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.dir
     }
 
+    /// `remote-1`, `remote-2`, …: the first that no saved connection uses.
     pub(crate) fn next_remote_id(settings: &Settings) -> String {
-        (1..).map(|n| format!("remote-{n}")).find(|id| !settings.remotes.iter().any(|r: &RemoteConnection| &r.id == id)).expect("an unused id")
+        let taken = |id: &str| settings.remotes.iter().any(|r| r.id == id);
+        let mut n = 1;
+        while taken(&format!("remote-{n}")) {
+            n += 1;
+        }
+        format!("remote-{n}")
+    }
+}
+
+impl Connection {
+    /// Listed, but without an SDK app (yet): `open` fills it in, or says why it could not.
+    fn closed(spec: ConnectionSpec) -> Connection {
+        let ConnectionSpec {
+            id,
+            name,
+            url,
+            app_id,
+            local,
+        } = spec;
+        Connection {
+            id,
+            name,
+            url,
+            app_id,
+            local,
+            app: None,
+            problem: None,
+            offline: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn spec(&self) -> ConnectionSpec {
+        ConnectionSpec {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            url: self.url.clone(),
+            app_id: self.app_id.clone(),
+            local: self.local,
+        }
     }
 }
 
 pub(crate) fn find_user(c: &Connection, id: &str) -> Option<User> {
-    c.app.as_ref()?.all_users().into_iter().find(|u| u.id() == id)
+    c.app
+        .as_ref()?
+        .all_users()
+        .into_iter()
+        .find(|u| u.id() == id)
 }
 
 pub(crate) fn account_view(c: &Connection, user: &User, active: bool) -> AccountView {
@@ -366,8 +529,12 @@ pub(crate) fn account_view(c: &Connection, user: &User, active: bool) -> Account
         display_name: views::display_name(user),
         email: user.email(),
         provider: user.provider_type(),
-        state: views::state_name(user, active, offline).into(),
-        reauth_at: if user.state() == UserState::LoggedIn { user.session_expires_at() } else { None },
+        state: views::account_state(user, active, offline),
+        reauth_at: if user.state() == UserState::LoggedIn {
+            user.session_expires_at()
+        } else {
+            None
+        },
     }
 }
 
@@ -378,7 +545,11 @@ fn connection_view(c: &Connection) -> ConnectionView {
         url: c.url.clone(),
         app_id: c.app_id.clone(),
         local: c.local,
-        status: if c.app.is_some() { "ready".into() } else { "unavailable".into() },
+        status: if c.app.is_some() {
+            "ready".into()
+        } else {
+            "unavailable".into()
+        },
         problem: c.problem.clone(),
     }
 }

@@ -40,9 +40,14 @@ pub enum DesktopError {
     /// The connection exists but cannot be used now (e.g. no keychain and memory-only not chosen).
     #[error("{0}")]
     Unavailable(String),
-    #[error("Cannot open the web browser ({0}). Open the address shown under \"Waiting for …\" in a browser yourself")]
+    #[error(
+        "Cannot open the web browser ({0}). Open the address shown under \"Waiting for …\" in a \
+         browser yourself"
+    )]
     Browser(String),
-    #[error("That sign-in is no longer waiting (it finished, was cancelled or expired); start it again")]
+    #[error(
+        "That sign-in is no longer waiting (it finished, was cancelled or expired); start it again"
+    )]
     NoPending,
 }
 
@@ -95,9 +100,18 @@ mod tests {
 
     #[test]
     fn crosses_ipc_as_code_and_message() {
-        let e = DesktopError::from(gatehouse_client::Error::Server { status: 401, code: "InvalidPassword".into(), message: "invalid username/password".into() });
-        assert_eq!(serde_json::to_value(&e).unwrap(), serde_json::json!({"code": "InvalidPassword", "message": "Invalid username/password"}));
+        let e = DesktopError::from(gatehouse_client::Error::Server {
+            status: 401,
+            code: "InvalidPassword".into(),
+            message: "invalid username/password".into(),
+        });
+        let expected =
+            serde_json::json!({"code": "InvalidPassword", "message": "Invalid username/password"});
+        assert_eq!(serde_json::to_value(&e).unwrap(), expected);
         let e = DesktopError::UnknownConnection("x".into());
-        assert_eq!(serde_json::to_value(&e).unwrap()["code"], "UnknownConnection");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap()["code"],
+            "UnknownConnection"
+        );
     }
 }

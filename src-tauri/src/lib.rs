@@ -11,6 +11,7 @@ mod panels;
 pub mod settings;
 pub mod shell;
 mod sign_in;
+mod sync;
 pub mod views;
 pub mod webview;
 
@@ -21,19 +22,22 @@ use tauri::{Emitter, Manager, Runtime};
 pub use desktop::{Desktop, Options, Secrets};
 pub use shell::{Shell, UiEvent};
 
+// `ipc_commands!` and `command_names!`: the command list, shared with build.rs.
+include!("ipc_commands.rs");
+
+macro_rules! command_handler {
+    ($($name:ident),* $(,)?) => {
+        tauri::generate_handler![$(commands::$name),*]
+    };
+}
+
+/// The window's commands by name (as `invoke` spells them; the permissions are
+/// `allow-<name with dashes>`).
+pub const COMMANDS: &[&str] = ipc_commands!(command_names);
+
 /// The window's command table, for the real app and for the mock-runtime tests alike.
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![
-        commands::overview, commands::providers, commands::add_connection, commands::edit_connection,
-        commands::remove_connection, commands::sign_in, commands::register_email, commands::confirm_email,
-        commands::resend_confirmation, commands::send_password_reset, commands::reset_password,
-        commands::register_phone, commands::send_sms_code, commands::begin_browser_sign_in,
-        commands::begin_magic_link, commands::complete_with_code, commands::complete_from_url,
-        commands::cancel_pending, commands::switch_account, commands::account_details, commands::link_identity,
-        commands::log_out, commands::remove_account, commands::delete_account, commands::api_keys,
-        commands::create_api_key, commands::set_api_key_enabled, commands::delete_api_key, commands::sessions,
-        commands::revoke_session, commands::revoke_other_sessions, commands::use_memory_only, commands::outbox,
-    ])
+    builder.invoke_handler(ipc_commands!(command_handler))
 }
 
 /// The real surroundings: window events and the system browser.
@@ -50,14 +54,20 @@ impl<R: Runtime> Shell for TauriShell<R> {
 
     fn open_browser(&self, url: &str) -> Result<(), String> {
         use tauri_plugin_opener::OpenerExt as _;
-        self.handle.opener().open_url(url, None::<&str>).map_err(|e| e.to_string())
+        self.handle
+            .opener()
+            .open_url(url, None::<&str>)
+            .map_err(|e| e.to_string())
     }
 }
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,gatehouse_desktop=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Registers `gatehouse://` with the desktop at runtime (dev builds and unpackaged binaries;
@@ -74,12 +84,26 @@ fn register_scheme<R: Runtime>(app: &tauri::AppHandle<R>) {
         tracing::warn!(error = %e, "cannot register the gatehouse:// scheme with the desktop");
         return;
     }
-    let Some(dir) = std::env::var_os("XDG_DATA_HOME").map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share"))) else { return };
-    let Ok(exe) = std::env::current_exe() else { return };
-    let Some(name) = exe.file_name().and_then(|n| n.to_str()) else { return };
-    let file = dir.join("applications").join(format!("{name}-handler.desktop"));
-    let Ok(text) = std::fs::read_to_string(&file) else { return };
+    let Some(dir) = std::env::var_os("XDG_DATA_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share"))
+        })
+    else {
+        return;
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let Some(name) = exe.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let file = dir
+        .join("applications")
+        .join(format!("{name}-handler.desktop"));
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return;
+    };
     let path = exe.display().to_string();
     if !path.contains(char::is_whitespace) {
         let fixed = text.replace(&format!("Exec=\"{path}\""), &format!("Exec={path}"));
@@ -89,8 +113,8 @@ fn register_scheme<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
 }
 
-/// Runs the desktop app.
-pub fn run() {
+/// Runs the desktop app until its window closes; fails only when the window cannot be created.
+pub fn run() -> Result<(), tauri::Error> {
     desktop::LAUNCHED_AT_MS.get_or_init(desktop::now_ms);
     init_logging();
     let started = std::time::Instant::now();
@@ -111,8 +135,17 @@ pub fn run() {
                 webview::without_compositing(&window);
             }
             let data_dir = app.path().app_data_dir()?;
-            let shell = Arc::new(TauriShell { handle: app.handle().clone() });
-            let desktop = Arc::new(Desktop::new(Options { data_dir, secrets: Secrets::OsKeychain, start_local: true }, shell));
+            let shell = Arc::new(TauriShell {
+                handle: app.handle().clone(),
+            });
+            let desktop = Arc::new(Desktop::new(
+                Options {
+                    data_dir,
+                    secrets: Secrets::OsKeychain,
+                    start_local: true,
+                },
+                shell,
+            ));
             app.manage(desktop.clone());
             let warm = desktop.clone();
             tauri::async_runtime::spawn(async move { warm.ready().await });
@@ -123,7 +156,15 @@ pub fn run() {
             }
             // Cold start: the link this process was started with. Its sign-in (state and PKCE
             // verifier) lived in a process that is gone, so it can only be refused, visibly.
-            let first: Vec<String> = app.deep_link().get_current().ok().flatten().unwrap_or_default().iter().map(|u| u.to_string()).collect();
+            let first: Vec<String> = app
+                .deep_link()
+                .get_current()
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .iter()
+                .map(|u| u.to_string())
+                .collect();
             for url in first.clone() {
                 let d = desktop.clone();
                 tauri::async_runtime::spawn(async move { d.startup_link(&url).await });
@@ -132,7 +173,8 @@ pub fn run() {
             app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {
                     let url = url.to_string();
-                    if first.contains(&url) && started.elapsed() < std::time::Duration::from_secs(5) {
+                    if first.contains(&url) && started.elapsed() < std::time::Duration::from_secs(5)
+                    {
                         continue; // the cold-start link, reported twice
                     }
                     let d = d.clone();
@@ -144,8 +186,7 @@ pub fn run() {
             tracing::info!(ms = started.elapsed().as_millis() as u64, "window set up");
             Ok(())
         })
-        .build(tauri::generate_context!())
-        .expect("the window could not be created");
+        .build(tauri::generate_context!())?;
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             if let Some(desktop) = handle.try_state::<Arc<Desktop>>() {
@@ -153,4 +194,5 @@ pub fn run() {
             }
         }
     });
+    Ok(())
 }

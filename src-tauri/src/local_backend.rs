@@ -31,17 +31,30 @@ pub struct OutboxMessage {
 
 impl LocalBackend {
     pub async fn start(data_dir: &Path) -> Result<LocalBackend> {
-        let mut config = Config { listen: "127.0.0.1:0".parse().expect("static address"), data_dir: data_dir.to_path_buf(), ..Config::default() };
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut config = Config {
+            listen,
+            data_dir: data_dir.to_path_buf(),
+            ..Config::default()
+        };
         config.apply_dev_defaults();
         // One person on one machine: one password hash at a time is plenty, and its 19 MiB
         // Argon2id work area goes back to the OS afterwards instead of staying resident.
         config.passwords.max_concurrent_hashes = 1;
         config.passwords.reuse_hash_memory = false;
-        config.validate().map_err(|e| DesktopError::LocalBackend(e.to_string()))?;
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| DesktopError::LocalBackend(format!("cannot create {}: {e}", data_dir.display())))?;
-        let server = Server::start(config).await.map_err(|e| DesktopError::LocalBackend(format!("{e:#}")))?;
-        Ok(LocalBackend { server, outbox: data_dir.join("outbox.jsonl") })
+        config
+            .validate()
+            .map_err(|e| DesktopError::LocalBackend(e.to_string()))?;
+        tokio::fs::create_dir_all(data_dir).await.map_err(|e| {
+            DesktopError::LocalBackend(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let server = Server::start(config)
+            .await
+            .map_err(|e| DesktopError::LocalBackend(format!("{e:#}")))?;
+        Ok(LocalBackend {
+            server,
+            outbox: data_dir.join("outbox.jsonl"),
+        })
     }
 
     pub fn url(&self) -> String {
@@ -51,9 +64,15 @@ impl LocalBackend {
     /// The newest `limit` messages, newest first. A missing outbox is empty; a line that does
     /// not parse is skipped (the server appends whole lines, a torn last line is possible after
     /// a crash).
-    pub fn outbox(&self, limit: usize) -> Vec<OutboxMessage> {
-        let text = std::fs::read_to_string(&self.outbox).unwrap_or_default();
-        text.lines().rev().filter_map(|l| serde_json::from_str(l).ok()).take(limit).collect()
+    pub async fn outbox(&self, limit: usize) -> Vec<OutboxMessage> {
+        let text = tokio::fs::read_to_string(&self.outbox)
+            .await
+            .unwrap_or_default();
+        text.lines()
+            .rev()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .take(limit)
+            .collect()
     }
 
     pub async fn stop(self) {

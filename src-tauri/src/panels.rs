@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::desktop::Desktop;
 use crate::error::{DesktopError, Result};
+use crate::sync::lock;
 use crate::views::{object_id_time, ApiKeyView, NewApiKey, SessionView};
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,64 +19,129 @@ pub struct ApiKeysPanel {
 }
 
 fn key_view(k: gatehouse_client::ApiKey) -> ApiKeyView {
-    ApiKeyView { created_at: object_id_time(&k.id), id: k.id, name: k.name, enabled: !k.disabled }
+    ApiKeyView {
+        created_at: object_id_time(&k.id),
+        id: k.id,
+        name: k.name,
+        enabled: !k.disabled,
+    }
 }
 
 impl Desktop {
-    async fn active_user(self: &Arc<Self>) -> Result<(App, User, Arc<std::sync::atomic::AtomicBool>)> {
+    async fn active_user(
+        self: &Arc<Self>,
+    ) -> Result<(App, User, Arc<std::sync::atomic::AtomicBool>)> {
         self.ready().await;
-        let active = self.settings.lock().expect("settings").active.clone().ok_or(DesktopError::NoActiveAccount)?;
+        let active = lock(&self.settings)
+            .active
+            .clone()
+            .ok_or(DesktopError::NoActiveAccount)?;
         self.user(&active.connection, &active.user).await
     }
 
     pub async fn api_keys(self: &Arc<Self>) -> Result<ApiKeysPanel> {
         let (_, user, offline) = self.active_user().await?;
-        if user.provider_type().as_deref() == Some("anon-user") {
+        if crate::views::is_anonymous(&user) {
             return Ok(ApiKeysPanel {
                 available: false,
-                reason: Some("Anonymous accounts cannot have API keys: an API key signs in as this account, and an anonymous account ends when it signs out. Sign in with email or another provider to use keys.".into()),
+                reason: Some(
+                    "Anonymous accounts cannot have API keys: an API key signs in as this \
+                     account, and an anonymous account ends when it signs out. Sign in with \
+                     email or another provider to use keys."
+                        .into(),
+                ),
                 keys: Vec::new(),
             });
         }
         let keys = Desktop::track(&offline, user.api_keys().fetch_all().await)?;
-        Ok(ApiKeysPanel { available: true, reason: None, keys: keys.into_iter().map(key_view).collect() })
+        Ok(ApiKeysPanel {
+            available: true,
+            reason: None,
+            keys: keys.into_iter().map(key_view).collect(),
+        })
     }
 
     pub async fn create_api_key(self: &Arc<Self>, name: &str) -> Result<NewApiKey> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(DesktopError::InvalidInput("Give the key a name (for example the machine or script that will use it)".into()));
+            return Err(DesktopError::InvalidInput(
+                "Give the key a name (for example the machine or script that will use it)".into(),
+            ));
         }
         let (_, user, offline) = self.active_user().await?;
         let mut created = Desktop::track(&offline, user.api_keys().create(name).await)?;
-        let secret = created.key.take().ok_or_else(|| DesktopError::Sdk(gatehouse_client::Error::Decode("the new key came back without its secret".into())))?;
-        Ok(NewApiKey { key: key_view(created), secret })
+        let secret = created.key.take().ok_or_else(|| {
+            DesktopError::Sdk(gatehouse_client::Error::Decode(
+                "the new key came back without its secret".into(),
+            ))
+        })?;
+        Ok(NewApiKey {
+            key: key_view(created),
+            secret,
+        })
     }
 
-    pub async fn set_api_key_enabled(self: &Arc<Self>, id: &str, enabled: bool) -> Result<Vec<ApiKeyView>> {
+    pub async fn set_api_key_enabled(
+        self: &Arc<Self>,
+        id: &str,
+        enabled: bool,
+    ) -> Result<Vec<ApiKeyView>> {
         let (_, user, offline) = self.active_user().await?;
         let keys = user.api_keys();
-        Desktop::track(&offline, if enabled { keys.enable(id).await } else { keys.disable(id).await })?;
-        Ok(Desktop::track(&offline, keys.fetch_all().await)?.into_iter().map(key_view).collect())
+        Desktop::track(
+            &offline,
+            if enabled {
+                keys.enable(id).await
+            } else {
+                keys.disable(id).await
+            },
+        )?;
+        Ok(Desktop::track(&offline, keys.fetch_all().await)?
+            .into_iter()
+            .map(key_view)
+            .collect())
     }
 
     pub async fn delete_api_key(self: &Arc<Self>, id: &str) -> Result<Vec<ApiKeyView>> {
         let (_, user, offline) = self.active_user().await?;
         let keys = user.api_keys();
         Desktop::track(&offline, keys.delete(id).await)?;
-        Ok(Desktop::track(&offline, keys.fetch_all().await)?.into_iter().map(key_view).collect())
+        Ok(Desktop::track(&offline, keys.fetch_all().await)?
+            .into_iter()
+            .map(key_view)
+            .collect())
     }
 
     pub async fn sessions(self: &Arc<Self>) -> Result<Vec<SessionView>> {
         let (_, user, offline) = self.active_user().await?;
         let list = Desktop::track(&offline, user.sessions().list().await)?;
-        Ok(list.into_iter().map(|s| SessionView {
-            device: s.device.device_name.clone()
-                .or_else(|| s.device.platform.clone().map(|p| format!("{p} {}", s.device.platform_version.clone().unwrap_or_default()).trim().to_string()))
-                .unwrap_or_else(|| "Unknown device".into()),
-            id: s.id, user_agent: s.user_agent, ip: s.ip, provider: s.provider_type,
-            created_at: s.created_at, last_used_at: s.last_used_at, current: s.current,
-        }).collect())
+        Ok(list
+            .into_iter()
+            .map(|s| SessionView {
+                device: s
+                    .device
+                    .device_name
+                    .clone()
+                    .or_else(|| {
+                        s.device.platform.clone().map(|p| {
+                            format!(
+                                "{p} {}",
+                                s.device.platform_version.clone().unwrap_or_default()
+                            )
+                            .trim()
+                            .to_string()
+                        })
+                    })
+                    .unwrap_or_else(|| "Unknown device".into()),
+                id: s.id,
+                user_agent: s.user_agent,
+                ip: s.ip,
+                provider: s.provider_type,
+                created_at: s.created_at,
+                last_used_at: s.last_used_at,
+                current: s.current,
+            })
+            .collect())
     }
 
     pub async fn revoke_session(self: &Arc<Self>, id: &str) -> Result<Vec<SessionView>> {

@@ -13,22 +13,40 @@ pub enum UiEvent {
     /// A sentence to show (level `info`, `success`, `warning` or `error`).
     Notice { level: String, message: String },
     /// A browser or magic-link sign-in that was waiting ended.
-    SignInFinished { state: String, ok: bool, message: String },
+    SignInFinished {
+        state: String,
+        ok: bool,
+        message: String,
+    },
 }
 
 impl UiEvent {
     pub fn notice(level: &str, message: impl Into<String>) -> UiEvent {
-        UiEvent::Notice { level: level.into(), message: message.into() }
-    }
-
-    /// The event name the window listens to.
-    pub fn name(&self) -> &'static str {
-        match self {
-            UiEvent::AccountsChanged => "accounts-changed",
-            UiEvent::Notice { .. } => "notice",
-            UiEvent::SignInFinished { .. } => "signin-finished",
+        UiEvent::Notice {
+            level: level.into(),
+            message: message.into(),
         }
     }
+
+    /// The event name the window listens to (ui/js/ipc.js, `EVENTS`). Namespaced, so they
+    /// cannot be mistaken for Tauri's or a plugin's own events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            UiEvent::AccountsChanged => UiEvent::ACCOUNTS,
+            UiEvent::Notice { .. } => UiEvent::NOTICE,
+            UiEvent::SignInFinished { .. } => UiEvent::SIGN_IN_FINISHED,
+        }
+    }
+
+    pub const ACCOUNTS: &'static str = "gatehouse:accounts";
+    pub const NOTICE: &'static str = "gatehouse:notice";
+    pub const SIGN_IN_FINISHED: &'static str = "gatehouse:signin-finished";
+    /// Every event name (`tests/ipc_surface.rs` checks the window listens to exactly these).
+    pub const NAMES: [&'static str; 3] = [
+        UiEvent::ACCOUNTS,
+        UiEvent::NOTICE,
+        UiEvent::SIGN_IN_FINISHED,
+    ];
 }
 
 pub trait Shell: Send + Sync + 'static {

@@ -6,32 +6,55 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse_client::{App, Credentials, PendingMagicLink, User};
+use gatehouse_client::{App, Credentials, PendingMagicLink, ProviderType, User};
 use serde::Deserialize;
 
 use crate::desktop::{Desktop, REDIRECT_URI};
 use crate::error::{DesktopError, Result};
 use crate::shell::UiEvent;
+use crate::sync::lock;
 use crate::views::{AccountView, PendingView, StartedSignIn};
 
-/// The SDK forgets a browser sign-in after 10 minutes; so does the app.
-const PENDING_TTL: Duration = Duration::from_secs(600);
+/// The SDK forgets a browser sign-in after this long; so does the app, for magic links too
+/// (their verifier lives in this table only).
+const PENDING_TTL: Duration = gatehouse_client::PENDING_REDIRECT_TTL;
 
 /// A sign-in form's content; `method` names the provider.
 #[derive(Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum SignIn {
     Anonymous,
-    Email { email: String, password: String },
-    Phone { phone: String, password: String },
-    SmsCode { phone: String, code: String },
-    ApiKey { key: String },
-    Jwt { token: String },
+    Email {
+        email: String,
+        password: String,
+    },
+    Phone {
+        phone: String,
+        password: String,
+    },
+    SmsCode {
+        phone: String,
+        code: String,
+    },
+    ApiKey {
+        key: String,
+    },
+    Jwt {
+        token: String,
+    },
     /// The payload as the person typed it: must be a JSON object.
-    Function { payload: String },
-    GoogleIdToken { token: String },
-    AppleIdToken { token: String },
-    Facebook { token: String },
+    Function {
+        payload: String,
+    },
+    GoogleIdToken {
+        token: String,
+    },
+    AppleIdToken {
+        token: String,
+    },
+    Facebook {
+        token: String,
+    },
 }
 
 impl std::fmt::Debug for SignIn {
@@ -65,20 +88,31 @@ impl SignIn {
                 }
                 Credentials::phone_password(required(phone, "The phone number")?, password)
             }
-            SignIn::SmsCode { phone, code } => Credentials::sms_code(required(phone, "The phone number")?, required(code, "The code")?),
+            SignIn::SmsCode { phone, code } => Credentials::sms_code(
+                required(phone, "The phone number")?,
+                required(code, "The code")?,
+            ),
             SignIn::ApiKey { key } => Credentials::api_key(required(key, "The API key")?),
             SignIn::Jwt { token } => Credentials::jwt(required(token, "The token")?),
             SignIn::Function { payload } => {
-                let value: serde_json::Value = serde_json::from_str(required(payload, "The payload")?)
-                    .map_err(|e| DesktopError::InvalidInput(format!("The payload is not valid JSON: {e}")))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(required(payload, "The payload")?).map_err(|e| {
+                        DesktopError::InvalidInput(format!("The payload is not valid JSON: {e}"))
+                    })?;
                 if !value.is_object() {
-                    return Err(DesktopError::InvalidInput("The payload must be a JSON object, like {\"username\": \"ada\"}".into()));
+                    return Err(DesktopError::InvalidInput(
+                        "The payload must be a JSON object, like {\"username\": \"ada\"}".into(),
+                    ));
                 }
                 Credentials::function(value)
             }
-            SignIn::GoogleIdToken { token } => Credentials::google_id_token(required(token, "The ID token")?),
+            SignIn::GoogleIdToken { token } => {
+                Credentials::google_id_token(required(token, "The ID token")?)
+            }
             SignIn::AppleIdToken { token } => Credentials::apple(required(token, "The ID token")?),
-            SignIn::Facebook { token } => Credentials::facebook(required(token, "The access token")?),
+            SignIn::Facebook { token } => {
+                Credentials::facebook(required(token, "The access token")?)
+            }
         })
     }
 }
@@ -103,61 +137,132 @@ impl Pending {
     pub fn view(&self, state: &str) -> PendingView {
         let (kind, provider, url) = match &self.waiting {
             Waiting::Browser { url, provider } => ("browser", provider.clone(), Some(url.clone())),
-            Waiting::MagicLink(_) => ("magic_link", "magic-link".to_string(), None),
+            Waiting::MagicLink(_) => (
+                "magic_link",
+                ProviderType::MagicLink.as_str().to_string(),
+                None,
+            ),
         };
-        PendingView { state: state.into(), connection: self.connection.clone(), provider, kind: kind.into(), url }
+        PendingView {
+            state: state.into(),
+            connection: self.connection.clone(),
+            provider,
+            kind: kind.into(),
+            url,
+        }
     }
 }
 
 fn query_value(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 impl Desktop {
-    pub async fn sign_in(self: &Arc<Self>, connection: &str, request: SignIn) -> Result<AccountView> {
+    pub async fn sign_in(
+        self: &Arc<Self>,
+        connection: &str,
+        request: SignIn,
+    ) -> Result<AccountView> {
         let credentials = request.credentials()?;
         let (app, offline) = self.app(connection).await?;
         let user = Desktop::track(&offline, app.log_in(credentials).await)?;
         self.signed_in(connection, &app, &user).await
     }
 
-    async fn signed_in(self: &Arc<Self>, connection: &str, app: &App, user: &User) -> Result<AccountView> {
-        self.activate(connection, app, user)?;
+    async fn signed_in(
+        self: &Arc<Self>,
+        connection: &str,
+        app: &App,
+        user: &User,
+    ) -> Result<AccountView> {
+        self.activate(connection, app, user).await?;
         let conns = self.connections.read().await;
-        let c = conns.iter().find(|c| c.id == connection).ok_or_else(|| DesktopError::UnknownConnection(connection.into()))?;
+        let c = conns
+            .iter()
+            .find(|c| c.id == connection)
+            .ok_or_else(|| DesktopError::UnknownConnection(connection.into()))?;
         Ok(crate::desktop::account_view(c, user, true))
     }
 
-    pub async fn register_email(self: &Arc<Self>, connection: &str, email: &str, password: &str) -> Result<()> {
+    pub async fn register_email(
+        self: &Arc<Self>,
+        connection: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<()> {
         let (app, offline) = self.app(connection).await?;
-        Desktop::track(&offline, app.email_password_auth().register(required(email, "The email address")?, password).await)
+        Desktop::track(
+            &offline,
+            app.email_password_auth()
+                .register(required(email, "The email address")?, password)
+                .await,
+        )
     }
 
     /// Accepts the whole confirmation link (or just `token`/`tokenId` pasted as a query).
     pub async fn confirm_email(self: &Arc<Self>, connection: &str, link: &str) -> Result<()> {
         let (token, token_id) = token_pair(link)?;
         let (app, offline) = self.app(connection).await?;
-        Desktop::track(&offline, app.email_password_auth().confirm(&token, &token_id).await)
+        Desktop::track(
+            &offline,
+            app.email_password_auth().confirm(&token, &token_id).await,
+        )
     }
 
-    pub async fn resend_confirmation(self: &Arc<Self>, connection: &str, email: &str) -> Result<()> {
+    pub async fn resend_confirmation(
+        self: &Arc<Self>,
+        connection: &str,
+        email: &str,
+    ) -> Result<()> {
         let (app, offline) = self.app(connection).await?;
-        Desktop::track(&offline, app.email_password_auth().resend_confirmation(required(email, "The email address")?).await)
+        Desktop::track(
+            &offline,
+            app.email_password_auth()
+                .resend_confirmation(required(email, "The email address")?)
+                .await,
+        )
     }
 
-    pub async fn send_password_reset(self: &Arc<Self>, connection: &str, email: &str) -> Result<()> {
+    pub async fn send_password_reset(
+        self: &Arc<Self>,
+        connection: &str,
+        email: &str,
+    ) -> Result<()> {
         let (app, offline) = self.app(connection).await?;
-        Desktop::track(&offline, app.email_password_auth().send_reset_password_email(required(email, "The email address")?).await)
+        Desktop::track(
+            &offline,
+            app.email_password_auth()
+                .send_reset_password_email(required(email, "The email address")?)
+                .await,
+        )
     }
 
-    pub async fn reset_password(self: &Arc<Self>, connection: &str, link: &str, password: &str) -> Result<()> {
+    pub async fn reset_password(
+        self: &Arc<Self>,
+        connection: &str,
+        link: &str,
+        password: &str,
+    ) -> Result<()> {
         let (token, token_id) = token_pair(link)?;
         let (app, offline) = self.app(connection).await?;
-        Desktop::track(&offline, app.email_password_auth().reset_password(&token, &token_id, password).await)
+        Desktop::track(
+            &offline,
+            app.email_password_auth()
+                .reset_password(&token, &token_id, password)
+                .await,
+        )
     }
 
     /// Registers a phone account; with `code`, confirms one that was registered before.
-    pub async fn register_phone(self: &Arc<Self>, connection: &str, phone: &str, password: &str, code: Option<String>) -> Result<()> {
+    pub async fn register_phone(
+        self: &Arc<Self>,
+        connection: &str,
+        phone: &str,
+        password: &str,
+        code: Option<String>,
+    ) -> Result<()> {
         let (app, offline) = self.app(connection).await?;
         let phone = required(phone, "The phone number")?;
         let auth = app.phone_password_auth();
@@ -169,42 +274,85 @@ impl Desktop {
 
     pub async fn send_sms_code(self: &Arc<Self>, connection: &str, phone: &str) -> Result<()> {
         let (app, offline) = self.app(connection).await?;
-        Desktop::track(&offline, app.send_sms_code(required(phone, "The phone number")?).await)
+        Desktop::track(
+            &offline,
+            app.send_sms_code(required(phone, "The phone number")?)
+                .await,
+        )
     }
 
     /// Opens the system browser at the provider's sign-in; finishes when the deep link comes
     /// back. With `link_user`, the identity is added to that account instead.
-    pub async fn begin_browser_sign_in(self: &Arc<Self>, connection: &str, provider: &str, link_user: Option<String>) -> Result<StartedSignIn> {
+    pub async fn begin_browser_sign_in(
+        self: &Arc<Self>,
+        connection: &str,
+        provider: &str,
+        link_user: Option<String>,
+    ) -> Result<StartedSignIn> {
         let started = match &link_user {
             Some(id) => {
                 let (_, user, offline) = self.user(connection, id).await?;
-                Desktop::track(&offline, user.begin_redirect_link(provider, REDIRECT_URI).await)?
+                Desktop::track(
+                    &offline,
+                    user.begin_redirect_link(provider, REDIRECT_URI).await,
+                )?
             }
-            None => self.app(connection).await?.0.begin_redirect_login(provider, REDIRECT_URI)?,
+            None => self
+                .app(connection)
+                .await?
+                .0
+                .begin_redirect_login(provider, REDIRECT_URI)?,
         };
-        self.pending.lock().expect("pending").insert(started.state.clone(), Pending {
-            connection: connection.into(),
-            waiting: Waiting::Browser { url: started.url.clone(), provider: provider.into() },
-            started: Instant::now(),
-        });
+        lock(&self.pending).insert(
+            started.state.clone(),
+            Pending {
+                connection: connection.into(),
+                waiting: Waiting::Browser {
+                    url: started.url.clone(),
+                    provider: provider.into(),
+                },
+                started: Instant::now(),
+            },
+        );
         if let Err(e) = self.shell.open_browser(&started.url) {
-            self.shell.emit(UiEvent::notice("warning", DesktopError::Browser(e).to_string()));
+            self.shell.emit(UiEvent::notice(
+                "warning",
+                DesktopError::Browser(e).to_string(),
+            ));
         }
-        Ok(StartedSignIn { state: started.state, url: Some(started.url) })
+        Ok(StartedSignIn {
+            state: started.state,
+            url: Some(started.url),
+        })
     }
 
-    pub async fn begin_magic_link(self: &Arc<Self>, connection: &str, email: &str) -> Result<StartedSignIn> {
+    pub async fn begin_magic_link(
+        self: &Arc<Self>,
+        connection: &str,
+        email: &str,
+    ) -> Result<StartedSignIn> {
         let (app, offline) = self.app(connection).await?;
-        let sent = Desktop::track(&offline, app.send_magic_link(required(email, "The email address")?, REDIRECT_URI).await)?;
+        let sent = Desktop::track(
+            &offline,
+            app.send_magic_link(required(email, "The email address")?, REDIRECT_URI)
+                .await,
+        )?;
         let state = sent.state.clone();
-        self.pending.lock().expect("pending").insert(state.clone(), Pending {
-            connection: connection.into(), waiting: Waiting::MagicLink(sent), started: Instant::now(),
-        });
+        lock(&self.pending).insert(
+            state.clone(),
+            Pending {
+                connection: connection.into(),
+                waiting: Waiting::MagicLink(sent),
+                started: Instant::now(),
+            },
+        );
         Ok(StartedSignIn { state, url: None })
     }
 
     pub async fn cancel_pending(self: &Arc<Self>, state: &str) -> Result<()> {
-        let pending = self.pending.lock().expect("pending").remove(state).ok_or(DesktopError::NoPending)?;
+        let pending = lock(&self.pending)
+            .remove(state)
+            .ok_or(DesktopError::NoPending)?;
         if let Waiting::Browser { .. } = pending.waiting {
             // The SDK keeps the verifier too: forget it there, so a late redirect cannot finish.
             if let Ok((app, _)) = self.app(&pending.connection).await {
@@ -217,14 +365,20 @@ impl Desktop {
 
     /// "Type the code instead": the magic-link code from the mail, or for a browser sign-in the
     /// code (or the whole `gatehouse://` address) the browser could not hand over.
-    pub async fn complete_with_code(self: &Arc<Self>, state: &str, code: &str) -> Result<AccountView> {
+    pub async fn complete_with_code(
+        self: &Arc<Self>,
+        state: &str,
+        code: &str,
+    ) -> Result<AccountView> {
         let code = required(code, "The code")?.to_string();
         let url = if code.starts_with("gatehouse:") {
             code.clone()
         } else {
-            let mut u = url::Url::parse(REDIRECT_URI).expect("static URL");
-            u.query_pairs_mut().append_pair("code", &code).append_pair("state", state);
-            u.to_string()
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("code", &code)
+                .append_pair("state", state)
+                .finish();
+            format!("{REDIRECT_URI}?{query}")
         };
         self.finish(state, Some(code), &url).await
     }
@@ -234,16 +388,29 @@ impl Desktop {
     pub async fn complete_from_url(self: &Arc<Self>, raw: &str) -> Result<AccountView> {
         self.ready().await;
         let refused = |why: &str| {
-            self.shell.emit(UiEvent::notice("warning", format!("A sign-in link was refused: {why}. Nothing was changed.")));
+            self.shell.emit(UiEvent::notice(
+                "warning",
+                format!("A sign-in link was refused: {why}. Nothing was changed."),
+            ));
             Err(DesktopError::Sdk(gatehouse_client::Error::UnknownRedirect))
         };
-        let Ok(url) = url::Url::parse(raw) else { return refused("it is not a valid address") };
-        if url.scheme() != "gatehouse" || url.host_str() != Some("auth") || url.path() != "/callback" {
+        let Ok(url) = url::Url::parse(raw) else {
+            return refused("it is not a valid address");
+        };
+        if url.scheme() != "gatehouse"
+            || url.host_str() != Some("auth")
+            || url.path() != "/callback"
+        {
             return refused("it is not a gatehouse://auth/callback address");
         }
-        let Some(state) = query_value(&url, "state") else { return refused("it names no sign-in") };
-        if !self.pending.lock().expect("pending").contains_key(&state) {
-            return refused("it does not belong to a sign-in started in this app (or that sign-in already finished)");
+        let Some(state) = query_value(&url, "state") else {
+            return refused("it names no sign-in");
+        };
+        if !lock(&self.pending).contains_key(&state) {
+            return refused(
+                "it does not belong to a sign-in started in this app (or that sign-in already \
+                 finished)",
+            );
         }
         self.finish(&state, None, raw).await
     }
@@ -252,13 +419,24 @@ impl Desktop {
     /// overview, because the window was not listening yet.
     pub async fn startup_link(self: &Arc<Self>, raw: &str) {
         self.ready().await;
-        self.push_notice(format!("The app was opened with a sign-in link ({}) that belongs to a sign-in started before the app was closed; it was ignored. Start the sign-in again from here.",
-            raw.split('?').next().unwrap_or(raw)));
+        let address = raw.split('?').next().unwrap_or(raw);
+        self.push_notice(format!(
+            "The app was opened with a sign-in link ({address}) that belongs to a sign-in started \
+             before the app was closed; it was ignored. Start the sign-in again from here."
+        ));
         self.shell.emit(UiEvent::AccountsChanged);
     }
 
-    async fn finish(self: &Arc<Self>, state: &str, typed: Option<String>, url: &str) -> Result<AccountView> {
-        let pending = self.pending.lock().expect("pending").remove(state).filter(|p| !p.expired()).ok_or(DesktopError::NoPending)?;
+    async fn finish(
+        self: &Arc<Self>,
+        state: &str,
+        typed: Option<String>,
+        url: &str,
+    ) -> Result<AccountView> {
+        let pending = lock(&self.pending)
+            .remove(state)
+            .filter(|p| !p.expired())
+            .ok_or(DesktopError::NoPending)?;
         let connection = pending.connection.clone();
         let result = match self.app(&connection).await {
             Err(e) => Err(e),
@@ -277,7 +455,11 @@ impl Desktop {
             }
         };
         match &result {
-            Ok(account) => self.shell.emit(UiEvent::SignInFinished { state: state.into(), ok: true, message: format!("Signed in as {}", account.display_name) }),
+            Ok(account) => self.shell.emit(UiEvent::SignInFinished {
+                state: state.into(),
+                ok: true,
+                message: format!("Signed in as {}", account.display_name),
+            }),
             Err(e) => {
                 // Keep waiting when trying again can work: the server was unreachable (the SDK
                 // kept its half too), or a typed magic-link code was wrong.
@@ -285,9 +467,13 @@ impl Desktop {
                     || (typed.is_some() && matches!(pending.waiting, Waiting::MagicLink(_)));
                 let message = e.to_string();
                 if retry {
-                    self.pending.lock().expect("pending").insert(state.into(), pending);
+                    lock(&self.pending).insert(state.into(), pending);
                 }
-                self.shell.emit(UiEvent::SignInFinished { state: state.into(), ok: false, message });
+                self.shell.emit(UiEvent::SignInFinished {
+                    state: state.into(),
+                    ok: false,
+                    message,
+                });
             }
         }
         self.shell.emit(UiEvent::AccountsChanged);
@@ -302,14 +488,23 @@ fn token_pair(link: &str) -> Result<(String, String)> {
         Ok(u) => u.query().unwrap_or_default().to_string(),
         Err(_) => link.trim_start_matches('?').to_string(),
     };
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
     match (get("token"), get("tokenId")) {
         (Some(t), Some(id)) => Ok((t, id)),
-        _ => Err(DesktopError::InvalidInput("Paste the whole link from the mail (it contains token and tokenId)".into())),
+        _ => Err(DesktopError::InvalidInput(
+            "Paste the whole link from the mail (it contains token and tokenId)".into(),
+        )),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -318,17 +513,48 @@ mod tests {
     #[test]
     fn forms_are_checked_before_anything_is_sent() {
         let bad = |s: SignIn| s.credentials().map(|_| ()).unwrap_err().to_string();
-        assert!(bad(SignIn::Email { email: " ".into(), password: "x".into() }).contains("email address is missing"));
-        assert!(bad(SignIn::Email { email: "a@b.c".into(), password: String::new() }).contains("password is missing"));
-        assert!(bad(SignIn::Function { payload: "{nope".into() }).contains("not valid JSON"));
-        assert!(bad(SignIn::Function { payload: "[1]".into() }).contains("JSON object"));
-        assert_eq!(SignIn::Function { payload: r#"{"u":"ada"}"#.into() }.credentials().unwrap().provider(), "custom-function");
+        assert!(bad(SignIn::Email {
+            email: " ".into(),
+            password: "x".into()
+        })
+        .contains("email address is missing"));
+        assert!(bad(SignIn::Email {
+            email: "a@b.c".into(),
+            password: String::new()
+        })
+        .contains("password is missing"));
+        assert!(bad(SignIn::Function {
+            payload: "{nope".into()
+        })
+        .contains("not valid JSON"));
+        assert!(bad(SignIn::Function {
+            payload: "[1]".into()
+        })
+        .contains("JSON object"));
+        assert_eq!(
+            SignIn::Function {
+                payload: r#"{"u":"ada"}"#.into()
+            }
+            .credentials()
+            .unwrap()
+            .provider(),
+            "custom-function"
+        );
     }
 
     #[test]
     fn confirmation_links_give_their_token_pair() {
-        assert_eq!(token_pair("http://127.0.0.1:5/app/x/confirm?token=t1&tokenId=i1").unwrap(), ("t1".into(), "i1".into()));
-        assert_eq!(token_pair("token=t1&tokenId=i1").unwrap(), ("t1".into(), "i1".into()));
-        assert_eq!(token_pair("http://x/confirm?token=t1").unwrap_err().code(), "InvalidInput");
+        assert_eq!(
+            token_pair("http://127.0.0.1:5/app/x/confirm?token=t1&tokenId=i1").unwrap(),
+            ("t1".into(), "i1".into())
+        );
+        assert_eq!(
+            token_pair("token=t1&tokenId=i1").unwrap(),
+            ("t1".into(), "i1".into())
+        );
+        assert_eq!(
+            token_pair("http://x/confirm?token=t1").unwrap_err().code(),
+            "InvalidInput"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! verifier ever appears here (a test serialises every view and looks for them); the only
 //! secret that crosses is a new API key, once, because showing it is the point.
 
-use gatehouse_client::{User, UserState};
+use gatehouse_client::{ProviderType, User, UserState};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -26,10 +26,23 @@ pub struct AccountView {
     pub display_name: String,
     pub email: Option<String>,
     pub provider: Option<String>,
-    /// `active`, `logged_in`, `logged_out` or `offline` (logged in, server not answering).
-    pub state: String,
+    pub state: AccountState,
     /// Unix seconds when the session must be renewed by signing in again, if known.
     pub reauth_at: Option<i64>,
+}
+
+/// An account's state as the window shows it (spelled `active`, `logged_in`, `logged_out`,
+/// `offline`; ui/js/format.js has their words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountState {
+    /// Signed in, and the account the panels act on.
+    Active,
+    LoggedIn,
+    /// Signed out on this device (or removed a moment ago): it must sign in again.
+    LoggedOut,
+    /// Signed in, but its server did not answer the last request.
+    Offline,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,46 +137,65 @@ pub struct StartedSignIn {
 /// A profile field a person would recognise the account by.
 pub fn display_name(user: &User) -> String {
     let profile = user.profile();
-    let field = |k: &str| profile.as_ref().and_then(|p| p.data.get(k)).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
+    let field = |k: &str| {
+        profile
+            .as_ref()
+            .and_then(|p| p.data.get(k))
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     field("name")
         .or_else(|| user.email())
         .or_else(|| field("email"))
         .or_else(|| field("phone"))
         .unwrap_or_else(|| match user.provider_type().as_deref() {
-            Some("anon-user") => "Anonymous user".into(),
-            Some("api-key") => "API key user".into(),
-            Some(p) => format!("{} user", provider_label(p)),
             None => "Unknown user".into(),
+            Some(p) => match ProviderType::parse(p) {
+                Some(ProviderType::Anonymous) => "Anonymous user".into(),
+                Some(ProviderType::ApiKey) => "API key user".into(),
+                _ => format!("{} user", provider_label(p)),
+            },
         })
 }
 
-/// Words for a provider type.
+/// Whether the account signed in anonymously (it cannot sign in again once logged out).
+pub fn is_anonymous(user: &User) -> bool {
+    user.provider_type()
+        .as_deref()
+        .and_then(ProviderType::parse)
+        == Some(ProviderType::Anonymous)
+}
+
+/// Words for a provider type (its wire name when this app does not know it).
 pub fn provider_label(provider_type: &str) -> &str {
-    match provider_type {
-        "anon-user" => "Anonymous",
-        "local-userpass" => "Email",
-        "phone-password" => "Phone",
-        "sms-code" => "SMS code",
-        "magic-link" => "Magic link",
-        "api-key" => "API key",
-        "custom-token" => "Custom JWT",
-        "custom-function" => "Custom function",
-        "oauth2-google" => "Google",
-        "oauth2-apple" => "Apple",
-        "oauth2-facebook" => "Facebook",
-        "oauth2-github" => "GitHub",
-        "oauth2-discord" => "Discord",
-        "oauth2-twitter" => "X",
-        other => other,
+    let Some(known) = ProviderType::parse(provider_type) else {
+        return provider_type;
+    };
+    match known {
+        ProviderType::Anonymous => "Anonymous",
+        ProviderType::Userpass => "Email",
+        ProviderType::PhonePassword => "Phone",
+        ProviderType::SmsCode => "SMS code",
+        ProviderType::MagicLink => "Magic link",
+        ProviderType::ApiKey => "API key",
+        ProviderType::CustomToken => "Custom JWT",
+        ProviderType::CustomFunction => "Custom function",
+        ProviderType::Google => "Google",
+        ProviderType::Apple => "Apple",
+        ProviderType::Facebook => "Facebook",
+        ProviderType::Github => "GitHub",
+        ProviderType::Discord => "Discord",
+        ProviderType::Twitter => "X",
     }
 }
 
-pub fn state_name(user: &User, active: bool, offline: bool) -> &'static str {
+pub fn account_state(user: &User, active: bool, offline: bool) -> AccountState {
     match user.state() {
-        UserState::LoggedIn if active => "active",
-        UserState::LoggedIn if offline => "offline",
-        UserState::LoggedIn => "logged_in",
-        UserState::LoggedOut | UserState::Removed => "logged_out",
+        UserState::LoggedIn if active => AccountState::Active,
+        UserState::LoggedIn if offline => AccountState::Offline,
+        UserState::LoggedIn => AccountState::LoggedIn,
+        UserState::LoggedOut | UserState::Removed => AccountState::LoggedOut,
     }
 }
 
@@ -179,7 +211,10 @@ pub fn object_id_time(id: &str) -> Option<i64> {
 mod tests {
     #[test]
     fn object_ids_carry_their_creation_time() {
-        assert_eq!(super::object_id_time("5f1b2c3d0000000000000000"), Some(0x5f1b2c3d));
+        assert_eq!(
+            super::object_id_time("5f1b2c3d0000000000000000"),
+            Some(0x5f1b2c3d)
+        );
         assert_eq!(super::object_id_time("nope"), None);
     }
 }

@@ -26,15 +26,24 @@ pub struct Gui {
 }
 
 fn find_tool(name: &str) -> PathBuf {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect()).unwrap_or_default();
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect())
+        .unwrap_or_default();
     if let Some(home) = std::env::var_os("CARGO_HOME") {
         candidates.push(PathBuf::from(home).join("bin").join(name));
     }
     if let Some(home) = std::env::var_os("HOME") {
         candidates.push(PathBuf::from(home).join(".cargo/bin").join(name));
     }
-    candidates.into_iter().find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} is not installed: run scripts/setup.sh (it installs Xvfb, WebKitWebDriver and tauri-driver)"))
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not installed: run scripts/setup.sh \
+                 (it installs Xvfb, WebKitWebDriver and tauri-driver)"
+            )
+        })
 }
 
 /// The desktop binary next to this test binary (`target/debug/deps/e2e-…` → `target/debug/`).
@@ -43,8 +52,16 @@ pub fn app_binary() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("gatehouse-desktop");
-    assert!(bin.is_file(), "{} is missing: build it first (cargo build -p gatehouse-desktop; scripts/test.sh does)", bin.display());
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("gatehouse-desktop");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first (cargo build -p gatehouse-desktop; scripts/test.sh does)",
+        bin.display()
+    );
     bin
 }
 
@@ -60,23 +77,72 @@ impl Gui {
         let home = tempfile::tempdir().unwrap();
         // Xvfb picks a free display and writes its number to fd 1.
         let mut xvfb = Command::new(find_tool("Xvfb"))
-            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-            .stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("Xvfb starts");
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
         let mut line = String::new();
-        BufReader::new(xvfb.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(xvfb.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let display = format!(":{}", line.trim());
-        assert!(line.trim().parse::<u32>().is_ok(), "Xvfb did not report a display: {line:?}");
+        assert!(
+            line.trim().parse::<u32>().is_ok(),
+            "Xvfb did not report a display: {line:?}"
+        );
         let browser = home.path().join("browser.sh");
-        std::fs::write(&browser, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}/opened-urls\n", home.path().display())).unwrap();
-        std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}/opened-urls\n",
+                home.path().display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &browser,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let port = free_port();
         let native = free_port();
-        let extra_env = extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut gui = Gui { home, xvfb, driver: None, display, port, app, shots, extra_env };
+        let extra_env = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut gui = Gui {
+            home,
+            xvfb,
+            driver: None,
+            display,
+            port,
+            app,
+            shots,
+            extra_env,
+        };
         let log = std::fs::File::create(gui.home.path().join("tauri-driver.log")).unwrap();
-        gui.driver = Some(gui.command(&find_tool("tauri-driver"))
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("tauri-driver starts"));
+        gui.driver = Some(
+            gui.command(&find_tool("tauri-driver"))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native.to_string(),
+                ])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("tauri-driver starts"),
+        );
         gui
     }
 
@@ -84,9 +150,14 @@ impl Gui {
     pub fn command(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         let h = self.home.path();
-        c.env("DISPLAY", &self.display).env("HOME", h)
-            .env("XDG_DATA_HOME", h.join(".local/share")).env("XDG_CONFIG_HOME", h.join(".config")).env("XDG_CACHE_HOME", h.join(".cache"))
-            .env("BROWSER", h.join("browser.sh")).env_remove("XDG_CURRENT_DESKTOP").env("GATEHOUSE_LOG", "info");
+        c.env("DISPLAY", &self.display)
+            .env("HOME", h)
+            .env("XDG_DATA_HOME", h.join(".local/share"))
+            .env("XDG_CONFIG_HOME", h.join(".config"))
+            .env("XDG_CACHE_HOME", h.join(".cache"))
+            .env("BROWSER", h.join("browser.sh"))
+            .env_remove("XDG_CURRENT_DESKTOP")
+            .env("GATEHOUSE_LOG", "info");
         for (k, v) in &self.extra_env {
             c.env(k, v);
         }
@@ -100,15 +171,29 @@ impl Gui {
     /// Starts the app with arguments (a cold start by a deep link passes the URL).
     pub async fn launch_with(&self, args: &[&str]) -> Driver {
         let d = Driver::launch(self.port, &self.app, args).await;
-        d.until("the window to be ready", "return document.body.dataset.ready === 'true';", serde_json::json!([])).await;
+        d.until(
+            "the window to be ready",
+            "return document.body.dataset.ready === 'true';",
+            serde_json::json!([]),
+        )
+        .await;
         d
     }
 
     /// Delivers a deep link the way a launcher does: a second instance with the URL as its only
     /// argument, which hands it to the running one and exits.
     pub fn open_link(&self, url: &str) {
-        let status = self.command(&self.app).arg(url).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
-        assert!(status.success(), "the second instance exits 0 after handing over the link: {status}");
+        let status = self
+            .command(&self.app)
+            .arg(url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "the second instance exits 0 after handing over the link: {status}"
+        );
     }
 
     /// The next URL the app asked the browser to open.
@@ -116,11 +201,19 @@ impl Gui {
         let file = self.home.path().join("opened-urls");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let lines: Vec<String> = std::fs::read_to_string(&file).unwrap_or_default().lines().map(str::to_string).collect();
+            let lines: Vec<String> = std::fs::read_to_string(&file)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect();
             if lines.len() > seen {
                 return lines[seen].clone();
             }
-            assert!(Instant::now() < deadline, "the app never opened a browser (BROWSER={})", self.home.path().join("browser.sh").display());
+            assert!(
+                Instant::now() < deadline,
+                "the app never opened a browser (BROWSER={})",
+                self.home.path().join("browser.sh").display()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -3,6 +3,10 @@
 //! embedded Local backend, a remote gatehoused with the real OpenID provider, and deep links
 //! delivered as a second instance. Screenshots land in `target/desktop-e2e/`.
 
+// Test code: its helpers (here and in gui.rs, webdriver.rs) may panic; a panic is a failed test
+// with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod gui;
 mod webdriver;
 
@@ -17,30 +21,65 @@ use webdriver::Driver;
 const PASSWORD: &str = "correct horse battery";
 
 async fn account_id(d: &Driver, name: &str) -> String {
-    d.until(&format!("an account named {name}"),
-        "const li = [...document.querySelectorAll('#accounts li')].find(li => li.querySelector('.name').textContent.includes(arguments[0])); return li ? li.dataset.id : null;",
-        json!([name])).await.as_str().unwrap().to_string()
+    d.until(
+        &format!("an account named {name}"),
+        concat!(
+            "const li = [...document.querySelectorAll('#accounts li')]",
+            ".find(li => li.querySelector('.name').textContent.includes(arguments[0]));",
+            " return li ? li.dataset.id : null;",
+        ),
+        json!([name]),
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .to_string()
 }
 
 async fn wait_state(d: &Driver, id: &str, state: &str) {
-    d.until(&format!("account {id} to be {state}"), "const li = document.querySelector(`#accounts li[data-id=\"${arguments[0]}\"]`); return !!li && li.dataset.state === arguments[1];",
-        json!([id, state])).await;
+    let script = concat!(
+        "const li = document.querySelector(`#accounts li[data-id=\"${arguments[0]}\"]`);",
+        " return !!li && li.dataset.state === arguments[1];",
+    );
+    d.until(
+        &format!("account {id} to be {state}"),
+        script,
+        json!([id, state]),
+    )
+    .await;
 }
 
 /// Visible controls a screen reader could not name (no label, no aria-label, no text).
 async fn unlabelled(d: &Driver) -> Value {
-    d.script("return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]\
-        .filter(e => e.offsetParent !== null && !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())\
-        .map(e => e.outerHTML);", json!([])).await
+    let script = concat!(
+        "return [...document.querySelectorAll(",
+        "'input:not([type=hidden]), select, textarea, button')]",
+        ".filter(e => e.offsetParent !== null && !(e.labels && e.labels.length)",
+        " && !e.getAttribute('aria-label') && !e.textContent.trim())",
+        ".map(e => e.outerHTML);",
+    );
+    d.script(script, json!([])).await
 }
 
 async fn local_url(d: &Driver) -> String {
-    d.until("the Local connection's address", "const e = document.querySelector('#connections li[data-id=\"local\"] .conn-url'); return e ? e.textContent : null;", json!([]))
-        .await.as_str().unwrap().to_string()
+    let script = concat!(
+        "const e = document.querySelector('#connections li[data-id=\"local\"] .conn-url');",
+        " return e ? e.textContent : null;",
+    );
+    d.until("the Local connection's address", script, json!([]))
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn post(url: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -55,9 +94,40 @@ async fn the_real_window() {
 
     // A fresh install: no account, Local ready, secrets in the OS keychain.
     d.wait("#provider-anon-user").await;
-    assert!(d.text("#secrets").await.contains("OS keychain"), "{}", d.text("#secrets").await);
+    assert!(
+        d.text("#secrets").await.contains("OS keychain"),
+        "{}",
+        d.text("#secrets").await
+    );
     assert_eq!(d.count("#accounts li").await, 0);
     d.screenshot(&gui.shot("01-first-start")).await;
+
+    // The tab list: only the selected tab is in the Tab order from the start; End and Home move
+    // the selection (and the focus) to the last and first tab.
+    let tab_order =
+        "return [...document.querySelectorAll('[role=tab]')].map(t => t.tabIndex).join(' ');";
+    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1");
+    d.press("#tab-signin", webdriver::END).await;
+    d.until(
+        "the last tab to be selected",
+        "return !document.getElementById('panel-outbox').hidden;",
+        json!([]),
+    )
+    .await;
+    assert_eq!(d.script(tab_order, json!([])).await, "-1 -1 -1 -1 -1 0");
+    assert_eq!(
+        d.script("return document.activeElement.id;", json!([]))
+            .await,
+        "tab-outbox"
+    );
+    d.press("#tab-outbox", webdriver::HOME).await;
+    d.until(
+        "the first tab to be selected",
+        "return !document.getElementById('panel-signin').hidden;",
+        json!([]),
+    )
+    .await;
+    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1");
 
     // Anonymous.
     d.click("#provider-anon-user").await;
@@ -76,63 +146,107 @@ async fn the_real_window() {
     d.click(".use-confirm").await;
     d.wait_text(".notice", "Confirmed ada@example.test").await;
     d.click("#tab-signin").await;
-    d.click("#do-signin").await;
+    // Enter in the password field submits the sign-in form.
+    d.press("#f-password", webdriver::ENTER).await;
     let ada = account_id(&d, "ada@example.test").await;
     wait_state(&d, &ada, "active").await;
     wait_state(&d, &anon, "logged_in").await;
     d.screenshot(&gui.shot("02-two-accounts")).await;
 
     // One click switches.
-    d.click(&format!("#accounts li[data-id=\"{anon}\"] button")).await;
+    d.click(&format!("#accounts li[data-id=\"{anon}\"] button"))
+        .await;
     wait_state(&d, &anon, "active").await;
     wait_state(&d, &ada, "logged_in").await;
     d.click("#tab-keys").await;
-    d.wait_text("#keys-unavailable", "Anonymous accounts cannot have API keys").await;
-    d.click(&format!("#accounts li[data-id=\"{ada}\"] button")).await;
+    d.wait_text(
+        "#keys-unavailable",
+        "Anonymous accounts cannot have API keys",
+    )
+    .await;
+    d.click(&format!("#accounts li[data-id=\"{ada}\"] button"))
+        .await;
     wait_state(&d, &ada, "active").await;
 
     // API keys: create (shown once), copy, disable, delete; checked against the server.
     let base = local_url(&d).await;
     d.type_into("#key-name", "ci-key").await;
     d.click("#do-create-key").await;
-    let secret = d.until("the new key", "return document.getElementById('new-key-secret').value;", json!([])).await.as_str().unwrap().to_string();
+    let secret = d
+        .until(
+            "the new key",
+            "return document.getElementById('new-key-secret').value;",
+            json!([]),
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
     d.click("#do-copy-key").await;
     d.wait_text("#copy-status", "Copied").await;
     d.screenshot(&gui.shot("03-api-key-created")).await;
     assert_eq!(unlabelled(&d).await, json!([]), "every control has a name");
     let key_login = login_url(&base, "gatehouse-dev", "api-key");
-    assert_eq!(post(&key_login, json!({"key": secret})).await.0, 200, "the new key signs in");
+    assert_eq!(
+        post(&key_login, json!({"key": secret})).await.0,
+        200,
+        "the new key signs in"
+    );
     d.click("#do-dismiss-key").await;
-    assert_eq!(d.text("#new-key-secret").await, "", "the secret leaves the page once dismissed");
+    assert_eq!(
+        d.text("#new-key-secret").await,
+        "",
+        "the secret leaves the page once dismissed"
+    );
     d.click(".toggle-key").await;
     d.wait_text(".key-enabled", "disabled").await;
-    assert_eq!(post(&key_login, json!({"key": secret})).await.0, 401, "a disabled key is refused");
+    assert_eq!(
+        post(&key_login, json!({"key": secret})).await.0,
+        401,
+        "a disabled key is refused"
+    );
     d.click(".delete-key").await;
     d.click("#confirm-ok").await;
     d.wait("#keys-empty").await;
 
     // Sessions: two other devices sign in; revoke one, then all others.
     let email_login = login_url(&base, "gatehouse-dev", "local-userpass");
-    let (_, other) = post(&email_login, json!({"username": "ada@example.test", "password": PASSWORD})).await;
-    let (_, third) = post(&email_login, json!({"username": "ada@example.test", "password": PASSWORD})).await;
+    let (_, other) = post(
+        &email_login,
+        json!({"username": "ada@example.test", "password": PASSWORD}),
+    )
+    .await;
+    let (_, third) = post(
+        &email_login,
+        json!({"username": "ada@example.test", "password": PASSWORD}),
+    )
+    .await;
     d.click("#tab-sessions").await;
     d.wait_count("#sessions tr", 3).await;
     d.screenshot(&gui.shot("04-sessions")).await;
-    d.click("#sessions tr[data-current=\"false\"] .revoke").await;
+    d.click("#sessions tr[data-current=\"false\"] .revoke")
+        .await;
     d.wait_count("#sessions tr", 2).await;
     d.click("#do-revoke-others").await;
     d.click("#confirm-ok").await;
     d.wait_count("#sessions tr", 1).await;
     let session_url = format!("{base}/api/client/v2.0/auth/session");
     for t in [&other, &third] {
-        let r = reqwest::Client::new().post(&session_url).bearer_auth(t["refresh_token"].as_str().unwrap()).send().await.unwrap();
+        let r = reqwest::Client::new()
+            .post(&session_url)
+            .bearer_auth(t["refresh_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 401, "revoked sessions cannot refresh");
     }
 
     // Restart, started by a sign-in link (a cold start): both accounts come back from the
     // keychain, the active one too; the link belongs to no sign-in of this process and is refused.
     d.quit().await;
-    let d = gui.launch_with(&["gatehouse://auth/callback?code=abc&state=from-before"]).await;
+    let d = gui
+        .launch_with(&["gatehouse://auth/callback?code=abc&state=from-before"])
+        .await;
     wait_state(&d, &ada, "active").await;
     wait_state(&d, &anon, "logged_in").await;
     d.wait_text(".notice", "opened with a sign-in link").await;
@@ -140,7 +254,10 @@ async fn the_real_window() {
 
     // The scheme was registered with the desktop at start, in a form Debian's generic xdg-open
     // can run: opening a link the way a browser hands it over reaches this window.
-    let handler = gui.home.path().join(".local/share/applications/gatehouse-desktop-handler.desktop");
+    let handler = gui
+        .home
+        .path()
+        .join(".local/share/applications/gatehouse-desktop-handler.desktop");
     // Registration runs beside start-up, off the main thread: give it a moment.
     let unquoted = format!("Exec={} %u", gui.app.display());
     for _ in 0..50 {
@@ -149,11 +266,19 @@ async fn the_real_window() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let entry = std::fs::read_to_string(&handler).unwrap_or_else(|e| panic!("{}: {e}", handler.display()));
+    let entry =
+        std::fs::read_to_string(&handler).unwrap_or_else(|e| panic!("{}: {e}", handler.display()));
     assert!(entry.contains(&unquoted), "{entry}");
-    let xdg = gui.command(std::path::Path::new("xdg-open")).arg("gatehouse://auth/callback?code=abc&state=via-xdg-open").status().unwrap();
+    let xdg = gui
+        .command(std::path::Path::new("xdg-open"))
+        .arg("gatehouse://auth/callback?code=abc&state=via-xdg-open")
+        .status()
+        .unwrap();
     assert!(xdg.success(), "xdg-open ran the registered handler: {xdg}");
-    d.until("the xdg-open link to be refused", "return document.querySelectorAll('.notice[data-level=\"warning\"]').length >= 2;", json!([])).await;
+    let refusals =
+        "return document.querySelectorAll('.notice[data-level=\"warning\"]').length >= 2;";
+    d.until("the xdg-open link to be refused", refusals, json!([]))
+        .await;
 
     // A remote server: a wrong address is explained, the right one is saved.
     let (remote, _op) = crate::redirect::oidc(Backend::Sqlite, "oauth2-google").await;
@@ -169,19 +294,33 @@ async fn the_real_window() {
 
     // Google through the browser; the redirect comes back as a second instance.
     d.click("#tab-signin").await;
-    d.script("const s = document.getElementById('signin-connection'); s.value = 'remote-1'; s.dispatchEvent(new Event('change'));", json!([])).await;
+    let pick_remote = concat!(
+        "const s = document.getElementById('signin-connection');",
+        " s.value = 'remote-1'; s.dispatchEvent(new Event('change'));",
+    );
+    d.script(pick_remote, json!([])).await;
     d.click("#provider-oauth2-google").await;
     d.click("#do-browser").await;
     let opened = gui.opened_url(0).await;
-    assert!(opened.starts_with(&remote.base), "the browser opens the server's start page: {opened}");
+    assert!(
+        opened.starts_with(&remote.base),
+        "the browser opens the server's start page: {opened}"
+    );
     d.wait(".pending-signin").await;
     d.screenshot(&gui.shot("06-waiting-for-browser")).await;
-    let landing = Browser::new().navigate(&format!("{opened}&login_hint=carol@example.test"), |u| u.starts_with("gatehouse://")).await;
-    assert!(landing.url.starts_with("gatehouse://auth/callback?"), "{landing:?}");
+    let carol_url = format!("{opened}&login_hint=carol@example.test");
+    let landing = Browser::new()
+        .navigate(&carol_url, |u| u.starts_with("gatehouse://"))
+        .await;
+    assert!(
+        landing.url.starts_with("gatehouse://auth/callback?"),
+        "{landing:?}"
+    );
     gui.open_link(&landing.url);
     let carol = account_id(&d, "carol@example.test").await;
     wait_state(&d, &carol, "active").await;
-    d.wait_text(".notice", "Signed in as Test carol@example.test").await;
+    d.wait_text(".notice", "Signed in as Test carol@example.test")
+        .await;
     assert_eq!(d.count(".pending-signin").await, 0);
     d.screenshot(&gui.shot("07-google-signed-in")).await;
 
@@ -194,25 +333,34 @@ async fn the_real_window() {
     d.screenshot(&gui.shot("08-foreign-link-refused")).await;
 
     // Log out, remove, delete (with a confirmation naming the account).
-    d.click(&format!("#accounts li[data-id=\"{ada}\"] button")).await;
+    d.click(&format!("#accounts li[data-id=\"{ada}\"] button"))
+        .await;
     d.click("#tab-account").await;
     d.wait_text("#account-name", "ada@example.test").await;
     d.wait_text("#account-identities", "Email").await;
     d.click("#do-logout").await;
     wait_state(&d, &ada, "logged_out").await;
-    d.click(&format!("#accounts li[data-id=\"{anon}\"] button")).await;
+    d.click(&format!("#accounts li[data-id=\"{anon}\"] button"))
+        .await;
     d.click("#tab-account").await;
     d.click("#do-remove").await;
     d.click("#confirm-ok").await;
-    d.wait_count(&format!("#accounts li[data-id=\"{anon}\"]"), 0).await;
-    d.click(&format!("#accounts li[data-id=\"{carol}\"] button")).await;
+    d.wait_count(&format!("#accounts li[data-id=\"{anon}\"]"), 0)
+        .await;
+    d.click(&format!("#accounts li[data-id=\"{carol}\"] button"))
+        .await;
     d.click("#tab-account").await;
-    d.wait_text("#account-name", "Test carol@example.test").await;
+    d.wait_text("#account-name", "Test carol@example.test")
+        .await;
     d.click("#do-delete").await;
-    assert!(d.text("#confirm-text").await.contains("carol@example.test"), "the dialog names the account");
+    assert!(
+        d.text("#confirm-text").await.contains("carol@example.test"),
+        "the dialog names the account"
+    );
     d.screenshot(&gui.shot("09-delete-confirmation")).await;
     d.click("#confirm-ok").await;
-    d.wait_count(&format!("#accounts li[data-id=\"{carol}\"]"), 0).await;
+    d.wait_count(&format!("#accounts li[data-id=\"{carol}\"]"), 0)
+        .await;
     d.screenshot(&gui.shot("10-end")).await;
     d.quit().await;
 }
@@ -224,9 +372,21 @@ async fn without_a_keychain_the_window_offers_memory_only_sessions() {
     let gui = Gui::start_with_env(&[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")]);
     let d = gui.launch().await;
     d.wait("#keychain-problem").await;
-    assert!(d.text("#keychain-reason").await.contains("keychain"), "{}", d.text("#keychain-reason").await);
-    assert!(d.text("#secrets").await.contains("cannot be kept"), "the header does not claim a keychain: {}", d.text("#secrets").await);
-    assert!(d.find_all("#provider-anon-user:not([disabled])").await.is_empty(), "nothing can sign in before a choice is made");
+    assert!(
+        d.text("#keychain-reason").await.contains("keychain"),
+        "{}",
+        d.text("#keychain-reason").await
+    );
+    let secrets = d.text("#secrets").await;
+    assert!(
+        secrets.contains("cannot be kept"),
+        "the header does not claim a keychain: {secrets}"
+    );
+    let enabled = d.find_all("#provider-anon-user:not([disabled])").await;
+    assert!(
+        enabled.is_empty(),
+        "nothing can sign in before a choice is made"
+    );
     d.screenshot(&gui.shot("11-no-keychain")).await;
     d.click("#do-memory-only").await;
     d.wait_text("#secrets", "memory only").await;

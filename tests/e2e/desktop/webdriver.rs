@@ -16,40 +16,78 @@ pub struct Driver {
 }
 
 fn element_id(v: &Value) -> String {
-    v.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("not an element: {v}")).to_string()
+    v.as_object()
+        .and_then(|o| o.values().next())
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| panic!("not an element: {v}"))
+        .to_string()
 }
+
+pub const ENTER: &str = "\u{E007}";
+pub const HOME: &str = "\u{E011}";
+pub const END: &str = "\u{E010}";
 
 impl Driver {
     /// Starts the app through tauri-driver (which starts WebKitWebDriver, which starts the app).
     pub async fn launch(port: u16, app: &Path, args: &[&str]) -> Driver {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
         let base = format!("http://127.0.0.1:{port}");
-        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app.display().to_string(), "args": args}}}});
+        let options = json!({"application": app.display().to_string(), "args": args});
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": options}}});
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match http.post(format!("{base}/session")).json(&caps).send().await {
+            match http
+                .post(format!("{base}/session"))
+                .json(&caps)
+                .send()
+                .await
+            {
                 Ok(r) => {
                     let status = r.status();
                     let v: Value = r.json().await.unwrap_or(Value::Null);
-                    let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session ({status}): {v}")).to_string();
-                    return Driver { http, base, session };
+                    let session = v["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no WebDriver session ({status}): {v}"))
+                        .to_string();
+                    return Driver {
+                        http,
+                        base,
+                        session,
+                    };
                 }
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
                 Err(e) => panic!("tauri-driver does not answer on {base}: {e}"),
             }
         }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, Value> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, url);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let r = req.send().await.map_err(|e| json!({"error": "transport", "message": e.to_string()}))?;
+        let r = req
+            .send()
+            .await
+            .map_err(|e| json!({"error": "transport", "message": e.to_string()}))?;
         let ok = r.status().is_success();
         let v: Value = r.json().await.unwrap_or(Value::Null);
-        if ok { Ok(v["value"].clone()) } else { Err(v["value"].clone()) }
+        if ok {
+            Ok(v["value"].clone())
+        } else {
+            Err(v["value"].clone())
+        }
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, Value> {
@@ -57,7 +95,10 @@ impl Driver {
     }
 
     pub async fn find_all(&self, css: &str) -> Vec<String> {
-        match self.post("/elements", json!({"using": "css selector", "value": css})).await {
+        match self
+            .post("/elements", json!({"using": "css selector", "value": css}))
+            .await
+        {
             Ok(Value::Array(list)) => list.iter().map(element_id).collect(),
             _ => Vec::new(),
         }
@@ -65,19 +106,26 @@ impl Driver {
 
     /// Runs `script` in the page (`arguments` are `args`) and returns its value.
     pub async fn script(&self, script: &str, args: Value) -> Value {
-        self.post("/execute/sync", json!({"script": script, "args": args})).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.post("/execute/sync", json!({"script": script, "args": args}))
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Runs an async script: it gets a callback as its last argument and passes its result to it.
     pub async fn script_async(&self, script: &str, args: Value) -> Value {
-        self.post("/execute/async", json!({"script": script, "args": args})).await.unwrap_or_else(|e| panic!("async script failed: {e}\n{script}"))
+        self.post("/execute/async", json!({"script": script, "args": args}))
+            .await
+            .unwrap_or_else(|e| panic!("async script failed: {e}\n{script}"))
     }
 
     /// Waits until `check` (a script returning a value) returns something truthy; returns it.
     pub async fn until(&self, what: &str, script: &str, args: Value) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
-            let v = self.post("/execute/sync", json!({"script": script, "args": args})).await.unwrap_or(Value::Null);
+            let v = self
+                .post("/execute/sync", json!({"script": script, "args": args}))
+                .await
+                .unwrap_or(Value::Null);
             let truthy = match &v {
                 Value::Null => false,
                 Value::Bool(b) => *b,
@@ -90,7 +138,11 @@ impl Driver {
                 return v;
             }
             if Instant::now() > deadline {
-                let notices = self.script("return [...document.querySelectorAll('.notice, .error')].map(n => n.textContent).join(' | ')", json!([])).await;
+                let script = concat!(
+                    "return [...document.querySelectorAll('.notice, .error')]",
+                    ".map(n => n.textContent).join(' | ')",
+                );
+                let notices = self.script(script, json!([])).await;
                 panic!("timed out waiting for {what}; notices and errors on screen: {notices}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -99,58 +151,127 @@ impl Driver {
 
     /// Waits for a visible, enabled element and returns its id.
     pub async fn wait(&self, css: &str) -> String {
-        self.until(&format!("{css} to be visible and enabled"),
-            "const e = document.querySelector(arguments[0]); return !!e && !e.disabled && e.offsetParent !== null;", json!([css])).await;
-        self.find_all(css).await.into_iter().next().expect("found a moment ago")
+        self.until(
+            &format!("{css} to be visible and enabled"),
+            concat!(
+                "const e = document.querySelector(arguments[0]);",
+                " return !!e && !e.disabled && e.offsetParent !== null;",
+            ),
+            json!([css]),
+        )
+        .await;
+        self.find_all(css)
+            .await
+            .into_iter()
+            .next()
+            .expect("found a moment ago")
     }
 
     /// Clicks like a person: WebDriver's element click (scrolls into view, real events).
     pub async fn click(&self, css: &str) {
         let id = self.wait(css).await;
-        self.post(&format!("/element/{id}/click"), json!({})).await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.post(&format!("/element/{id}/click"), json!({}))
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
         let id = self.wait(css).await;
         let _ = self.post(&format!("/element/{id}/clear"), json!({})).await;
-        self.post(&format!("/element/{id}/value"), json!({"text": text})).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+        self.post(&format!("/element/{id}/value"), json!({"text": text}))
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Sends keys to an element as they are, without clearing it first (WebDriver key codes:
+    /// `ENTER`, `HOME`, `END` below).
+    pub async fn press(&self, css: &str, keys: &str) {
+        let id = self.wait(css).await;
+        self.post(&format!("/element/{id}/value"), json!({"text": keys}))
+            .await
+            .unwrap_or_else(|e| panic!("press {keys:?} in {css}: {e}"));
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.script("const e = document.querySelector(arguments[0]); return e ? (e.value !== undefined && e.tagName === 'INPUT' ? e.value : e.textContent) : null;", json!([css]))
-            .await.as_str().unwrap_or_default().to_string()
+        let script = concat!(
+            "const e = document.querySelector(arguments[0]);",
+            " if (!e) return null;",
+            " return e.value !== undefined && e.tagName === 'INPUT' ? e.value : e.textContent;",
+        );
+        self.script(script, json!([css]))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub async fn wait_text(&self, css: &str, needle: &str) -> String {
-        self.until(&format!("{css} to contain {needle:?}"),
-            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent).find(t => t.includes(arguments[1])) || null;",
-            json!([css, needle])).await.as_str().unwrap_or_default().to_string()
+        self.until(
+            &format!("{css} to contain {needle:?}"),
+            concat!(
+                "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)",
+                ".find(t => t.includes(arguments[1])) || null;",
+            ),
+            json!([css, needle]),
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
     }
 
     pub async fn count(&self, css: &str) -> usize {
-        self.script("return document.querySelectorAll(arguments[0]).length;", json!([css])).await.as_u64().unwrap_or(0) as usize
+        self.script(
+            "return document.querySelectorAll(arguments[0]).length;",
+            json!([css]),
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0) as usize
     }
 
     pub async fn wait_count(&self, css: &str, n: usize) {
-        self.until(&format!("{n} × {css}"), "return document.querySelectorAll(arguments[0]).length === arguments[1];", json!([css, n])).await;
+        self.until(
+            &format!("{n} × {css}"),
+            "return document.querySelectorAll(arguments[0]).length === arguments[1];",
+            json!([css, n]),
+        )
+        .await;
     }
 
     pub async fn screenshot(&self, path: &Path) {
         // Let the page paint what the DOM already holds (right after a load, the view can still
         // show the previous frame).
-        self.script_async("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 250)));", json!([])).await;
+        let painted = concat!(
+            "const done = arguments[0];",
+            " requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 250)));",
+        );
+        self.script_async(painted, json!([])).await;
         // WebKit answers a screenshot after the next presentation update, and without
         // accelerated compositing (the app turns it off) a page where nothing changes presents
         // nothing: schedule one repaint for just after the request.
-        self.script("setTimeout(() => { const s = document.documentElement.style; s.outline = s.outline ? '' : '1px solid transparent'; }, 300);", json!([])).await;
-        let v = self.send(reqwest::Method::GET, "/screenshot", None).await.expect("screenshot");
-        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
+        let repaint = concat!(
+            "setTimeout(() => { const s = document.documentElement.style;",
+            " s.outline = s.outline ? '' : '1px solid transparent'; }, 300);",
+        );
+        self.script(repaint, json!([])).await;
+        let v = self
+            .send(reqwest::Method::GET, "/screenshot", None)
+            .await
+            .expect("screenshot");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         std::fs::write(path, png).unwrap();
     }
 
     /// Ends the session; tauri-driver closes the app.
     pub async fn quit(self) {
-        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
     }
 }

@@ -1,0 +1,33 @@
+// The window's commands, written once. This file is `include!`d twice: by `build.rs`, which
+// generates one `allow-<command>` permission per name, and by `lib.rs`, which builds the
+// command table (`generate_handler!`) and `COMMANDS` from it. Each name is a
+// `#[tauri::command]` in `commands.rs`. `tests/ipc_surface.rs` checks the capability file, the
+// generated permissions, `commands.rs` and every `call("…")` in ui/js against this list.
+//
+// (Plain `//` comments: an included file cannot carry inner doc comments.)
+
+/// Calls the macro `$then!` with every command name, as identifiers.
+macro_rules! ipc_commands {
+    ($then:ident) => {
+        $then! {
+            overview, providers,
+            add_connection, edit_connection, remove_connection,
+            sign_in, register_email, confirm_email, resend_confirmation, send_password_reset,
+            reset_password, register_phone, send_sms_code,
+            begin_browser_sign_in, begin_magic_link, complete_with_code, complete_from_url,
+            cancel_pending,
+            switch_account, account_details, link_identity, log_out, remove_account,
+            delete_account,
+            api_keys, create_api_key, set_api_key_enabled, delete_api_key,
+            sessions, revoke_session, revoke_other_sessions,
+            use_memory_only, outbox,
+        }
+    };
+}
+
+/// The names as strings: `ipc_commands!(command_names)`.
+macro_rules! command_names {
+    ($($name:ident),* $(,)?) => {
+        &[$(stringify!($name)),*]
+    };
+}

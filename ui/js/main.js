@@ -1,0 +1,41 @@
+// The window's entry point (a module: deferred, strict). Everything goes through the app's own
+// commands; the page never sees a token. Errors arrive as {code, message} and are shown as the
+// message.
+
+import { $ } from "./dom.js";
+import { EVENTS, call, listen } from "./ipc.js";
+import { attempt, notify } from "./feedback.js";
+import { refresh } from "./overview.js";
+import { initAccount } from "./panels/account.js";
+import { initConnections } from "./panels/connections.js";
+import { initKeys } from "./panels/keys.js";
+import { initOutbox } from "./panels/outbox.js";
+import { initSessions } from "./panels/sessions.js";
+import { initSignIn } from "./signin.js";
+import { setRefresh, state } from "./state.js";
+import { initTabs } from "./tabs.js";
+
+async function main() {
+  setRefresh(refresh);
+  initTabs();
+  initSignIn();
+  initAccount();
+  initKeys();
+  initSessions();
+  initConnections();
+  initOutbox();
+  $("do-memory-only").addEventListener("click", async (ev) => {
+    if (await attempt(() => call("use_memory_only", {}, ev.currentTarget))) refresh();
+  });
+  await listen(EVENTS.accounts, () => refresh());
+  await listen(EVENTS.notice, (p) => notify(p.level, p.message));
+  await listen(EVENTS.signInFinished, (p) => {
+    notify(p.ok ? "success" : "error", p.message);
+    refresh();
+  });
+  await refresh();
+  if (state.overview) document.body.dataset.readyMs = String(Date.now() - state.overview.launched_at_ms);
+  document.body.dataset.ready = "true";
+}
+
+main();
