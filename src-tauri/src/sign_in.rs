@@ -153,12 +153,6 @@ impl Pending {
     }
 }
 
-fn query_value(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 impl Desktop {
     pub async fn sign_in(
         self: &Arc<Self>,
@@ -403,7 +397,11 @@ impl Desktop {
         {
             return refused("it is not a gatehouse://auth/callback address");
         }
-        let Some(state) = query_value(&url, "state") else {
+        let params = match gatehouse_client::callback_url::CallbackUrl::parse(raw) {
+            Ok(params) => params,
+            Err(e) => return refused(&e.to_string()),
+        };
+        let Some(state) = params.get("state") else {
             return refused("it names no sign-in");
         };
         if !lock(&self.pending).contains_key(&state) {

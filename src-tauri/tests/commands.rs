@@ -309,6 +309,29 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
         .iter()
         .any(|e| matches!(e, UiEvent::Notice { message, .. } if message.contains("refused"))));
 
+    // A link naming its state twice, or oversized, is refused before any state is looked up.
+    let notices = |w: &Window| {
+        w.shell
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, UiEvent::Notice { .. }))
+            .count()
+    };
+    for url in [
+        "gatehouse://auth/callback?code=x&state=a&state=b".to_string(),
+        format!(
+            "gatehouse://auth/callback?state=s&code={}",
+            "x".repeat(3000)
+        ),
+    ] {
+        let before = notices(&w);
+        let e = w.err("complete_from_url", json!({ "url": url }));
+        assert_eq!(e["code"], "UnknownRedirect", "{url:.80}");
+        assert_eq!(notices(&w), before + 1, "the refusal is shown");
+    }
+
     // A browser sign-in opens the browser, waits, and can be cancelled.
     let started = w.ok(
         "begin_browser_sign_in",

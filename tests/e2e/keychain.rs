@@ -50,7 +50,11 @@ fn require_real_keyring() {
 
 /// An App with the default secret storage (the OS keychain, after its self-test).
 async fn os_app(t: &TestServer, dir: &Path) -> App {
-    App::builder(APP).base_url(&t.base).data_dir(dir).build().await
+    App::builder(APP)
+        .base_url(&t.base)
+        .data_dir(dir)
+        .build()
+        .await
         .unwrap_or_else(|e| panic!("App::build on the real keychain failed ({}): {e}", e.code()))
 }
 
@@ -63,14 +67,22 @@ fn keychain_accounts(account: Option<&str>) -> Vec<String> {
     }
     let mut last_error = String::new();
     for _ in 0..20 {
-        let out = Command::new("secret-tool").args(&args).output()
-            .expect("secret-tool runs (Debian package libsecret-tools; scripts/setup.sh installs it)");
+        let out = Command::new("secret-tool").args(&args).output().expect(
+            "secret-tool runs (Debian package libsecret-tools; scripts/setup.sh installs it)",
+        );
         // Labels and secrets go to stdout, attributes to stderr; exit 1 also means "nothing found".
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("secret-tool:")).collect();
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("secret-tool:"))
+            .collect();
         if errors.is_empty() {
             let text = format!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
-            return text.lines().filter_map(|l| l.trim().strip_prefix("attribute.username = ")).map(str::to_string).collect();
+            return text
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
+                .map(str::to_string)
+                .collect();
         }
         // e.g. an entry another test deletes while secret-tool reads it: ask again.
         last_error = errors.join("; ");
@@ -81,9 +93,12 @@ fn keychain_accounts(account: Option<&str>) -> Vec<String> {
 
 /// `secret-tool lookup service gatehouse username <account>`: the stored secret, if any.
 fn keychain_secret(account: &str) -> Option<String> {
-    let out = Command::new("secret-tool").args(["lookup", "service", keychain::SERVICE, "username", account]).output()
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", keychain::SERVICE, "username", account])
+        .output()
         .expect("secret-tool runs");
-    (out.status.success() && !out.stdout.is_empty()).then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    (out.status.success() && !out.stdout.is_empty())
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -109,16 +124,27 @@ async fn the_os_keychain_keeps_users_across_app_restarts() {
 
     let email = unique_email("keychain");
     t.register_and_confirm(APP, &email, PASSWORD).await;
-    let user = app.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap();
+    let user = app
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
     let account = keychain::account(&t.base, APP, user.id());
 
     // The tokens are in the keychain, under the user's account name...
     let accounts = keychain_accounts(Some(&account));
-    assert_eq!(accounts.len(), 1, "one keychain entry for {account}: {accounts:?}");
+    assert_eq!(
+        accounts.len(),
+        1,
+        "one keychain entry for {account}: {accounts:?}"
+    );
     assert_eq!(accounts[0], account);
-    let stored: serde_json::Value = serde_json::from_str(&keychain_secret(&account).expect("secret-tool finds the entry"))
-        .expect("the keychain entry is the SDK's JSON");
-    let refresh = stored["refresh_token"].as_str().expect("the entry holds a refresh token").to_string();
+    let stored: serde_json::Value =
+        serde_json::from_str(&keychain_secret(&account).expect("secret-tool finds the entry"))
+            .expect("the keychain entry is the SDK's JSON");
+    let refresh = stored["refresh_token"]
+        .as_str()
+        .expect("the entry holds a refresh token")
+        .to_string();
     assert!(refresh.len() > 20);
     let access = user.access_token().expect("logged in");
 
@@ -127,10 +153,26 @@ async fn the_os_keychain_keeps_users_across_app_restarts() {
     assert!(!files.is_empty(), "the account list was written");
     for file in &files {
         let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
-        assert!(text.contains(user.id()), "{} lists the user", file.display());
-        assert!(!text.contains(&refresh), "{} contains the refresh token", file.display());
-        assert!(!text.contains(&access), "{} contains the access token", file.display());
-        assert!(!text.contains("eyJ"), "{} contains a JWT-shaped string", file.display());
+        assert!(
+            text.contains(user.id()),
+            "{} lists the user",
+            file.display()
+        );
+        assert!(
+            !text.contains(&refresh),
+            "{} contains the refresh token",
+            file.display()
+        );
+        assert!(
+            !text.contains(&access),
+            "{} contains the access token",
+            file.display()
+        );
+        assert!(
+            !text.contains("eyJ"),
+            "{} contains a JWT-shaped string",
+            file.display()
+        );
     }
 
     // A new App on the same data dir (the app restarted): the user is back, logged in, usable.
@@ -138,19 +180,108 @@ async fn the_os_keychain_keeps_users_across_app_restarts() {
     drop(user);
     drop(app);
     let app = os_app(&t, dir.path()).await;
-    let user = app.current_user().expect("the user is current again after a restart");
+    let user = app
+        .current_user()
+        .expect("the user is current again after a restart");
     assert_eq!(user.id(), id);
     assert_eq!(user.state(), UserState::LoggedIn);
     assert_eq!(user.email().as_deref(), Some(email.as_str()));
-    let profile = user.refresh_profile().await.expect("the restored tokens work");
+    let profile = user
+        .refresh_profile()
+        .await
+        .expect("the restored tokens work");
     assert_eq!(profile.user_id, id);
 
     // Removing the user deletes its keychain entry.
     app.remove_user(&user).await.unwrap();
     assert_eq!(user.state(), UserState::Removed);
     assert!(app.all_users().is_empty());
-    assert_eq!(keychain_accounts(Some(&account)), Vec::<String>::new(), "remove_user deleted the keychain entry");
+    assert_eq!(
+        keychain_accounts(Some(&account)),
+        Vec::<String>::new(),
+        "remove_user deleted the keychain entry"
+    );
     assert!(keychain_secret(&account).is_none());
+}
+
+/// An entry overwritten with garbage by another program (security.md T-45): that user is shown
+/// as signed out, the App still opens, and the other users are unaffected. Signing in again
+/// replaces the entry. An oversized one reads the same way (T-46's guard on the way in is a unit
+/// test of the SDK: the platform call is never made).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_keychain_entry_signs_out_that_user_only() {
+    require_real_keyring();
+    let t = TestServer::start(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = os_app(&t, dir.path()).await;
+    let mut ids = Vec::new();
+    for tag in ["garbage-a", "garbage-b", "garbage-c"] {
+        let email = unique_email(tag);
+        t.register_and_confirm(APP, &email, PASSWORD).await;
+        let user = app
+            .log_in(Credentials::email_password(&email, PASSWORD))
+            .await
+            .unwrap();
+        ids.push((user.id().to_string(), email));
+    }
+    drop(app);
+    let damage = |id: &str, text: &str| {
+        keyring::Entry::new(keychain::SERVICE, &keychain::account(&t.base, APP, id))
+            .unwrap()
+            .set_password(text)
+            .unwrap();
+    };
+    damage(&ids[0].0, "{not the SDK's json");
+    damage(&ids[1].0, &"x".repeat(keychain::MAX_ENTRY_BYTES + 1));
+
+    let app = os_app(&t, dir.path()).await;
+    let state = |id: &str| {
+        app.all_users()
+            .into_iter()
+            .find(|u| u.id() == id)
+            .unwrap()
+            .state()
+    };
+    assert_eq!(
+        state(&ids[0].0),
+        UserState::LoggedOut,
+        "garbage entry: signed out"
+    );
+    assert_eq!(
+        state(&ids[1].0),
+        UserState::LoggedOut,
+        "oversized entry: signed out"
+    );
+    assert_eq!(
+        state(&ids[2].0),
+        UserState::LoggedIn,
+        "the other user is unaffected"
+    );
+    let other = app
+        .all_users()
+        .into_iter()
+        .find(|u| u.id() == ids[2].0)
+        .unwrap();
+    other
+        .refresh_profile()
+        .await
+        .expect("the untouched user's tokens still work");
+
+    // Signing in again replaces the damaged entry with good tokens.
+    let again = app
+        .log_in(Credentials::email_password(&ids[0].1, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(again.id(), ids[0].0);
+    let stored = keychain_secret(&keychain::account(&t.base, APP, &ids[0].0)).unwrap();
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&stored).is_ok(),
+        "entry rewritten"
+    );
+    for (id, _) in &ids {
+        let user = app.all_users().into_iter().find(|u| &u.id() == id).unwrap();
+        app.remove_user(&user).await.unwrap();
+    }
 }
 
 /// Apps built at the same time (a desktop app opening two app ids at start-up) each pass the
@@ -160,16 +291,28 @@ async fn concurrent_apps_pass_the_keychain_self_test() {
     require_real_keyring();
     let dirs: Vec<_> = (0..8).map(|_| tempfile::tempdir().unwrap()).collect();
     for round in 0..8 {
-        let builds = dirs.iter().map(|d| App::builder(APP).base_url("http://127.0.0.1:9").data_dir(d.path()).build());
+        let builds = dirs.iter().map(|d| {
+            App::builder(APP)
+                .base_url("http://127.0.0.1:9")
+                .data_dir(d.path())
+                .build()
+        });
         for (i, result) in futures_join_all(builds).await.into_iter().enumerate() {
             if let Err(e) = result {
                 let code = e.code();
-                panic!("round {round}: app {i} of 8 built at once failed the self-test ({code}): {e}");
+                panic!(
+                    "round {round}: app {i} of 8 built at once failed the self-test ({code}): {e}"
+                );
             }
         }
     }
     // Self-tests leave no entry behind (other tests' self-tests may be in flight for a moment).
-    let probes = || keychain_accounts(None).into_iter().filter(|a| a.starts_with("self-test|")).collect::<Vec<_>>();
+    let probes = || {
+        keychain_accounts(None)
+            .into_iter()
+            .filter(|a| a.starts_with("self-test|"))
+            .collect::<Vec<_>>()
+    };
     for _ in 0..40 {
         if probes().is_empty() {
             return;
@@ -204,10 +347,19 @@ async fn child_probe() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    match App::builder(APP).base_url("http://127.0.0.1:9").data_dir(dir.path()).build().await {
+    match App::builder(APP)
+        .base_url("http://127.0.0.1:9")
+        .data_dir(dir.path())
+        .build()
+        .await
+    {
         // On a line of its own: libtest has already printed "test keychain::child_probe ... ".
         Ok(_) => println!("\nPROBE-RESULT: ok"),
-        Err(e) => println!("\nPROBE-RESULT: err {} {}", e.code(), e.to_string().replace('\n', " ")),
+        Err(e) => println!(
+            "\nPROBE-RESULT: err {} {}",
+            e.code(),
+            e.to_string().replace('\n', " ")
+        ),
     }
 }
 
@@ -222,8 +374,14 @@ enum Probe {
 /// so a timeout kills everything it started (dbus-daemon, gnome-keyring-daemon).
 fn run_probe(mut cmd: Command) -> Probe {
     use std::os::unix::process::CommandExt as _;
-    cmd.env(PROBE_ENV, "1").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    cmd.env(PROBE_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let out_reader = std::thread::spawn(move || {
@@ -242,7 +400,9 @@ fn run_probe(mut cmd: Command) -> Probe {
             break status;
         }
         if started.elapsed() > CHILD_TIMEOUT {
-            let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{}", child.id())])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
             let (out, err) = (out_reader.join().unwrap(), err_reader.join().unwrap());
@@ -254,23 +414,34 @@ fn run_probe(mut cmd: Command) -> Probe {
         std::thread::sleep(Duration::from_millis(25));
     };
     let (out, err) = (out_reader.join().unwrap(), err_reader.join().unwrap());
-    let line = out.lines().find_map(|l| l.split_once("PROBE-RESULT: ").map(|(_, rest)| rest)).unwrap_or_else(|| {
-        panic!(
-            "the keychain probe printed no PROBE-RESULT line (exit {status}); \
+    let line = out
+        .lines()
+        .find_map(|l| l.split_once("PROBE-RESULT: ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| {
+            panic!(
+                "the keychain probe printed no PROBE-RESULT line (exit {status}); \
              stdout:\n{out}\nstderr:\n{err}"
-        )
-    });
+            )
+        });
     if line == "ok" {
         return Probe::Ok;
     }
-    let rest = line.strip_prefix("err ").unwrap_or_else(|| panic!("unexpected probe line {line:?}"));
+    let rest = line
+        .strip_prefix("err ")
+        .unwrap_or_else(|| panic!("unexpected probe line {line:?}"));
     let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
-    Probe::Err { code: code.into(), message: message.into() }
+    Probe::Err {
+        code: code.into(),
+        message: message.into(),
+    }
 }
 
 /// This test binary, running only [`child_probe`].
 fn probe_args() -> (PathBuf, [&'static str; 4]) {
-    (std::env::current_exe().unwrap(), ["--exact", PROBE_TEST, "--nocapture", "--test-threads=1"])
+    (
+        std::env::current_exe().unwrap(),
+        ["--exact", PROBE_TEST, "--nocapture", "--test-threads=1"],
+    )
 }
 
 /// Asserts the typed keychain error: the stable code, a reason matching `why`, and the advice to
@@ -280,10 +451,20 @@ fn assert_keychain_error(probe: Probe, situation: &str, why: &[&str]) {
     let Probe::Err { code, message } = probe else {
         panic!("{situation}: App::build succeeded, expected a KeychainUnavailable error");
     };
-    assert_eq!(code, gatehouse_client::codes::KEYCHAIN, "{situation}: wrong code; message: {message}");
+    assert_eq!(
+        code,
+        gatehouse_client::codes::KEYCHAIN,
+        "{situation}: wrong code; message: {message}"
+    );
     let lower = message.to_lowercase();
-    assert!(why.iter().any(|w| lower.contains(w)), "{situation}: the message does not say why (expected one of {why:?}): {message}");
-    assert!(message.contains("memory-only"), "{situation}: the message does not say what to do (memory-only sessions): {message}");
+    assert!(
+        why.iter().any(|w| lower.contains(w)),
+        "{situation}: the message does not say why (expected one of {why:?}): {message}"
+    );
+    assert!(
+        message.contains("memory-only"),
+        "{situation}: the message does not say what to do (memory-only sessions): {message}"
+    );
     eprintln!("{situation}: {message}");
 }
 
@@ -291,18 +472,29 @@ fn assert_keychain_error(probe: Probe, situation: &str, why: &[&str]) {
 fn the_probe_is_named_as_the_tests_expect() {
     // If `child_probe` moved, the re-exec below would run nothing and fail obscurely.
     let (exe, _) = probe_args();
-    let out = Command::new(exe).args(["--list", "--exact", PROBE_TEST]).output().unwrap();
+    let out = Command::new(exe)
+        .args(["--list", "--exact", PROBE_TEST])
+        .output()
+        .unwrap();
     let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(listed.lines().any(|l| l == format!("{PROBE_TEST}: test")), "{PROBE_TEST} is not in --list: {listed}");
+    assert!(
+        listed.lines().any(|l| l == format!("{PROBE_TEST}: test")),
+        "{PROBE_TEST} is not in --list: {listed}"
+    );
 }
 
 #[test]
 fn no_secret_service_is_a_clear_keychain_error() {
     let (exe, args) = probe_args();
     let mut cmd = Command::new(exe);
-    cmd.args(args).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent");
+    cmd.args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent");
     let probe = run_probe(cmd);
-    assert_keychain_error(probe, "no session bus", &["secret service", "d-bus", "dbus"]);
+    assert_keychain_error(
+        probe,
+        "no session bus",
+        &["secret service", "d-bus", "dbus"],
+    );
 }
 
 /// The locked keyring, in a child D-Bus session of its own: a first gnome-keyring creates the
@@ -349,10 +541,14 @@ wait_for owned
     let kdir = tempfile::tempdir().unwrap();
     let (exe, args) = probe_args();
     let mut cmd = Command::new("dbus-run-session");
-    cmd.args(["--", "bash", "-c", SCRIPT, "locked-keyring"]).arg(exe).args(args)
+    cmd.args(["--", "bash", "-c", SCRIPT, "locked-keyring"])
+        .arg(exe)
+        .args(args)
         .env("KDIR", kdir.path())
         // No display: the unlock prompt (gcr-prompter, started over D-Bus) cannot show and fails.
-        .env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").env_remove("GNOME_KEYRING_CONTROL")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("GNOME_KEYRING_CONTROL")
         .env_remove("DBUS_SESSION_BUS_ADDRESS");
     let probe = run_probe(cmd);
     assert_keychain_error(probe, "locked keyring", &["locked", "prompt", "no result"]);

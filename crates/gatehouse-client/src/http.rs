@@ -94,7 +94,7 @@ impl Http {
         }
         let response = builder.send().await.map_err(|e| transport(&url, e))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
+        let bytes = read_capped(response, &url).await?;
         if status.is_success() {
             let json: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
             return serde_json::from_slice(json).map_err(|e| Error::Decode(format!("{url}: {e}")));
@@ -118,13 +118,42 @@ impl Http {
             .get("x-baas-location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
+        let bytes = read_capped(response, &url).await?;
         if !status.is_success() {
             return Err(server_error(status, &bytes));
         }
         location
             .ok_or_else(|| Error::Decode(format!("{url}: no x-baas-location header in the answer")))
     }
+}
+
+/// The largest answer read from a server. Every answer of the protocol is a few KiB at most
+/// (a profile, a list of sessions or keys); a server that sends more is refused before it can
+/// fill this process's memory.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The body of `response`, or a `Decode` error once it passes [`MAX_RESPONSE_BYTES`] (declared
+/// or actual). A refused answer is not a 401, so it never ends a session.
+async fn read_capped(mut response: reqwest::Response, url: &str) -> Result<Vec<u8>> {
+    let too_large = || {
+        Error::Decode(format!(
+            "{url}: the answer is larger than {MAX_RESPONSE_BYTES} bytes; it was not read"
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(url, e))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn transport(url: &str, e: reqwest::Error) -> Error {
@@ -195,4 +224,81 @@ pub(crate) fn jwt_claims(token: &str) -> Option<TokenClaims> {
         .decode(payload.trim_end_matches('='))
         .ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A loopback server that answers every connection with `head` and then `body_len` bytes.
+    async fn server(head: String, body_len: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let head = head.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let chunk = vec![b' '; 64 * 1024];
+                    let mut left = body_len;
+                    while left > 0 {
+                        let n = left.min(chunk.len());
+                        if socket.write_all(&chunk[..n]).await.is_err() {
+                            return;
+                        }
+                        left -= n;
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    async fn get(base: String) -> Result<serde_json::Value> {
+        let http = Http {
+            client: reqwest::Client::new(),
+            base,
+        };
+        http.send(Request::new(Method::GET, "/x")).await
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_cap_is_refused_whether_declared_or_not() {
+        let declared = MAX_RESPONSE_BYTES + 1;
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {declared}\r\n\r\n");
+        let err = get(server(head, declared).await).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Decode(m) if m.contains("larger than")),
+            "{err}"
+        );
+
+        // No length: the body is counted as it arrives (and the connection closes at the end).
+        let head = "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_string();
+        let err = get(server(head, 3 * MAX_RESPONSE_BYTES).await)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Decode(m) if m.contains("larger than")),
+            "{err}"
+        );
+        assert_ne!(
+            err.code(),
+            "InvalidSession",
+            "an oversized answer never ends a session"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_under_the_cap_is_read() {
+        let len = MAX_RESPONSE_BYTES - 10;
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n[1]", len + 3);
+        // `[1]` then spaces: valid JSON of almost the whole cap.
+        assert_eq!(
+            get(server(head, len).await).await.unwrap(),
+            serde_json::json!([1])
+        );
+    }
 }

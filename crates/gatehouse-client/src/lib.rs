@@ -30,6 +30,7 @@
 
 mod api_keys;
 mod app;
+pub mod callback_url;
 mod clock;
 mod credentials;
 mod email_password;

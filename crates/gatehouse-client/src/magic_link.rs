@@ -58,13 +58,8 @@ impl App {
 
     /// Completes from the URL the link's page redirected to (`…?code=…&state=…`).
     pub async fn complete_magic_link(&self, pending: &PendingMagicLink, url: &str) -> Result<User> {
-        let url = reqwest::Url::parse(url)
-            .map_err(|e| Error::InvalidArgument(format!("not a URL: {e}")))?;
-        let get = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
+        let url = crate::callback_url::CallbackUrl::parse(url)?;
+        let get = |name: &str| url.get(name);
         if get("state").as_deref() != Some(pending.state.as_str()) {
             return Err(Error::InvalidArgument(
                 "this sign-in link belongs to another request (state does not match)".into(),

@@ -12,6 +12,7 @@ use gatehouse_proto::routes;
 use gatehouse_proto::ProviderType;
 
 use crate::app::App;
+use crate::callback_url::{browser_url_of_server, CallbackUrl};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::pending_redirects::Pending;
@@ -112,14 +113,8 @@ impl App {
     /// sign-in of this app is accepted; each pending sign-in completes at most once. For a link
     /// started with [`User::begin_redirect_link`], the answer is the linked user.
     pub async fn complete_redirect_login(&self, url: &str) -> Result<User> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::InvalidArgument(format!("not a URL: {e}")))?;
-        let get = |name: &str| {
-            parsed
-                .query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
+        let parsed = CallbackUrl::parse(url)?;
+        let get = |name: &str| parsed.get(name);
         let state = get("state").ok_or(Error::UnknownRedirect)?;
         let pending = self
             .shared
@@ -180,7 +175,8 @@ impl User {
             routes::login(&self.shared.app_id, provider.as_str())
         );
         let token = self.valid_access_token().await?;
-        let url = self.shared.http.location_header(&path, &token).await?;
+        let location = self.shared.http.location_header(&path, &token).await?;
+        let url = browser_url_of_server(&location, &self.shared.http.base)?;
         let pending = Pending {
             provider,
             state,

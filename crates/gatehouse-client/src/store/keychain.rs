@@ -19,6 +19,51 @@ use crate::lock::lock;
 pub const SERVICE: &str = "gatehouse";
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The largest entry written or read: Windows' Credential Manager holds at most 2,560 bytes per
+/// credential, so an entry that fits everywhere is refused here, before the platform call, with
+/// a clear error instead of a platform-specific one (security.md T-46). Our tokens are about
+/// 1 KiB together.
+pub const MAX_ENTRY_BYTES: usize = 2560;
+
+/// What one entry holds, encoded; refused over [`MAX_ENTRY_BYTES`].
+pub fn encode(tokens: &StoredTokens) -> Result<String> {
+    let text = serde_json::to_string(tokens).map_err(|e| Error::Keychain {
+        reason: format!("cannot encode the tokens ({e})"),
+        advice: ADVICE.into(),
+    })?;
+    if text.len() > MAX_ENTRY_BYTES {
+        return Err(Error::Keychain {
+            reason: format!(
+                "the server's tokens take {} bytes, more than the {MAX_ENTRY_BYTES} a keychain                  entry can hold on every system",
+                text.len()
+            ),
+            advice: "Ask the server's operator: its tokens are unusually large.".into(),
+        });
+    }
+    Ok(text)
+}
+
+/// An entry's tokens, or `None` when it is not ours to read: oversized, or not our format (it
+/// was overwritten from outside). Such a user is shown as signed out and signs in again, which
+/// replaces the entry; the other users are unaffected (security.md T-45).
+pub fn decode(account: &str, text: &str) -> Option<StoredTokens> {
+    if text.len() > MAX_ENTRY_BYTES {
+        tracing::warn!(
+            account,
+            bytes = text.len(),
+            "a keychain entry is oversized; ignored"
+        );
+        return None;
+    }
+    match serde_json::from_str(text) {
+        Ok(tokens) => Some(tokens),
+        Err(e) => {
+            tracing::warn!(account, error = %e, "a keychain entry is not readable; ignored");
+            None
+        }
+    }
+}
+
 /// The tokens of one user.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTokens {
@@ -228,22 +273,14 @@ impl Keychain for OsKeychain {
         let _turn = one_at_a_time();
         let entry = keyring::Entry::new(SERVICE, account).map_err(map_err)?;
         match entry.get_password() {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| Error::Keychain {
-                    reason: format!("a keychain entry is unreadable ({e})"),
-                    advice: ADVICE.into(),
-                }),
+            Ok(text) => Ok(decode(account, &text)),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_err(e)),
         }
     }
 
     fn set(&self, account: &str, tokens: &StoredTokens) -> Result<()> {
-        let text = serde_json::to_string(tokens).map_err(|e| Error::Keychain {
-            reason: format!("cannot encode the tokens ({e})"),
-            advice: ADVICE.into(),
-        })?;
+        let text = encode(tokens)?;
         let _turn = one_at_a_time();
         keyring::Entry::new(SERVICE, account)
             .map_err(map_err)?
@@ -279,6 +316,7 @@ impl Keychain for MemoryKeychain {
         Ok(lock(&self.entries).get(account).cloned())
     }
     fn set(&self, account: &str, tokens: &StoredTokens) -> Result<()> {
+        encode(tokens)?; // the same size guard as the OS keychain
         lock(&self.entries).insert(account.to_string(), tokens.clone());
         Ok(())
     }
@@ -294,6 +332,34 @@ impl Keychain for MemoryKeychain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tokens(len: usize) -> StoredTokens {
+        StoredTokens {
+            refresh_token: "r".repeat(len),
+            access_token: Some("a".into()),
+        }
+    }
+
+    #[test]
+    fn an_entry_over_the_size_guard_is_refused_with_a_clear_error() {
+        let err = MemoryKeychain::default()
+            .set("acct", &tokens(MAX_ENTRY_BYTES))
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Keychain { reason, .. } if reason.contains("2560")),
+            "{err}"
+        );
+        assert!(MemoryKeychain::default().set("acct", &tokens(1000)).is_ok());
+    }
+
+    #[test]
+    fn garbage_or_oversized_entries_read_as_absent() {
+        assert_eq!(decode("a", "not json"), None);
+        assert_eq!(decode("a", "{\"unexpected\": 1}"), None);
+        assert_eq!(decode("a", &" ".repeat(MAX_ENTRY_BYTES + 1)), None);
+        let good = encode(&tokens(10)).unwrap();
+        assert_eq!(decode("a", &good), Some(tokens(10)));
+    }
 
     fn message(e: keyring::Error) -> String {
         let e = map_err(e);
