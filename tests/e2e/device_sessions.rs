@@ -10,16 +10,38 @@ use crate::sdk::Sdk;
 use crate::support::*;
 use gatehouse_client::{Credentials, UserState};
 
-both_backends!(sessions_are_listed_per_device_and_one_can_be_revoked, revoke_others_and_revoke_all,
-    sessions_of_other_users_are_out_of_reach, changing_the_password_ends_the_other_sessions);
+both_backends!(
+    sessions_are_listed_per_device_and_one_can_be_revoked,
+    revoke_others_and_revoke_all,
+    sessions_of_other_users_are_out_of_reach,
+    changing_the_password_ends_the_other_sessions
+);
 
-async fn two_devices(t: &TestServer) -> (Sdk, gatehouse_client::User, Sdk, gatehouse_client::User, String) {
+async fn two_devices(
+    t: &TestServer,
+) -> (
+    Sdk,
+    gatehouse_client::User,
+    Sdk,
+    gatehouse_client::User,
+    String,
+) {
     let email = unique_email("devices");
     t.register_and_confirm(APP, &email, PASSWORD).await;
     let laptop = Sdk::new();
-    let a = laptop.app(t).await.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap();
+    let a = laptop
+        .app(t)
+        .await
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
     let phone = Sdk::new();
-    let b = phone.app(t).await.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap();
+    let b = phone
+        .app(t)
+        .await
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
     assert_eq!(a.id(), b.id());
     assert_ne!(a.device_id(), b.device_id(), "each device has its own id");
     (laptop, a, phone, b, email)
@@ -35,7 +57,14 @@ async fn sessions_are_listed_per_device_and_one_can_be_revoked(b: Backend) {
     assert_eq!(Some(current[0].device_id.clone()), laptop.device_id());
     for s in &listed {
         assert_eq!(s.ip.as_deref(), Some("127.0.0.1"));
-        assert!(s.user_agent.as_deref().unwrap().starts_with("gatehouse-client/"), "{:?}", s.user_agent);
+        assert!(
+            s.user_agent
+                .as_deref()
+                .unwrap()
+                .starts_with("gatehouse-client/"),
+            "{:?}",
+            s.user_agent
+        );
         assert_eq!(s.device.platform.as_deref(), Some(std::env::consts::OS));
         assert_eq!(s.provider_type, "local-userpass");
         assert!(s.created_at > 0 && s.last_used_at >= s.created_at && s.expires_at > s.created_at);
@@ -56,18 +85,41 @@ async fn revoke_others_and_revoke_all(b: Backend) {
     let t = TestServer::start(b).await;
     let (_l, laptop, _p, phone, email) = two_devices(&t).await;
     let third = Sdk::new();
-    let tablet = third.app(&t).await.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap();
+    let tablet = third
+        .app(&t)
+        .await
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
     assert_eq!(tablet.sessions().list().await.unwrap().len(), 3);
     tablet.sessions().revoke_others().await.unwrap();
     let left = tablet.sessions().list().await.unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].current);
-    assert!(laptop.refresh_profile().await.unwrap_err().is_invalid_session());
-    assert!(phone.api_keys().fetch_all().await.unwrap_err().is_invalid_session());
+    assert!(laptop
+        .refresh_profile()
+        .await
+        .unwrap_err()
+        .is_invalid_session());
+    assert!(phone
+        .api_keys()
+        .fetch_all()
+        .await
+        .unwrap_err()
+        .is_invalid_session());
     assert_eq!(phone.state(), UserState::LoggedOut);
     tablet.sessions().revoke_all().await.unwrap();
-    assert_eq!(tablet.state(), UserState::LoggedOut, "revoking all includes this device");
-    let again = third.app(&t).await.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap();
+    assert_eq!(
+        tablet.state(),
+        UserState::LoggedOut,
+        "revoking all includes this device"
+    );
+    let again = third
+        .app(&t)
+        .await
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
     assert_eq!(again.sessions().list().await.unwrap().len(), 1);
 }
 
@@ -75,14 +127,58 @@ async fn sessions_of_other_users_are_out_of_reach(b: Backend) {
     let t = TestServer::start(b).await;
     let alice = t.email_user(&unique_email("alice")).await;
     let bob = t.email_user(&unique_email("bob")).await;
-    let bobs = t.call(Method::GET, &t.api("/auth/sessions"), Some(&bob.access), None).await.ok();
+    let bobs = t
+        .call(
+            Method::GET,
+            &t.api("/auth/sessions"),
+            Some(&bob.access),
+            None,
+        )
+        .await
+        .ok();
     let bob_session = bobs[0]["id"].as_str().unwrap();
-    t.call(Method::DELETE, &t.api(&format!("/auth/sessions/{bob_session}")), Some(&alice.access), None).await.err(404, "SessionNotFound");
-    t.call(Method::DELETE, &t.api("/auth/sessions?scope=everything"), Some(&alice.access), None).await.err(400, "InvalidParameter");
-    t.call(Method::GET, &t.api("/auth/sessions"), Some(&alice.refresh), None).await.err(401, "InvalidSession");
-    t.call(Method::GET, &t.api("/auth/profile"), Some(&bob.access), None).await.ok();
+    t.call(
+        Method::DELETE,
+        &t.api(&format!("/auth/sessions/{bob_session}")),
+        Some(&alice.access),
+        None,
+    )
+    .await
+    .err(404, "SessionNotFound");
+    t.call(
+        Method::DELETE,
+        &t.api("/auth/sessions?scope=everything"),
+        Some(&alice.access),
+        None,
+    )
+    .await
+    .err(400, "InvalidParameter");
+    t.call(
+        Method::GET,
+        &t.api("/auth/sessions"),
+        Some(&alice.refresh),
+        None,
+    )
+    .await
+    .err(401, "InvalidSession");
+    t.call(
+        Method::GET,
+        &t.api("/auth/profile"),
+        Some(&bob.access),
+        None,
+    )
+    .await
+    .ok();
     // A revoked session is gone from the list and cannot be revoked twice.
-    let alices = t.call(Method::GET, &t.api("/auth/sessions"), Some(&alice.access), None).await.ok();
+    let alices = t
+        .call(
+            Method::GET,
+            &t.api("/auth/sessions"),
+            Some(&alice.access),
+            None,
+        )
+        .await
+        .ok();
     assert_eq!(alices.as_array().unwrap().len(), 1);
     assert_eq!(alices[0]["current"], true);
 }
@@ -90,16 +186,58 @@ async fn sessions_of_other_users_are_out_of_reach(b: Backend) {
 async fn changing_the_password_ends_the_other_sessions(b: Backend) {
     let t = TestServer::start(b).await;
     let (_l, laptop, _p, phone, email) = two_devices(&t).await;
-    assert_eq!(laptop.change_password("not my password at all", "whatever new passphrase").await.unwrap_err().code(), "InvalidPassword");
-    assert_eq!(laptop.change_password(PASSWORD, "short").await.unwrap_err().code(), "WeakPassword");
+    assert_eq!(
+        laptop
+            .change_password("not my password at all", "whatever new passphrase")
+            .await
+            .unwrap_err()
+            .code(),
+        "InvalidPassword"
+    );
+    assert_eq!(
+        laptop
+            .change_password(PASSWORD, "short")
+            .await
+            .unwrap_err()
+            .code(),
+        "WeakPassword"
+    );
     let new = "a brand new passphrase here";
     laptop.change_password(PASSWORD, new).await.unwrap();
-    laptop.refresh_profile().await.expect("this device stays signed in");
-    assert!(phone.refresh_profile().await.unwrap_err().is_invalid_session());
-    t.login(APP, "local-userpass", json!({"username": email, "password": PASSWORD})).await.err(401, "InvalidPassword");
-    t.login(APP, "local-userpass", json!({"username": email, "password": new})).await.ok();
-    assert!(t.mails_to(&email).await.iter().any(|m| m["subject"].as_str().unwrap().contains("password was changed")));
+    laptop
+        .refresh_profile()
+        .await
+        .expect("this device stays signed in");
+    assert!(phone
+        .refresh_profile()
+        .await
+        .unwrap_err()
+        .is_invalid_session());
+    t.login(
+        APP,
+        "local-userpass",
+        json!({"username": email, "password": PASSWORD}),
+    )
+    .await
+    .err(401, "InvalidPassword");
+    t.login(
+        APP,
+        "local-userpass",
+        json!({"username": email, "password": new}),
+    )
+    .await
+    .ok();
+    assert!(t.mails_to(&email).await.iter().any(|m| m["subject"]
+        .as_str()
+        .unwrap()
+        .contains("password was changed")));
     let anon = t.anonymous().await;
-    t.call(Method::POST, &t.api("/auth/password"), Some(&anon.access), Some(json!({"current_password": "x", "new_password": "y"})))
-        .await.err(400, "BadRequest");
+    t.call(
+        Method::POST,
+        &t.api("/auth/password"),
+        Some(&anon.access),
+        Some(json!({"current_password": "x", "new_password": "y"})),
+    )
+    .await
+    .err(400, "BadRequest");
 }

@@ -279,7 +279,11 @@ async fn a_garbage_keychain_entry_signs_out_that_user_only() {
         "entry rewritten"
     );
     for (id, _) in &ids {
-        let user = app.all_users().into_iter().find(|u| &u.id() == id).unwrap();
+        let user = app
+            .all_users()
+            .into_iter()
+            .find(|u| u.id() == id.as_str())
+            .unwrap();
         app.remove_user(&user).await.unwrap();
     }
 }

@@ -9,19 +9,35 @@ use crate::both_backends;
 use crate::sdk::Sdk;
 use crate::support::*;
 
-both_backends!(the_deep_link_completes_on_the_device_that_asked, the_typed_code_works_instead,
-    links_resist_scanners_other_devices_reuse_and_guessing, requests_are_checked_and_look_alike);
+both_backends!(
+    the_deep_link_completes_on_the_device_that_asked,
+    the_typed_code_works_instead,
+    links_resist_scanners_other_devices_reuse_and_guessing,
+    requests_are_checked_and_look_alike
+);
 
 const DEEP_LINK: &str = "gatehouse://auth/callback";
 
 async fn server(b: Backend) -> TestServer {
-    TestServer::start_with(b, |c| c.apps.get_mut(APP).unwrap().providers.push("magic-link".into())).await
+    TestServer::start_with(b, |c| {
+        c.apps
+            .get_mut(APP)
+            .unwrap()
+            .providers
+            .push("magic-link".into())
+    })
+    .await
 }
 
 /// The newest magic-link mail to `email`: (link, short code).
 async fn magic_mail(t: &TestServer, email: &str, seen: usize) -> (String, String) {
     for _ in 0..100 {
-        let mails: Vec<_> = t.outbox().into_iter().skip(seen).filter(|m| m["to"] == email && m["subject"].as_str().unwrap().contains("sign-in link")).collect();
+        let mails: Vec<_> = t
+            .outbox()
+            .into_iter()
+            .skip(seen)
+            .filter(|m| m["to"] == email && m["subject"].as_str().unwrap().contains("sign-in link"))
+            .collect();
         if let Some(m) = mails.last() {
             let text = m["text"].as_str().unwrap();
             let otp = text.split("type this code into the app: ").nth(1).unwrap()[..9].to_string();
@@ -35,8 +51,16 @@ async fn magic_mail(t: &TestServer, email: &str, seen: usize) -> (String, String
 /// What pressing the page's button does: the 303 Location (the deep link the OS would open).
 async fn press(link: &str) -> reqwest::Response {
     let (token, token_id) = token_of(link);
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    no_redirects.post(link.split('?').next().unwrap()).form(&[("token", token), ("tokenId", token_id)]).send().await.unwrap()
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    no_redirects
+        .post(link.split('?').next().unwrap())
+        .form(&[("token", token), ("tokenId", token_id)])
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn the_deep_link_completes_on_the_device_that_asked(b: Backend) {
@@ -57,14 +81,27 @@ async fn the_deep_link_completes_on_the_device_that_asked(b: Backend) {
     let pressed = press(&link).await;
     assert_eq!(pressed.status(), 303);
     let location = pressed.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with("gatehouse://auth/callback?code="), "{location}");
+    assert!(
+        location.starts_with("gatehouse://auth/callback?code="),
+        "{location}"
+    );
     assert!(!location.contains("eyJ"), "never a token in a URL");
     let user = app.complete_magic_link(&pending, &location).await.unwrap();
     assert_eq!(user.id(), owner.user_id);
     assert_eq!(user.provider_type().as_deref(), Some("magic-link"));
-    assert_eq!(app.complete_magic_link(&pending, &location).await.unwrap_err().code(), "CodeAlreadyUsed");
+    assert_eq!(
+        app.complete_magic_link(&pending, &location)
+            .await
+            .unwrap_err()
+            .code(),
+        "CodeAlreadyUsed"
+    );
     // The link is spent too.
-    assert_eq!(press(&link).await.status(), 200, "an error page, not a second redirect");
+    assert_eq!(
+        press(&link).await.status(),
+        200,
+        "an error page, not a second redirect"
+    );
 }
 
 async fn the_typed_code_works_instead(b: Backend) {
@@ -77,9 +114,18 @@ async fn the_typed_code_works_instead(b: Backend) {
     let pending = app.send_magic_link(&email, DEEP_LINK).await.unwrap();
     let (_, otp) = magic_mail(&t, &email, seen).await;
     let typed = otp.to_lowercase().replace('-', " ");
-    let user = app.complete_magic_link_with_code(&pending, &typed).await.unwrap();
+    let user = app
+        .complete_magic_link_with_code(&pending, &typed)
+        .await
+        .unwrap();
     assert_eq!(user.id(), owner.user_id);
-    assert_eq!(app.complete_magic_link_with_code(&pending, &otp).await.unwrap_err().code(), "CodeAlreadyUsed");
+    assert_eq!(
+        app.complete_magic_link_with_code(&pending, &otp)
+            .await
+            .unwrap_err()
+            .code(),
+        "CodeAlreadyUsed"
+    );
 }
 
 async fn links_resist_scanners_other_devices_reuse_and_guessing(b: Backend) {
@@ -95,27 +141,81 @@ async fn links_resist_scanners_other_devices_reuse_and_guessing(b: Backend) {
     let seen = t.outbox().len();
     let pending = victim_app.send_magic_link(&email, DEEP_LINK).await.unwrap();
     let (link, _) = magic_mail(&t, &email, seen).await;
-    let location = press(&link).await.headers()["location"].to_str().unwrap().to_string();
-    let other = attacker_app.send_magic_link(&email, DEEP_LINK).await.unwrap();
-    assert_eq!(victim_app.complete_magic_link(&other, &location).await.unwrap_err().code(), "InvalidArgument");
+    let location = press(&link).await.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let other = attacker_app
+        .send_magic_link(&email, DEEP_LINK)
+        .await
+        .unwrap();
+    assert_eq!(
+        victim_app
+            .complete_magic_link(&other, &location)
+            .await
+            .unwrap_err()
+            .code(),
+        "InvalidArgument"
+    );
     // The attacker's device holds the code (state forged to match) but not the verifier: the code
     // fails and is burnt, so the victim's own device cannot use it either afterwards.
     let forged = location.replace(&pending.state, &other.state);
-    assert_eq!(attacker_app.complete_magic_link(&other, &forged).await.unwrap_err().code(), "InvalidCode");
-    assert_eq!(victim_app.complete_magic_link(&pending, &location).await.unwrap_err().code(), "CodeAlreadyUsed");
+    assert_eq!(
+        attacker_app
+            .complete_magic_link(&other, &forged)
+            .await
+            .unwrap_err()
+            .code(),
+        "InvalidCode"
+    );
+    assert_eq!(
+        victim_app
+            .complete_magic_link(&pending, &location)
+            .await
+            .unwrap_err()
+            .code(),
+        "CodeAlreadyUsed"
+    );
     // Without a verifier at all: refused.
-    let code = location.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
-    t.login(APP, "magic-link", json!({"code": code})).await.err(400, "MissingParameter");
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    t.login(APP, "magic-link", json!({"code": code}))
+        .await
+        .err(400, "MissingParameter");
 
     // Guessing the short code: five tries, then the code is dead.
     let seen = t.outbox().len();
     let pending = victim_app.send_magic_link(&email, DEEP_LINK).await.unwrap();
     let (_, otp) = magic_mail(&t, &email, seen).await;
-    let wrong = if otp.starts_with('2') { "3333-3333" } else { "2222-2222" };
+    let wrong = if otp.starts_with('2') {
+        "3333-3333"
+    } else {
+        "2222-2222"
+    };
     for _ in 0..5 {
-        assert_eq!(victim_app.complete_magic_link_with_code(&pending, wrong).await.unwrap_err().code(), "InvalidCode");
+        assert_eq!(
+            victim_app
+                .complete_magic_link_with_code(&pending, wrong)
+                .await
+                .unwrap_err()
+                .code(),
+            "InvalidCode"
+        );
     }
-    assert_eq!(victim_app.complete_magic_link_with_code(&pending, &otp).await.unwrap_err().code(), "TooManyAttempts");
+    assert_eq!(
+        victim_app
+            .complete_magic_link_with_code(&pending, &otp)
+            .await
+            .unwrap_err()
+            .code(),
+        "TooManyAttempts"
+    );
 
     // Links expire after 10 minutes.
     let seen = t.outbox().len();
@@ -133,17 +233,31 @@ async fn requests_are_checked_and_look_alike(b: Backend) {
     t.email_user(&email).await;
     let send = |body: serde_json::Value| t.post(APP, "/auth/providers/magic-link/send", body);
     let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    let ok = |email: &str| json!({"email": email, "code_challenge": challenge, "redirect_uri": DEEP_LINK, "state": "s"});
+    let ok = |email: &str| {
+        json!({
+            "email": email, "code_challenge": challenge, "redirect_uri": DEEP_LINK, "state": "s"
+        })
+    };
     // Known, unknown and unconfirmed addresses: the same answer; only the known one gets mail.
     let unknown = unique_email("nobody");
     let unconfirmed = unique_email("pending");
-    t.post(APP, "/auth/providers/local-userpass/register", json!({"email": unconfirmed, "password": PASSWORD})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/local-userpass/register",
+        json!({"email": unconfirmed, "password": PASSWORD}),
+    )
+    .await
+    .void();
     for who in [&email, &unknown, &unconfirmed] {
         send(ok(who)).await.void();
     }
     magic_mail(&t, &email, 0).await;
     assert!(t.mails_to(&unknown).await.is_empty());
-    assert!(t.mails_to(&unconfirmed).await.iter().all(|m| !m["subject"].as_str().unwrap().contains("sign-in link")));
+    assert!(t
+        .mails_to(&unconfirmed)
+        .await
+        .iter()
+        .all(|m| !m["subject"].as_str().unwrap().contains("sign-in link")));
     // Bad requests are refused with a reason.
     let mut bad = ok(&email);
     bad["redirect_uri"] = json!("https://evil.example/cb");
@@ -154,10 +268,47 @@ async fn requests_are_checked_and_look_alike(b: Backend) {
     let mut bad = ok(&email);
     bad["code_challenge"] = json!("short");
     send(bad).await.err(400, "InvalidParameter");
+    // Loopback redirects only where the app registered one (issue 12, item 11).
     let mut loopback = ok(&email);
     loopback["redirect_uri"] = json!("http://127.0.0.1:53682/callback");
-    send(loopback).await.void();
+    send(loopback.clone()).await.err(400, "InvalidParameter");
+    let cli = TestServer::start_with(b, |c| {
+        let app = c.apps.get_mut(APP).unwrap();
+        app.providers.push("magic-link".into());
+        app.redirect_uris.push("http://127.0.0.1/callback".into());
+    })
+    .await;
+    cli.email_user(&email).await;
+    cli.post(APP, "/auth/providers/magic-link/send", loopback.clone())
+        .await
+        .void();
+    loopback["redirect_uri"] = json!("http://127.0.0.1:53682/elsewhere");
+    cli.post(APP, "/auth/providers/magic-link/send", loopback)
+        .await
+        .err(400, "InvalidParameter");
+    // The mail names the device that asked.
+    let mails = t.mails_to(&email).await;
+    let mail = mails
+        .iter()
+        .rev()
+        .find(|m| m["subject"].as_str().unwrap().contains("sign-in link"))
+        .expect("a magic-link mail");
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("Requested by an unnamed device at 127.0.0.1"),
+        "{mail}"
+    );
     // Other providers' credentials are not magic-link credentials.
     let sdk = Sdk::new();
-    assert_eq!(sdk.app(&t).await.log_in(Credentials::sms_code("+14155552671", "123456")).await.unwrap_err().code(), "AuthProviderNotFound");
+    assert_eq!(
+        sdk.app(&t)
+            .await
+            .log_in(Credentials::sms_code("+14155552671", "123456"))
+            .await
+            .unwrap_err()
+            .code(),
+        "AuthProviderNotFound"
+    );
 }

@@ -12,8 +12,11 @@ use serde_json::json;
 use crate::both_backends;
 use crate::support::*;
 
-both_backends!(confirmation_mail_arrives_over_smtp_and_its_link_works, a_dead_smtp_relay_changes_no_answer,
-    a_magic_link_arrives_over_smtp_and_signs_in_the_device_that_asked);
+both_backends!(
+    confirmation_mail_arrives_over_smtp_and_its_link_works,
+    a_dead_smtp_relay_changes_no_answer,
+    a_magic_link_arrives_over_smtp_and_signs_in_the_device_that_asked
+);
 
 fn peers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
@@ -21,7 +24,10 @@ fn peers() -> PathBuf {
 
 fn python() -> PathBuf {
     let py = peers().join(".venv/bin/python");
-    assert!(py.exists(), "aiosmtpd is not installed: run scripts/setup.sh (it creates tests/peers/.venv)");
+    assert!(
+        py.exists(),
+        "aiosmtpd is not installed: run scripts/setup.sh (it creates tests/peers/.venv)"
+    );
     py
 }
 
@@ -34,24 +40,46 @@ struct SmtpPeer {
 impl SmtpPeer {
     fn start(user: &str, pass: &str) -> SmtpPeer {
         let maildir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(python()).arg(peers().join("smtp_capture.py"))
-            .args(["127.0.0.1", &port.to_string()]).arg(maildir.path().join("box")).args([user, pass])
-            .stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("aiosmtpd starts");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(python())
+            .arg(peers().join("smtp_capture.py"))
+            .args(["127.0.0.1", &port.to_string()])
+            .arg(maildir.path().join("box"))
+            .args([user, pass])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("aiosmtpd starts");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "aiosmtpd did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        SmtpPeer { child, port, maildir }
+        SmtpPeer {
+            child,
+            port,
+            maildir,
+        }
     }
 
     /// The first link in the newest mail to `rcpt` whose URL matches `pattern` (MIME-decoded by
     /// Python's email package, as a mail client would).
     fn link(&self, rcpt: &str, pattern: &str) -> String {
-        let out = Command::new(python()).arg(peers().join("readmail.py")).arg(self.maildir.path().join("box"))
-            .args([rcpt, pattern, "10"]).output().unwrap();
-        assert!(out.status.success(), "no mail to {rcpt}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(python())
+            .arg(peers().join("readmail.py"))
+            .arg(self.maildir.path().join("box"))
+            .args([rcpt, pattern, "10"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "no mail to {rcpt}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 }
@@ -76,50 +104,143 @@ fn smtp(port: u16, user: Option<(&str, &str)>) -> SmtpConfig {
 
 async fn confirmation_mail_arrives_over_smtp_and_its_link_works(b: Backend) {
     let peer = SmtpPeer::start("mailer", "mail-secret");
-    let t = TestServer::start_with(b, |c| c.smtp = Some(smtp(peer.port, Some(("mailer", "mail-secret"))))).await;
+    let t = TestServer::start_with(b, |c| {
+        c.smtp = Some(smtp(peer.port, Some(("mailer", "mail-secret"))))
+    })
+    .await;
     let email = unique_email("smtp");
-    t.post(APP, "/auth/providers/local-userpass/register", json!({"email": email, "password": PASSWORD})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/local-userpass/register",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+    .void();
     let link = peer.link(&email, r"https?://\S+/confirm\?\S+");
     assert!(link.starts_with(&t.base), "{link}");
     // What a person does: open the page, press its button.
-    let page = t.http.get(&link).send().await.unwrap().text().await.unwrap();
+    let page = t
+        .http
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Confirm my email address"));
     let (token, token_id) = token_of(&link);
-    let done = t.http.post(&link).form(&[("token", token), ("tokenId", token_id)]).send().await.unwrap().text().await.unwrap();
+    let done = t
+        .http
+        .post(&link)
+        .form(&[("token", token), ("tokenId", token_id)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(done.contains("confirmed"), "{done}");
-    t.login(APP, "local-userpass", json!({"username": email, "password": PASSWORD})).await.ok();
-    assert!(t.outbox().is_empty(), "with SMTP configured nothing goes to the dev outbox");
+    t.login(
+        APP,
+        "local-userpass",
+        json!({"username": email, "password": PASSWORD}),
+    )
+    .await
+    .ok();
+    assert!(
+        t.outbox().is_empty(),
+        "with SMTP configured nothing goes to the dev outbox"
+    );
 }
 
 async fn a_dead_smtp_relay_changes_no_answer(b: Backend) {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let t = TestServer::start_with(b, |c| c.smtp = Some(smtp(dead, None))).await;
     let email = unique_email("dead");
-    t.post(APP, "/auth/providers/local-userpass/register", json!({"email": email, "password": PASSWORD})).await.void();
-    t.post(APP, "/auth/providers/local-userpass/reset/send", json!({"email": email})).await.void();
-    t.post(APP, "/auth/providers/local-userpass/confirm/send", json!({"email": unique_email("nobody")})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/local-userpass/register",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+    .void();
+    t.post(
+        APP,
+        "/auth/providers/local-userpass/reset/send",
+        json!({"email": email}),
+    )
+    .await
+    .void();
+    t.post(
+        APP,
+        "/auth/providers/local-userpass/confirm/send",
+        json!({"email": unique_email("nobody")}),
+    )
+    .await
+    .void();
 }
 
 async fn a_magic_link_arrives_over_smtp_and_signs_in_the_device_that_asked(b: Backend) {
     let peer = SmtpPeer::start("mailer", "mail-secret");
     let t = TestServer::start_with(b, |c| {
         c.smtp = Some(smtp(peer.port, Some(("mailer", "mail-secret"))));
-        c.apps.get_mut(APP).unwrap().providers.push("magic-link".into());
-    }).await;
+        c.apps
+            .get_mut(APP)
+            .unwrap()
+            .providers
+            .push("magic-link".into());
+    })
+    .await;
     let email = unique_email("smtp-magic");
-    t.post(APP, "/auth/providers/local-userpass/register", json!({"email": email, "password": PASSWORD})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/local-userpass/register",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+    .void();
     let confirm = peer.link(&email, r"https?://\S+/confirm\?\S+");
     let (token, token_id) = token_of(&confirm);
-    t.http.post(&confirm).form(&[("token", token), ("tokenId", token_id)]).send().await.unwrap();
+    t.http
+        .post(&confirm)
+        .form(&[("token", token), ("tokenId", token_id)])
+        .send()
+        .await
+        .unwrap();
     let sdk = crate::sdk::Sdk::new();
     let app = sdk.app(&t).await;
-    let pending = app.send_magic_link(&email, "gatehouse://auth/callback").await.unwrap();
+    let pending = app
+        .send_magic_link(&email, "gatehouse://auth/callback")
+        .await
+        .unwrap();
     let link = peer.link(&email, r"https?://\S+/magic\?\S+");
     // The mail client (or its scanner) opens the link: a page, nothing consumed.
-    assert!(t.http.get(&link).send().await.unwrap().text().await.unwrap().contains("Continue in the app"));
+    assert!(t
+        .http
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .contains("Continue in the app"));
     let (token, token_id) = token_of(&link);
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let pressed = no_redirects.post(link.split('?').next().unwrap()).form(&[("token", token), ("tokenId", token_id)]).send().await.unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let pressed = no_redirects
+        .post(link.split('?').next().unwrap())
+        .form(&[("token", token), ("tokenId", token_id)])
+        .send()
+        .await
+        .unwrap();
     let deep_link = pressed.headers()["location"].to_str().unwrap().to_string();
     let user = app.complete_magic_link(&pending, &deep_link).await.unwrap();
     assert_eq!(user.email().as_deref(), Some(email.as_str()));

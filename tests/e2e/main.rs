@@ -5,25 +5,27 @@
 // unwrap/expect in shipped code only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 mod peers;
+mod support;
 
 mod api_keys;
-mod keychain;
+mod desktop;
 mod device_sessions;
 mod external;
+mod file_modes;
+mod input;
+mod keychain;
 mod linking;
 mod magic;
 mod mail;
 mod outage;
 mod phone;
-mod input;
 mod proxy;
 mod realm_web;
 mod redirect;
 mod sdk;
 mod sessions;
+mod takeover;
 mod throttling;
 mod userpass;
 mod wire;
-mod desktop;

@@ -19,8 +19,12 @@ use crate::both_backends;
 use crate::sdk::Sdk;
 use crate::support::*;
 
-both_backends!(register_confirm_log_in_and_reset_by_text, sms_codes_sign_in_a_confirmed_number,
-    codes_resist_guessing_reuse_expiry_and_cross_use, sends_are_limited_and_country_bound);
+both_backends!(
+    register_confirm_log_in_and_reset_by_text,
+    sms_codes_sign_in_a_confirmed_number,
+    codes_resist_guessing_reuse_expiry_and_cross_use,
+    sends_are_limited_and_country_bound
+);
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-auth-token";
@@ -32,32 +36,66 @@ struct Twilio {
     sent: Arc<Mutex<Vec<(String, String)>>>,
 }
 
-async fn messages(State(t): State<Twilio>, Path(sid): Path<String>, headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>) -> axum::response::Response {
+async fn messages(
+    State(t): State<Twilio>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> axum::response::Response {
     use base64::Engine as _;
-    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}")));
-    if sid != SID || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"code": 20003, "message": "Authenticate",
-            "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}))).into_response();
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}"))
+    );
+    if sid != SID
+        || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str())
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"code": 20003, "message": "Authenticate",
+            "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401})),
+        )
+            .into_response();
     }
-    let (Some(to), Some(from), Some(body)) = (form.get("To"), form.get("From"), form.get("Body")) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"code": 21604, "message": "A 'To' phone number is required.",
-            "more_info": "https://www.twilio.com/docs/errors/21604", "status": 400}))).into_response();
+    let (Some(to), Some(from), Some(body)) = (form.get("To"), form.get("From"), form.get("Body"))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({"code": 21604, "message": "A 'To' phone number is required.",
+            "more_info": "https://www.twilio.com/docs/errors/21604", "status": 400}),
+            ),
+        )
+            .into_response();
     };
     if !to.starts_with('+') {
-        return (StatusCode::BAD_REQUEST, Json(json!({"code": 21211, "message": format!("The 'To' number {to} is not a valid phone number."),
-            "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}))).into_response();
+        let body = json!({
+            "code": 21211,
+            "message": format!("The 'To' number {to} is not a valid phone number."),
+            "more_info": "https://www.twilio.com/docs/errors/21211",
+            "status": 400
+        });
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
     t.sent.lock().unwrap().push((to.clone(), body.clone()));
-    (StatusCode::CREATED, Json(json!({"sid": "SM0123456789abcdef0123456789abcdef", "account_sid": SID, "to": to, "from": from,
-        "body": body, "status": "queued", "direction": "outbound-api", "num_segments": "1", "price": null,
-        "uri": format!("/2010-04-01/Accounts/{SID}/Messages/SM0123456789abcdef0123456789abcdef.json")}))).into_response()
+    let sid = "SM0123456789abcdef0123456789abcdef";
+    let message = json!({
+        "sid": sid, "account_sid": SID, "to": to, "from": from,
+        "body": body, "status": "queued", "direction": "outbound-api", "num_segments": "1",
+        "price": null, "uri": format!("/2010-04-01/Accounts/{SID}/Messages/{sid}.json")
+    });
+    (StatusCode::CREATED, Json(message)).into_response()
 }
 
 impl Twilio {
     async fn start() -> (Twilio, String) {
         let t = Twilio::default();
-        let app = axum::Router::new().route("/2010-04-01/Accounts/{sid}/Messages.json", axum::routing::post(messages)).with_state(t.clone());
+        let app = axum::Router::new()
+            .route(
+                "/2010-04-01/Accounts/{sid}/Messages.json",
+                axum::routing::post(messages),
+            )
+            .with_state(t.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -65,13 +103,25 @@ impl Twilio {
     }
 
     fn count_to(&self, to: &str) -> usize {
-        self.sent.lock().unwrap().iter().filter(|(t, _)| t == to).count()
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t == to)
+            .count()
     }
 
     /// The code of the newest text to `to` after the first `seen` of them (bounded wait).
     async fn code_after(&self, to: &str, seen: usize) -> String {
         for _ in 0..200 {
-            let texts: Vec<String> = self.sent.lock().unwrap().iter().filter(|(t, _)| t == to).map(|(_, b)| b.clone()).collect();
+            let texts: Vec<String> = self
+                .sent
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(t, _)| t == to)
+                .map(|(_, b)| b.clone())
+                .collect();
             if texts.len() > seen {
                 let body = texts.last().unwrap();
                 assert!(body.contains("Never share it"), "{body}");
@@ -86,17 +136,31 @@ impl Twilio {
 async fn server(b: Backend, throttled: bool) -> (TestServer, Twilio) {
     let (twilio, url) = Twilio::start().await;
     let t = TestServer::start_with(b, |c| {
-        c.sms = Some(SmsConfig { base_url: url, account_sid: SID.into(), auth_token: Secret::new(TOKEN), from: "+15005550006".into() });
+        c.sms = Some(SmsConfig {
+            base_url: url,
+            account_sid: SID.into(),
+            auth_token: Secret::new(TOKEN),
+            from: "+15005550006".into(),
+        });
         let app = c.apps.get_mut(APP).unwrap();
-        app.providers.extend(["phone-password".to_string(), "sms-code".to_string()]);
+        app.providers
+            .extend(["phone-password".to_string(), "sms-code".to_string()]);
         app.phone.allowed_countries = vec!["US".into(), "CA".into()];
         if throttled {
             c.rate_limits.enabled = true;
-            for bucket in [&mut c.rate_limits.login, &mut c.rate_limits.register, &mut c.rate_limits.email_send] {
-                *bucket = Bucket { capacity: 1000, period_secs: 1 };
+            for bucket in [
+                &mut c.rate_limits.login,
+                &mut c.rate_limits.register,
+                &mut c.rate_limits.email_send,
+            ] {
+                *bucket = Bucket {
+                    capacity: 1000,
+                    period_secs: 1,
+                };
             }
         }
-    }).await;
+    })
+    .await;
     (t, twilio)
 }
 
@@ -105,56 +169,145 @@ async fn register_confirm_log_in_and_reset_by_text(b: Backend) {
     let sdk = Sdk::new();
     let app = sdk.app(&t).await;
     let phone_auth = app.phone_password_auth();
-    phone_auth.register("+1 (415) 555-2671", PASSWORD).await.unwrap();
+    phone_auth
+        .register("+1 (415) 555-2671", PASSWORD)
+        .await
+        .unwrap();
     let code = twilio.code_after(PHONE, 0).await;
     let creds = Credentials::phone_password(PHONE, PASSWORD);
-    assert_eq!(app.log_in(creds.clone()).await.unwrap_err().code(), "AuthError", "unconfirmed numbers cannot log in");
+    assert_eq!(
+        app.log_in(creds.clone()).await.unwrap_err().code(),
+        "AuthError",
+        "unconfirmed numbers cannot log in"
+    );
     phone_auth.confirm("+1 415-555-2671", &code).await.unwrap();
     let user = app.log_in(creds.clone()).await.unwrap();
     assert_eq!(user.profile().unwrap().data["phone"], PHONE);
-    assert_eq!(app.log_in(Credentials::phone_password(PHONE, "not the password, long")).await.unwrap_err().code(), "InvalidPassword");
+    assert_eq!(
+        app.log_in(Credentials::phone_password(PHONE, "not the password, long"))
+            .await
+            .unwrap_err()
+            .code(),
+        "InvalidPassword"
+    );
     // Reset by text: the old password and every session end.
     phone_auth.send_reset_code(PHONE).await.unwrap();
     let code = twilio.code_after(PHONE, 1).await;
-    assert_eq!(phone_auth.reset_password(PHONE, &code, "short").await.unwrap_err().code(), "WeakPassword");
-    phone_auth.reset_password(PHONE, &code, "a whole new phone passphrase").await.unwrap();
-    assert!(user.refresh_profile().await.unwrap_err().is_invalid_session());
+    assert_eq!(
+        phone_auth
+            .reset_password(PHONE, &code, "short")
+            .await
+            .unwrap_err()
+            .code(),
+        "WeakPassword"
+    );
+    phone_auth
+        .reset_password(PHONE, &code, "a whole new phone passphrase")
+        .await
+        .unwrap();
+    assert!(user
+        .refresh_profile()
+        .await
+        .unwrap_err()
+        .is_invalid_session());
     assert_eq!(user.state(), UserState::LoggedOut);
-    assert_eq!(app.log_in(creds).await.unwrap_err().code(), "InvalidPassword");
-    let again = app.log_in(Credentials::phone_password(PHONE, "a whole new phone passphrase")).await.unwrap();
+    assert_eq!(
+        app.log_in(creds).await.unwrap_err().code(),
+        "InvalidPassword"
+    );
+    let again = app
+        .log_in(Credentials::phone_password(
+            PHONE,
+            "a whole new phone passphrase",
+        ))
+        .await
+        .unwrap();
     assert_eq!(again.id(), user.id());
     // A second registration of the number makes no second account and texts nothing new.
-    phone_auth.register(PHONE, "somebody else's passphrase").await.unwrap();
+    phone_auth
+        .register(PHONE, "somebody else's passphrase")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(twilio.count_to(PHONE), 2);
 }
 
 async fn confirmed(t: &TestServer, twilio: &Twilio, phone: &str) {
-    t.post(APP, "/auth/providers/phone-password/register", json!({"phone": phone, "password": PASSWORD})).await.void();
-    let code = twilio.code_after(phone, twilio.count_to(phone).saturating_sub(1)).await;
-    t.post(APP, "/auth/providers/phone-password/confirm", json!({"phone": phone, "code": code})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/phone-password/register",
+        json!({"phone": phone, "password": PASSWORD}),
+    )
+    .await
+    .void();
+    let code = twilio
+        .code_after(phone, twilio.count_to(phone).saturating_sub(1))
+        .await;
+    t.post(
+        APP,
+        "/auth/providers/phone-password/confirm",
+        json!({"phone": phone, "code": code}),
+    )
+    .await
+    .void();
 }
 
 async fn sms_codes_sign_in_a_confirmed_number(b: Backend) {
     let (t, twilio) = server(b, false).await;
     confirmed(&t, &twilio, PHONE).await;
-    let by_password = t.login(APP, "phone-password", json!({"phone": PHONE, "password": PASSWORD})).await.ok();
+    let by_password = t
+        .login(
+            APP,
+            "phone-password",
+            json!({"phone": PHONE, "password": PASSWORD}),
+        )
+        .await
+        .ok();
     let sdk = Sdk::new();
     let app = sdk.app(&t).await;
     app.send_sms_code(PHONE).await.unwrap();
     let code = twilio.code_after(PHONE, 1).await;
-    let user = app.log_in(Credentials::sms_code(PHONE, &code)).await.unwrap();
-    assert_eq!(user.id(), by_password["user_id"], "code and password sign in the same user");
+    let user = app
+        .log_in(Credentials::sms_code(PHONE, &code))
+        .await
+        .unwrap();
+    assert_eq!(
+        user.id(),
+        by_password["user_id"],
+        "code and password sign in the same user"
+    );
     assert_eq!(user.provider_type().as_deref(), Some("sms-code"));
-    assert_eq!(app.log_in(Credentials::sms_code(PHONE, &code)).await.unwrap_err().code(), "CodeAlreadyUsed");
+    assert_eq!(
+        app.log_in(Credentials::sms_code(PHONE, &code))
+            .await
+            .unwrap_err()
+            .code(),
+        "CodeAlreadyUsed"
+    );
     // An unknown or unconfirmed number gets the same answer and no text.
     app.send_sms_code("+14155552672").await.unwrap();
-    t.post(APP, "/auth/providers/phone-password/register", json!({"phone": "+14155552673", "password": PASSWORD})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/phone-password/register",
+        json!({"phone": "+14155552673", "password": PASSWORD}),
+    )
+    .await
+    .void();
     app.send_sms_code("+14155552673").await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(twilio.count_to("+14155552672"), 0);
-    assert_eq!(twilio.count_to("+14155552673"), 1, "only the confirmation code");
-    assert_eq!(app.log_in(Credentials::sms_code("+14155552672", "123456")).await.unwrap_err().code(), "InvalidCode");
+    assert_eq!(
+        twilio.count_to("+14155552673"),
+        1,
+        "only the confirmation code"
+    );
+    assert_eq!(
+        app.log_in(Credentials::sms_code("+14155552672", "123456"))
+            .await
+            .unwrap_err()
+            .code(),
+        "InvalidCode"
+    );
 }
 
 async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
@@ -162,7 +315,13 @@ async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
     confirmed(&t, &twilio, PHONE).await;
     let login = |code: String| t.login(APP, "sms-code", json!({"phone": PHONE, "code": code}));
     // Five wrong guesses void the code: the right one fails afterwards.
-    t.post(APP, "/auth/providers/sms-code/send", json!({"phone": PHONE})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/sms-code/send",
+        json!({"phone": PHONE}),
+    )
+    .await
+    .void();
     let code = twilio.code_after(PHONE, 1).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
@@ -170,55 +329,139 @@ async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
     }
     login(code).await.err(400, "TooManyAttempts");
     // 50 concurrent wrong guesses: at most five are ever compared, so the code is void after.
-    t.post(APP, "/auth/providers/sms-code/send", json!({"phone": PHONE})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/sms-code/send",
+        json!({"phone": PHONE}),
+    )
+    .await
+    .void();
     let code = twilio.code_after(PHONE, 2).await;
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..50 {
-        let (http, url) = (t.http.clone(), t.app_path(APP, "/auth/providers/sms-code/login"));
+        let (http, url) = (
+            t.http.clone(),
+            t.app_path(APP, "/auth/providers/sms-code/login"),
+        );
         let wrong = wrong.to_string();
-        set.spawn(async move { http.post(url).json(&json!({"phone": PHONE, "code": wrong})).send().await.unwrap().json::<serde_json::Value>().await.unwrap() });
+        set.spawn(async move {
+            http.post(url)
+                .json(&json!({"phone": PHONE, "code": wrong}))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        });
     }
     let mut compared = 0;
     while let Some(r) = set.join_next().await {
-        if r.unwrap()["error_code"] == "InvalidCode" { compared += 1; }
+        if r.unwrap()["error_code"] == "InvalidCode" {
+            compared += 1;
+        }
     }
     assert!(compared <= 5, "{compared} guesses were compared");
     login(code).await.err(400, "TooManyAttempts");
     // A confirmation code does not sign in (cross-flow), and codes expire after 5 minutes.
-    t.post(APP, "/auth/providers/phone-password/confirm/send", json!({"phone": "+14155552675"})).await.void();
-    t.post(APP, "/auth/providers/sms-code/send", json!({"phone": PHONE})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/phone-password/confirm/send",
+        json!({"phone": "+14155552675"}),
+    )
+    .await
+    .void();
+    t.post(
+        APP,
+        "/auth/providers/sms-code/send",
+        json!({"phone": PHONE}),
+    )
+    .await
+    .void();
     let code = twilio.code_after(PHONE, 3).await;
     t.state().clock.advance(5 * 60 + 1);
     login(code).await.err(400, "CodeExpired");
     // A reset code is no sign-in code, even while a sign-in code is pending.
-    t.post(APP, "/auth/providers/phone-password/reset/send", json!({"phone": PHONE})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/phone-password/reset/send",
+        json!({"phone": PHONE}),
+    )
+    .await
+    .void();
     let reset_code = twilio.code_after(PHONE, 4).await;
-    t.post(APP, "/auth/providers/sms-code/send", json!({"phone": PHONE})).await.void();
+    t.post(
+        APP,
+        "/auth/providers/sms-code/send",
+        json!({"phone": PHONE}),
+    )
+    .await
+    .void();
     let login_code = twilio.code_after(PHONE, 5).await;
     if reset_code != login_code {
         login(reset_code).await.err(400, "InvalidCode");
     }
     login(login_code).await.ok();
-    t.login(APP, "sms-code", json!({"phone": PHONE, "code": "12345"})).await.err(400, "InvalidCode");
+    t.login(APP, "sms-code", json!({"phone": PHONE, "code": "12345"}))
+        .await
+        .err(400, "InvalidCode");
 }
 
 async fn sends_are_limited_and_country_bound(b: Backend) {
     let (t, twilio) = server(b, true).await;
     confirmed(&t, &twilio, PHONE).await;
     // The registration text was the minute's one text to this number.
-    let r = t.post(APP, "/auth/providers/sms-code/send", json!({"phone": PHONE})).await;
+    let r = t
+        .post(
+            APP,
+            "/auth/providers/sms-code/send",
+            json!({"phone": PHONE}),
+        )
+        .await;
     assert!(r.headers.contains_key("retry-after"));
     r.err(429, "TooManyRequests");
     // The same limit for a number without an account: nothing to learn from it.
-    t.post(APP, "/auth/providers/sms-code/send", json!({"phone": "+14155552679"})).await.void();
-    t.post(APP, "/auth/providers/sms-code/send", json!({"phone": "+14155552679"})).await.err(429, "TooManyRequests");
+    t.post(
+        APP,
+        "/auth/providers/sms-code/send",
+        json!({"phone": "+14155552679"}),
+    )
+    .await
+    .void();
+    t.post(
+        APP,
+        "/auth/providers/sms-code/send",
+        json!({"phone": "+14155552679"}),
+    )
+    .await
+    .err(429, "TooManyRequests");
     // Outside the allowlist: a clear refusal, and nothing reaches the SMS API.
     let before = twilio.sent.lock().unwrap().len();
-    let e = t.post(APP, "/auth/providers/sms-code/send", json!({"phone": "+44 20 7946 0958"})).await.err(400, "CountryNotAllowed");
+    let e = t
+        .post(
+            APP,
+            "/auth/providers/sms-code/send",
+            json!({"phone": "+44 20 7946 0958"}),
+        )
+        .await
+        .err(400, "CountryNotAllowed");
     assert!(e["error"].as_str().unwrap().contains("GB"));
-    t.post(APP, "/auth/providers/phone-password/register", json!({"phone": "+4930901820", "password": PASSWORD})).await.err(400, "CountryNotAllowed");
-    for bad in ["4155552671", "+1 415 555", "+1 415 555 2671 ext", "+1\n4155552671"] {
-        t.post(APP, "/auth/providers/sms-code/send", json!({"phone": bad})).await.err(400, "InvalidPhone");
+    t.post(
+        APP,
+        "/auth/providers/phone-password/register",
+        json!({"phone": "+4930901820", "password": PASSWORD}),
+    )
+    .await
+    .err(400, "CountryNotAllowed");
+    for bad in [
+        "4155552671",
+        "+1 415 555",
+        "+1 415 555 2671 ext",
+        "+1\n4155552671",
+    ] {
+        t.post(APP, "/auth/providers/sms-code/send", json!({"phone": bad}))
+            .await
+            .err(400, "InvalidPhone");
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(twilio.sent.lock().unwrap().len(), before);
@@ -230,16 +473,46 @@ async fn texts_go_to_the_dev_outbox_without_an_sms_api() {
         let app = c.apps.get_mut(APP).unwrap();
         app.providers.push("phone-password".into());
         app.phone.allowed_countries = vec!["*".into()];
-    }).await;
-    t.post(APP, "/auth/providers/phone-password/register", json!({"phone": PHONE, "password": PASSWORD})).await.void();
+    })
+    .await;
+    t.post(
+        APP,
+        "/auth/providers/phone-password/register",
+        json!({"phone": PHONE, "password": PASSWORD}),
+    )
+    .await
+    .void();
     let mut text = None;
     for _ in 0..100 {
-        text = t.outbox().into_iter().find(|m| m["channel"] == "sms" && m["to"] == PHONE);
-        if text.is_some() { break; }
+        text = t
+            .outbox()
+            .into_iter()
+            .find(|m| m["channel"] == "sms" && m["to"] == PHONE);
+        if text.is_some() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let code = text.expect("a text in the outbox")["text"].as_str().unwrap()[..6].to_string();
-    t.post(APP, "/auth/providers/phone-password/confirm", json!({"phone": PHONE, "code": code})).await.void();
-    t.login(APP, "phone-password", json!({"phone": PHONE, "password": PASSWORD})).await.ok();
-    assert!(t.outbox().iter().all(|m| m["channel"] == "sms" || m["channel"] == "email"));
+    let code = text.expect("a text in the outbox")["text"]
+        .as_str()
+        .unwrap()[..6]
+        .to_string();
+    t.post(
+        APP,
+        "/auth/providers/phone-password/confirm",
+        json!({"phone": PHONE, "code": code}),
+    )
+    .await
+    .void();
+    t.login(
+        APP,
+        "phone-password",
+        json!({"phone": PHONE, "password": PASSWORD}),
+    )
+    .await
+    .ok();
+    assert!(t
+        .outbox()
+        .iter()
+        .all(|m| m["channel"] == "sms" || m["channel"] == "email"));
 }

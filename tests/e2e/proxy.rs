@@ -21,7 +21,10 @@ async fn behind_nginx(b: Backend, anonymous_capacity: u32) -> (TestServer, Nginx
     let t = TestServer::start_with(b, |c| {
         c.rate_limits.enabled = true;
         c.rate_limits.trusted_proxies = vec![UPSTREAM_SOURCE];
-        c.rate_limits.anonymous = Bucket { capacity: anonymous_capacity, period_secs: 3600 };
+        c.rate_limits.anonymous = Bucket {
+            capacity: anonymous_capacity,
+            period_secs: 3600,
+        };
     })
     .await;
     let nginx = Nginx::start(&t.base);
@@ -36,7 +39,10 @@ fn random_address() -> String {
 
 async fn anonymous_through(nginx: &Nginx, forwarded_for: &str) -> reqwest::Response {
     reqwest::Client::new()
-        .post(format!("{}/api/client/v2.0/app/{APP}/auth/providers/anon-user/login", nginx.base))
+        .post(format!(
+            "{}/api/client/v2.0/app/{APP}/auth/providers/anon-user/login",
+            nginx.base
+        ))
         .header("x-forwarded-for", forwarded_for)
         .json(&json!({}))
         .send()
@@ -48,12 +54,24 @@ async fn a_forged_leftmost_forwarded_for_does_not_escape_the_bucket(b: Backend) 
     let (_t, nginx) = behind_nginx(b, 3).await;
     for i in 0..3 {
         let r = anonymous_through(&nginx, &random_address()).await;
-        assert_eq!(r.status(), 200, "login {i} through nginx: {}", nginx.error_log());
+        assert_eq!(
+            r.status(),
+            200,
+            "login {i} through nginx: {}",
+            nginx.error_log()
+        );
     }
     // The bucket is the test client's (127.0.0.1, appended by nginx), whatever it claims.
-    for claimed in [random_address(), format!("{}, {}", random_address(), random_address())] {
+    for claimed in [
+        random_address(),
+        format!("{}, {}", random_address(), random_address()),
+    ] {
         let r = anonymous_through(&nginx, &claimed).await;
-        assert_eq!(r.status(), 429, "a forged X-Forwarded-For ({claimed}) escaped the bucket");
+        assert_eq!(
+            r.status(),
+            429,
+            "a forged X-Forwarded-For ({claimed}) escaped the bucket"
+        );
         assert!(r.headers().contains_key("retry-after"));
     }
     // Claiming to be the trusted proxy itself does not help either.
@@ -83,5 +101,9 @@ async fn sessions_record_the_address_the_proxy_saw(b: Backend) {
         .iter()
         .filter_map(|s| s["ip"].as_str())
         .collect();
-    assert_eq!(ips, ["127.0.0.1"], "the session must record the address nginx saw: {sessions}");
+    assert_eq!(
+        ips,
+        ["127.0.0.1"],
+        "the session must record the address nginx saw: {sessions}"
+    );
 }

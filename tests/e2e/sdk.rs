@@ -16,11 +16,18 @@ use serde_json::json;
 use crate::both_backends;
 use crate::support::*;
 
-both_backends!(every_credential_type_logs_in, three_users_switch_log_out_remove_delete_and_survive_a_restart,
-    api_keys_round_trip_through_the_sdk, email_password_actions_through_the_sdk, linking_an_anonymous_user,
-    a_hundred_concurrent_calls_on_an_expired_token_refresh_once, a_server_outage_keeps_every_token,
-    a_revoked_session_logs_the_user_out_with_events, rotation_keeps_working_across_restarts_of_the_app,
-    a_store_key_keeps_accounts_when_the_server_address_changes);
+both_backends!(
+    every_credential_type_logs_in,
+    three_users_switch_log_out_remove_delete_and_survive_a_restart,
+    api_keys_round_trip_through_the_sdk,
+    email_password_actions_through_the_sdk,
+    linking_an_anonymous_user,
+    a_hundred_concurrent_calls_on_an_expired_token_refresh_once,
+    a_server_outage_keeps_every_token,
+    a_revoked_session_logs_the_user_out_with_events,
+    rotation_keeps_working_across_restarts_of_the_app,
+    a_store_key_keeps_accounts_when_the_server_address_changes
+);
 
 pub struct Sdk {
     pub dir: tempfile::TempDir,
@@ -29,21 +36,30 @@ pub struct Sdk {
 
 impl Sdk {
     pub fn new() -> Sdk {
-        Sdk { dir: tempfile::tempdir().unwrap(), keychain: MemoryKeychain::default() }
+        Sdk {
+            dir: tempfile::tempdir().unwrap(),
+            keychain: MemoryKeychain::default(),
+        }
     }
 
     /// An App over the test server; the same `Sdk` gives the same disk and keychain (a restart).
     pub async fn app(&self, t: &TestServer) -> App {
-        App::builder(APP).base_url(&t.base).data_dir(self.dir.path())
+        App::builder(APP)
+            .base_url(&t.base)
+            .data_dir(self.dir.path())
             .secret_storage(SecretStorage::Custom(Arc::new(self.keychain.clone())))
-            .build().await.expect("app builds")
+            .build()
+            .await
+            .expect("app builds")
     }
 }
 
 pub async fn email_login(t: &TestServer, app: &App, tag: &str) -> gatehouse_client::User {
     let email = unique_email(tag);
     t.register_and_confirm(APP, &email, PASSWORD).await;
-    app.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap()
+    app.log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap()
 }
 
 async fn every_credential_type_logs_in(b: Backend) {
@@ -57,10 +73,17 @@ async fn every_credential_type_logs_in(b: Backend) {
     assert_eq!(anon.provider_type().as_deref(), Some("anon-user"));
     assert_eq!(anon.state(), UserState::LoggedIn);
     let again = app.log_in(Credentials::anonymous()).await.unwrap();
-    assert_eq!(again, anon, "anonymous() reuses the device's logged-in anonymous user");
+    assert_eq!(
+        again, anon,
+        "anonymous() reuses the device's logged-in anonymous user"
+    );
     let fresh = app.log_in(Credentials::anonymous_new()).await.unwrap();
     assert_ne!(fresh.id(), anon.id());
-    assert_eq!(fresh.device_id(), anon.device_id(), "one device id per app on this device");
+    assert_eq!(
+        fresh.device_id(),
+        anon.device_id(),
+        "one device id per app on this device"
+    );
 
     let user = email_login(&t, &app, "sdk").await;
     assert_eq!(user.provider_type().as_deref(), Some("local-userpass"));
@@ -68,20 +91,38 @@ async fn every_credential_type_logs_in(b: Backend) {
     assert_eq!(app.current_user().unwrap(), user);
 
     let key = user.api_keys().create("k").await.unwrap();
-    let via_key = app.log_in(Credentials::api_key(key.key.as_deref().unwrap())).await.unwrap();
-    assert_eq!(via_key, user, "a user key logs in as its owner: the same User");
+    let via_key = app
+        .log_in(Credentials::api_key(key.key.as_deref().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        via_key, user,
+        "a user key logs in as its owner: the same User"
+    );
 
-    let server_key = gatehouse_server::admin::create_server_key(t.state(), APP, "svc").await.unwrap();
-    let server_user = app.log_in(Credentials::api_key(server_key.key.as_deref().unwrap())).await.unwrap();
+    let server_key = gatehouse_server::admin::create_server_key(t.state(), APP, "svc")
+        .await
+        .unwrap();
+    let server_user = app
+        .log_in(Credentials::api_key(server_key.key.as_deref().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(server_user.profile().unwrap().user_type, "server");
 
-    let wrong = app.log_in(Credentials::email_password("nobody@example.test", PASSWORD)).await.unwrap_err();
+    let wrong = app
+        .log_in(Credentials::email_password("nobody@example.test", PASSWORD))
+        .await
+        .unwrap_err();
     assert_eq!(wrong.code(), "InvalidPassword");
     assert!(matches!(wrong, Error::Server { status: 401, .. }));
     // Providers this server does not offer yet fail with the server's own code.
     let jwt = app.log_in(Credentials::jwt("a.b.c")).await.unwrap_err();
     assert_eq!(jwt.code(), "AuthProviderNotFound");
-    assert!(format!("{:?}", Credentials::email_password("a@b.c", "visible?")).find("visible?").is_none());
+    assert!(
+        format!("{:?}", Credentials::email_password("a@b.c", "visible?"))
+            .find("visible?")
+            .is_none()
+    );
 }
 
 async fn three_users_switch_log_out_remove_delete_and_survive_a_restart(b: Backend) {
@@ -92,12 +133,22 @@ async fn three_users_switch_log_out_remove_delete_and_survive_a_restart(b: Backe
     let a = email_login(&t, &app, "a").await;
     let b2 = email_login(&t, &app, "b").await;
     let c = email_login(&t, &app, "c").await;
-    let ids = |users: Vec<gatehouse_client::User>| users.iter().map(|u| u.id().to_string()).collect::<Vec<_>>();
-    assert_eq!(ids(app.all_users()), [a.id(), b2.id(), c.id()], "stable order: first added first");
+    let ids = |users: Vec<gatehouse_client::User>| {
+        users.iter().map(|u| u.id().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(app.all_users()),
+        [a.id(), b2.id(), c.id()],
+        "stable order: first added first"
+    );
     assert_eq!(app.current_user().unwrap(), c);
     app.switch_user(&a).unwrap();
     assert_eq!(app.current_user().unwrap(), a);
-    assert_eq!(ids(app.all_users()), [a.id(), b2.id(), c.id()], "switching does not reorder");
+    assert_eq!(
+        ids(app.all_users()),
+        [a.id(), b2.id(), c.id()],
+        "switching does not reorder"
+    );
 
     b2.log_out().await.unwrap();
     assert_eq!(b2.state(), UserState::LoggedOut);
@@ -113,17 +164,32 @@ async fn three_users_switch_log_out_remove_delete_and_survive_a_restart(b: Backe
     app.delete_user(&d).await.unwrap();
     assert_eq!(d.state(), UserState::Removed);
     assert_eq!(app.current_user().unwrap(), a);
-    t.login(APP, "local-userpass", json!({"username": d_email, "password": PASSWORD})).await.err(401, "InvalidPassword");
+    t.login(
+        APP,
+        "local-userpass",
+        json!({"username": d_email, "password": PASSWORD}),
+    )
+    .await
+    .err(401, "InvalidPassword");
     assert!(d.access_token().is_none(), "a removed user keeps no tokens");
-    a.refresh_profile().await.expect("the active user was not the one deleted");
+    a.refresh_profile()
+        .await
+        .expect("the active user was not the one deleted");
 
     let mut seen = Vec::new();
     while let Ok(e) = events.try_recv() {
         seen.push(e);
     }
-    assert!(seen.contains(&Event::LoggedOut { user_id: b2.id().into(), reason: LogoutReason::Requested }));
-    assert!(seen.contains(&Event::Removed { user_id: c.id().into() }));
-    assert!(seen.contains(&Event::ActiveUserChanged { user_id: Some(a.id().into()) }));
+    assert!(seen.contains(&Event::LoggedOut {
+        user_id: b2.id().into(),
+        reason: LogoutReason::Requested
+    }));
+    assert!(seen.contains(&Event::Removed {
+        user_id: c.id().into()
+    }));
+    assert!(seen.contains(&Event::ActiveUserChanged {
+        user_id: Some(a.id().into())
+    }));
 
     // Restart the App from disk: same users, same states, same active user, usable tokens.
     // Let the background save of the switch land.
@@ -156,10 +222,19 @@ async fn api_keys_round_trip_through_the_sdk(b: Backend) {
     keys.enable(&created.id).await.unwrap();
     keys.delete(&created.id).await.unwrap();
     assert!(keys.fetch_all().await.unwrap().is_empty());
-    assert_eq!(keys.fetch(&created.id).await.unwrap_err().code(), "APIKeyNotFound");
-    assert_eq!(keys.fetch("not-an-id").await.unwrap_err().code(), "InvalidArgument");
+    assert_eq!(
+        keys.fetch(&created.id).await.unwrap_err().code(),
+        "APIKeyNotFound"
+    );
+    assert_eq!(
+        keys.fetch("not-an-id").await.unwrap_err().code(),
+        "InvalidArgument"
+    );
     let anon = app.log_in(Credentials::anonymous()).await.unwrap();
-    assert_eq!(anon.api_keys().create("x").await.unwrap_err().code(), "Forbidden");
+    assert_eq!(
+        anon.api_keys().create("x").await.unwrap_err().code(),
+        "Forbidden"
+    );
 }
 
 async fn email_password_actions_through_the_sdk(b: Backend) {
@@ -169,20 +244,44 @@ async fn email_password_actions_through_the_sdk(b: Backend) {
     let auth = app.email_password_auth();
     let email = unique_email("ep");
     auth.register(&email, PASSWORD).await.unwrap();
-    assert_eq!(app.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap_err().code(), "AuthError");
+    assert_eq!(
+        app.log_in(Credentials::email_password(&email, PASSWORD))
+            .await
+            .unwrap_err()
+            .code(),
+        "AuthError"
+    );
     let seen = t.outbox().len();
     auth.resend_confirmation(&email).await.unwrap();
     let (token, token_id) = t.mailed_token_after(seen, &email, "/confirm").await;
     auth.confirm(&token, &token_id).await.unwrap();
-    app.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap();
+    app.log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
     auth.send_reset_password_email(&email).await.unwrap();
     let (token, token_id) = t.mailed_token(&email, "/reset").await;
-    let weak = auth.reset_password(&token, &token_id, "short").await.unwrap_err();
+    let weak = auth
+        .reset_password(&token, &token_id, "short")
+        .await
+        .unwrap_err();
     assert_eq!(weak.code(), "WeakPassword");
     assert!(weak.to_string().contains("at least"), "{weak}");
-    auth.reset_password(&token, &token_id, "a new passphrase for the sdk").await.unwrap();
-    app.log_in(Credentials::email_password(&email, "a new passphrase for the sdk")).await.unwrap();
-    assert_eq!(auth.retry_custom_confirmation(&email).await.unwrap_err().code(), "NotConfigured");
+    auth.reset_password(&token, &token_id, "a new passphrase for the sdk")
+        .await
+        .unwrap();
+    app.log_in(Credentials::email_password(
+        &email,
+        "a new passphrase for the sdk",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        auth.retry_custom_confirmation(&email)
+            .await
+            .unwrap_err()
+            .code(),
+        "NotConfigured"
+    );
 }
 
 async fn linking_an_anonymous_user(b: Backend) {
@@ -192,14 +291,31 @@ async fn linking_an_anonymous_user(b: Backend) {
     let anon = app.log_in(Credentials::anonymous()).await.unwrap();
     let email = unique_email("link");
     t.register_and_confirm(APP, &email, PASSWORD).await;
-    anon.link_credentials(Credentials::email_password(&email, PASSWORD)).await.unwrap();
-    let types: Vec<_> = anon.identities().iter().map(|i| i.provider_type.clone()).collect();
+    anon.link_credentials(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
+    let types: Vec<_> = anon
+        .identities()
+        .iter()
+        .map(|i| i.provider_type.clone())
+        .collect();
     assert_eq!(types, ["anon-user", "local-userpass"]);
     // Linked: no longer "the anonymous user" to reuse.
     let next = app.log_in(Credentials::anonymous()).await.unwrap();
     assert_ne!(next, anon);
-    assert_eq!(app.log_in(Credentials::email_password(&email, PASSWORD)).await.unwrap(), anon);
-    assert_eq!(anon.link_credentials(Credentials::anonymous()).await.unwrap_err().code(), "InvalidArgument");
+    assert_eq!(
+        app.log_in(Credentials::email_password(&email, PASSWORD))
+            .await
+            .unwrap(),
+        anon
+    );
+    assert_eq!(
+        anon.link_credentials(Credentials::anonymous())
+            .await
+            .unwrap_err()
+            .code(),
+        "InvalidArgument"
+    );
 }
 
 async fn a_hundred_concurrent_calls_on_an_expired_token_refresh_once(b: Backend) {
@@ -218,7 +334,11 @@ async fn a_hundred_concurrent_calls_on_an_expired_token_refresh_once(b: Backend)
         // The server has no functions: each call must reach it (authenticated) and be refused.
         assert_eq!(r.unwrap().unwrap_err().code(), "FunctionNotFound");
     }
-    assert_eq!(t.state().metrics.refreshes.load(Ordering::Relaxed) - before, 1, "exactly one refresh request");
+    assert_eq!(
+        t.state().metrics.refreshes.load(Ordering::Relaxed) - before,
+        1,
+        "exactly one refresh request"
+    );
 }
 
 async fn a_server_outage_keeps_every_token(b: Backend) {
@@ -231,15 +351,27 @@ async fn a_server_outage_keeps_every_token(b: Backend) {
     let err = user.refresh_profile().await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err}");
     assert!(err.is_transient());
-    assert_eq!(user.state(), UserState::LoggedIn, "a network error never logs anyone out");
-    assert!(user.log_out().await.is_err(), "log out needs the server; nothing is dropped meanwhile");
+    assert_eq!(
+        user.state(),
+        UserState::LoggedIn,
+        "a network error never logs anyone out"
+    );
+    assert!(
+        user.log_out().await.is_err(),
+        "log out needs the server; nothing is dropped meanwhile"
+    );
     assert_eq!(user.state(), UserState::LoggedIn);
     // Offline start: the App and its users load without the server.
     let offline = sdk.app(&t).await;
     assert_eq!(offline.current_user().unwrap().id(), user.id());
     t.start_again(|c| c.tokens.access_ttl_secs = 2).await;
     user.refresh_profile().await.unwrap();
-    offline.current_user().unwrap().refresh_profile().await.unwrap();
+    offline
+        .current_user()
+        .unwrap()
+        .refresh_profile()
+        .await
+        .unwrap();
 }
 
 async fn a_revoked_session_logs_the_user_out_with_events(b: Backend) {
@@ -250,18 +382,29 @@ async fn a_revoked_session_logs_the_user_out_with_events(b: Backend) {
     let other = app.log_in(Credentials::anonymous_new()).await.unwrap();
     app.switch_user(&user).unwrap();
     let mut events = app.subscribe();
-    gatehouse_server::admin::set_user_disabled(t.state(), user.id(), true).await.unwrap();
+    gatehouse_server::admin::set_user_disabled(t.state(), user.id(), true)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let err = user.refresh_profile().await.unwrap_err();
     assert!(err.is_invalid_session(), "{err}");
     assert_eq!(user.state(), UserState::LoggedOut);
-    assert_eq!(app.current_user().unwrap(), other, "the active user moves to another logged-in user");
+    assert_eq!(
+        app.current_user().unwrap(),
+        other,
+        "the active user moves to another logged-in user"
+    );
     let mut seen = Vec::new();
     while let Ok(e) = events.try_recv() {
         seen.push(e);
     }
-    assert!(seen.contains(&Event::LoggedOut { user_id: user.id().into(), reason: LogoutReason::SessionEnded }));
-    assert!(seen.contains(&Event::ReauthenticationNeeded { user_id: user.id().into() }));
+    assert!(seen.contains(&Event::LoggedOut {
+        user_id: user.id().into(),
+        reason: LogoutReason::SessionEnded
+    }));
+    assert!(seen.contains(&Event::ReauthenticationNeeded {
+        user_id: user.id().into()
+    }));
     assert!(sdk.keychain_is_empty_for(&t, user.id()));
 }
 
@@ -292,7 +435,9 @@ async fn a_store_key_keeps_accounts_when_the_server_address_changes(b: Backend) 
     let t = TestServer::start(b).await;
     let sdk = Sdk::new();
     let build = |base: String, key: Option<&'static str>| {
-        let mut builder = App::builder(APP).base_url(base).data_dir(sdk.dir.path())
+        let mut builder = App::builder(APP)
+            .base_url(base)
+            .data_dir(sdk.dir.path())
             .secret_storage(SecretStorage::Custom(Arc::new(sdk.keychain.clone())));
         if let Some(k) = key {
             builder = builder.store_key(k);
@@ -303,16 +448,27 @@ async fn a_store_key_keeps_accounts_when_the_server_address_changes(b: Backend) 
     let user = email_login(&t, &first, "storekey").await;
     let moved = t.base.replace("127.0.0.1", "localhost");
     let again = build(moved.clone(), Some("local")).await.unwrap();
-    let found = again.current_user().expect("the account is found under its key");
+    let found = again
+        .current_user()
+        .expect("the account is found under its key");
     assert_eq!(found.id(), user.id());
-    found.refresh_profile().await.expect("and its tokens work at the new address");
+    found
+        .refresh_profile()
+        .await
+        .expect("and its tokens work at the new address");
     let by_address = build(moved, None).await.unwrap();
-    assert!(by_address.all_users().is_empty(), "without the key, accounts are filed by address");
+    assert!(
+        by_address.all_users().is_empty(),
+        "without the key, accounts are filed by address"
+    );
 }
 
 impl Sdk {
     fn keychain_is_empty_for(&self, t: &TestServer, user_id: &str) -> bool {
         use gatehouse_client::store::keychain::{account, Keychain};
-        self.keychain.get(&account(&t.base, APP, user_id)).unwrap().is_none()
+        self.keychain
+            .get(&account(&t.base, APP, user_id))
+            .unwrap()
+            .is_none()
     }
 }

@@ -56,8 +56,20 @@ pub fn test_config(dir: &std::path::Path, database_url: &str) -> Config {
     config.passwords.argon2_iterations = 1;
     config.passwords.insecure_fast_hashing = true;
     config.rate_limits.enabled = false;
-    config.apps.insert(APP.into(), AppConfig { name: "E2E App".into(), ..AppConfig::default() });
-    config.apps.insert(STRICT_APP.into(), AppConfig { strict_app_services_errors: true, ..AppConfig::default() });
+    config.apps.insert(
+        APP.into(),
+        AppConfig {
+            name: "E2E App".into(),
+            ..AppConfig::default()
+        },
+    );
+    config.apps.insert(
+        STRICT_APP.into(),
+        AppConfig {
+            strict_app_services_errors: true,
+            ..AppConfig::default()
+        },
+    );
     config
 }
 
@@ -67,11 +79,19 @@ pub fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
         Backend::Sqlite => format!("sqlite://{}", dir.join("gatehouse.db").display()),
         Backend::Postgres => {
             let admin = std::env::var("GATEHOUSE_TEST_PG_URL").expect(
-                "GATEHOUSE_TEST_PG_URL is not set: the PostgreSQL half of the suite needs a server. \
-                 Run scripts/test.sh, which starts a throwaway PostgreSQL and sets it.");
+                "GATEHOUSE_TEST_PG_URL is not set: the PostgreSQL half of the suite needs a \
+                 server. Run scripts/test.sh, which starts a throwaway PostgreSQL and sets it.",
+            );
             let name = format!("gh_{}", hex_id());
             let status = std::process::Command::new("psql")
-                .args([admin.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", &format!("CREATE DATABASE {name}")])
+                .args([
+                    admin.as_str(),
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    &format!("CREATE DATABASE {name}"),
+                ])
                 .status()
                 .expect("psql runs (apt package postgresql-client)");
             assert!(status.success(), "CREATE DATABASE {name} failed");
@@ -84,8 +104,16 @@ pub fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
 fn hex_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl TestServer {
@@ -100,7 +128,13 @@ impl TestServer {
         tweak(&mut config);
         let server = Server::start(config).await.expect("server starts");
         let base = server.url();
-        TestServer { server: Some(server), base, http: reqwest::Client::new(), dir, database_url }
+        TestServer {
+            server: Some(server),
+            base,
+            http: reqwest::Client::new(),
+            dir,
+            database_url,
+        }
     }
 
     pub fn state(&self) -> &gatehouse_server::AppState {
@@ -121,7 +155,11 @@ impl TestServer {
     /// Starts the server again on the same port, data dir and database.
     pub async fn start_again(&mut self, tweak: impl FnOnce(&mut Config)) {
         let mut config = test_config(self.dir.path(), &self.database_url);
-        config.listen = self.base.trim_start_matches("http://").parse().expect("base is http://ip:port");
+        config.listen = self
+            .base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("base is http://ip:port");
         tweak(&mut config);
         let server = Server::start(config).await.expect("server restarts");
         self.base = server.url();
@@ -130,7 +168,10 @@ impl TestServer {
 
     /// How many users the app has, read from the server's own store.
     pub async fn user_count(&self) -> usize {
-        gatehouse_server::store::users::list(self.state().db.reader(), APP).await.unwrap().len()
+        gatehouse_server::store::users::list(self.state().db.reader(), APP)
+            .await
+            .unwrap()
+            .len()
     }
 
     pub fn api(&self, path: &str) -> String {
@@ -142,7 +183,13 @@ impl TestServer {
     }
 
     /// Sends a request and returns (status, headers, parsed JSON body or Null).
-    pub async fn call(&self, method: Method, url: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.http.request(method, url);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
@@ -154,16 +201,27 @@ impl TestServer {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.unwrap();
-        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        Reply { status, headers, json, raw: bytes.to_vec() }
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Reply {
+            status,
+            headers,
+            json,
+            raw: bytes.to_vec(),
+        }
     }
 
     pub async fn post(&self, app: &str, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, &self.app_path(app, path), None, Some(body)).await
+        self.call(Method::POST, &self.app_path(app, path), None, Some(body))
+            .await
     }
 
     pub async fn login(&self, app: &str, provider: &str, body: Value) -> Reply {
-        self.post(app, &format!("/auth/providers/{provider}/login"), body).await
+        self.post(app, &format!("/auth/providers/{provider}/login"), body)
+            .await
     }
 
     pub async fn anonymous(&self) -> Tokens {
@@ -173,19 +231,43 @@ impl TestServer {
     /// Registers, confirms through the mailed link, and logs in.
     pub async fn email_user(&self, email: &str) -> Tokens {
         self.register_and_confirm(APP, email, PASSWORD).await;
-        Tokens::from(self.login(APP, "local-userpass", json!({"username": email, "password": PASSWORD})).await.ok())
+        Tokens::from(
+            self.login(
+                APP,
+                "local-userpass",
+                json!({"username": email, "password": PASSWORD}),
+            )
+            .await
+            .ok(),
+        )
     }
 
     pub async fn register_and_confirm(&self, app: &str, email: &str, password: &str) {
         let seen = self.outbox().len();
-        self.post(app, "/auth/providers/local-userpass/register", json!({"email": email, "password": password})).await.void();
+        self.post(
+            app,
+            "/auth/providers/local-userpass/register",
+            json!({"email": email, "password": password}),
+        )
+        .await
+        .void();
         let (token, token_id) = self.mailed_token_after(seen, email, "/confirm").await;
-        self.post(app, "/auth/providers/local-userpass/confirm", json!({"token": token, "tokenId": token_id})).await.void();
+        self.post(
+            app,
+            "/auth/providers/local-userpass/confirm",
+            json!({"token": token, "tokenId": token_id}),
+        )
+        .await
+        .void();
     }
 
     pub fn outbox(&self) -> Vec<Value> {
         let path: PathBuf = self.dir.path().join("outbox.jsonl");
-        std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     /// Waits (bounded) for a mail to `to` whose link path ends with `suffix`; returns its
@@ -196,9 +278,18 @@ impl TestServer {
 
     /// Like [`mailed_token`], among the mails after the first `seen` (mail is sent in the
     /// background, so a fresh request's mail may land a moment after its answer).
-    pub async fn mailed_token_after(&self, seen: usize, to: &str, suffix: &str) -> (String, String) {
+    pub async fn mailed_token_after(
+        &self,
+        seen: usize,
+        to: &str,
+        suffix: &str,
+    ) -> (String, String) {
         for _ in 0..100 {
-            if let Some(link) = self.outbox().iter().skip(seen).rev()
+            if let Some(link) = self
+                .outbox()
+                .iter()
+                .skip(seen)
+                .rev()
                 .filter(|m| m["to"] == to)
                 .flat_map(|m| m["links"].as_array().cloned().unwrap_or_default())
                 .filter_map(|l| l.as_str().map(str::to_string))
@@ -208,18 +299,29 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("no mail to {to} with a {suffix} link in the outbox: {:?}", self.outbox());
+        panic!(
+            "no mail to {to} with a {suffix} link in the outbox: {:?}",
+            self.outbox()
+        );
     }
 
     pub async fn mails_to(&self, to: &str) -> Vec<Value> {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        self.outbox().into_iter().filter(|m| m["to"] == to).collect()
+        self.outbox()
+            .into_iter()
+            .filter(|m| m["to"] == to)
+            .collect()
     }
 }
 
 pub fn token_of(link: &str) -> (String, String) {
     let url = reqwest::Url::parse(link).unwrap();
-    let get = |k: &str| url.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.to_string()).unwrap();
+    let get = |k: &str| {
+        url.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.to_string())
+            .unwrap()
+    };
     (get("token"), get("tokenId"))
 }
 
@@ -235,7 +337,12 @@ impl Reply {
     /// Asserts a 2xx JSON answer and returns its body.
     #[track_caller]
     pub fn ok(self) -> Value {
-        assert!(self.status.is_success(), "expected success, got {} {}", self.status, self.json);
+        assert!(
+            self.status.is_success(),
+            "expected success, got {} {}",
+            self.status,
+            self.json
+        );
         self.json
     }
 
@@ -251,7 +358,10 @@ impl Reply {
     #[track_caller]
     pub fn err(self, status: u16, code: &str) -> Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.json);
-        assert_eq!(self.headers.get("content-type").unwrap(), "application/json");
+        assert_eq!(
+            self.headers.get("content-type").unwrap(),
+            "application/json"
+        );
         assert_eq!(self.json["error_code"], code, "body: {}", self.json);
         assert!(self.json["error"].as_str().is_some_and(|e| !e.is_empty()));
         assert!(self.json.get("link").is_some());

@@ -147,14 +147,18 @@ mod tests {
         fn the_callback_parser_accepts_only_single_valued_bounded_addresses(
             raw in prop_oneof![
                 any::<String>(),
-                "gatehouse://auth/callback\\?((state|code|error|x|%73tate)=[a-z0-9%&=]{0,12}&?){0,6}",
+                concat!(
+                    "gatehouse://auth/callback\\?",
+                    "((state|code|error|x|%73tate)=[a-z0-9%&=]{0,12}&?){0,6}"
+                ),
                 "[a-z]{1,10}://[a-z.]{0,12}/[ -~]{0,40}",
             ]
         ) {
             if let Ok(parsed) = CallbackUrl::parse(&raw) {
                 prop_assert!(raw.len() <= MAX_CALLBACK_URL_BYTES);
                 let url = reqwest::Url::parse(&raw).unwrap();
-                let mut names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+                let mut names: Vec<String> =
+                    url.query_pairs().map(|(k, _)| k.into_owned()).collect();
                 let all = names.len();
                 names.sort();
                 names.dedup();

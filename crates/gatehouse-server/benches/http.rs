@@ -21,6 +21,9 @@
 //! Without the `--bench` flag (`cargo test --benches`) it runs a short smoke pass instead.
 //! See docs/benchmarks.md for what each row means and the figures measured so far.
 
+// A benchmark is a test harness: a failed setup step should stop it loudly (Cargo.toml lints).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -74,7 +77,11 @@ impl Daemon {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().expect("local addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .expect("local addr")
+        .port()
 }
 
 fn write_config(dir: &Path, port: u16) -> PathBuf {
@@ -102,7 +109,10 @@ auto_confirm = true
 }
 
 async fn start_daemon(http: &reqwest::Client) -> (Daemon, String) {
-    let dir = tempfile::Builder::new().prefix("gatehouse-bench-").tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("gatehouse-bench-")
+        .tempdir()
+        .expect("temp dir");
     let port = free_port();
     let config = write_config(dir.path(), port);
     let log = dir.path().join("gatehoused.log");
@@ -124,16 +134,27 @@ async fn start_daemon(http: &reqwest::Client) -> (Daemon, String) {
             }
         }
         if let Ok(Some(status)) = daemon.child.try_wait() {
-            panic!("gatehoused exited during startup ({status}); its log:\n{}", daemon.log_tail());
+            panic!(
+                "gatehoused exited during startup ({status}); its log:\n{}",
+                daemon.log_tail()
+            );
         }
         if Instant::now() > deadline {
-            panic!("gatehoused not ready after 30 s; its log:\n{}", daemon.log_tail());
+            panic!(
+                "gatehoused not ready after 30 s; its log:\n{}",
+                daemon.log_tail()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-async fn post(http: &reqwest::Client, url: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = http.post(url);
     if let Some(token) = bearer {
         req = req.bearer_auth(token);
@@ -141,10 +162,16 @@ async fn post(http: &reqwest::Client, url: &str, bearer: Option<&str>, body: Opt
     if let Some(body) = body {
         req = req.json(&body);
     }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
     let status = resp.status().as_u16();
     let bytes = resp.bytes().await.unwrap_or_default();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[track_caller]
@@ -176,7 +203,9 @@ impl Request {
             req = req.bearer_auth(token);
         }
         if let Some(body) = &self.body {
-            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
         }
         req
     }
@@ -219,10 +248,14 @@ const USER_HZ: f64 = 100.0;
 
 fn proc_stat(pid: &str) -> Option<ProcStat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the ")" that ends the command name: state is field 3; minflt 10, utime 14, stime 15.
+    // Fields after the ")" that ends the command name: state is field 3; minflt 10, utime 14, stime
+    // 15.
     let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
-    Some(ProcStat { ticks: field(14)? + field(15)?, minflt: field(10)? })
+    Some(ProcStat {
+        ticks: field(14)? + field(15)?,
+        minflt: field(10)?,
+    })
 }
 
 fn cpu_us_per_op(before: ProcStat, after: ProcStat, ops: u64) -> f64 {
@@ -247,17 +280,30 @@ impl Outcome {
         if !self.timed || self.first_third < 20 {
             return "-".into();
         }
-        format!("{:+.0}%", (self.last_third as f64 / self.first_third as f64 - 1.0) * 100.0)
+        format!(
+            "{:+.0}%",
+            (self.last_third as f64 / self.first_third as f64 - 1.0) * 100.0
+        )
     }
 }
 
-async fn run(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize, stop: Stop) -> Outcome {
+async fn run(
+    http: &reqwest::Client,
+    request: &Arc<Request>,
+    concurrency: usize,
+    stop: Stop,
+) -> Outcome {
     let start = Instant::now();
     let issued = Arc::new(AtomicU64::new(0));
     let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let mut tasks = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let (http, request, issued, first_error) = (http.clone(), request.clone(), issued.clone(), first_error.clone());
+        let (http, request, issued, first_error) = (
+            http.clone(),
+            request.clone(),
+            issued.clone(),
+            first_error.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             // (completion offset since start, latency), both in microseconds.
             let mut done: Vec<(u64, u32)> = Vec::new();
@@ -274,17 +320,25 @@ async fn run(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize,
                         let status = resp.status();
                         match resp.bytes().await {
                             Ok(_) if status.is_success() => None,
-                            Ok(body) => Some(format!("{status} {}", String::from_utf8_lossy(&body))),
+                            Ok(body) => {
+                                Some(format!("{status} {}", String::from_utf8_lossy(&body)))
+                            }
                             Err(e) => Some(format!("{status}, reading the body failed: {e}")),
                         }
                     }
                     Err(e) => Some(format!("request failed: {e}")),
                 };
                 match failure {
-                    None => done.push((start.elapsed().as_micros() as u64, t0.elapsed().as_micros() as u32)),
+                    None => done.push((
+                        start.elapsed().as_micros() as u64,
+                        t0.elapsed().as_micros() as u32,
+                    )),
                     Some(message) => {
                         errors += 1;
-                        first_error.lock().expect("not poisoned").get_or_insert(message);
+                        first_error
+                            .lock()
+                            .expect("not poisoned")
+                            .get_or_insert(message);
                     }
                 }
             }
@@ -305,14 +359,31 @@ async fn run(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize,
     let mut latencies_us: Vec<u32> = done.iter().map(|(_, l)| *l).collect();
     latencies_us.sort_unstable();
     let first_error = first_error.lock().expect("not poisoned").take();
-    Outcome { ok: latencies_us.len() as u64, errors, first_error, latencies_us, elapsed,
-        timed: matches!(stop, Stop::After(_)), first_third, last_third, cost: None }
+    Outcome {
+        ok: latencies_us.len() as u64,
+        errors,
+        first_error,
+        latencies_us,
+        elapsed,
+        timed: matches!(stop, Stop::After(_)),
+        first_third,
+        last_third,
+        cost: None,
+    }
 }
 
 /// Opens connections and warms caches, then measures.
-async fn measure(http: &reqwest::Client, request: &Arc<Request>, concurrency: usize, stop: Stop, server: u32) -> Outcome {
+async fn measure(
+    http: &reqwest::Client,
+    request: &Arc<Request>,
+    concurrency: usize,
+    stop: Stop,
+    server: u32,
+) -> Outcome {
     let warmup = match stop {
-        Stop::After(d) => Stop::After((d / 10).clamp(Duration::from_millis(50), Duration::from_millis(500))),
+        Stop::After(d) => {
+            Stop::After((d / 10).clamp(Duration::from_millis(50), Duration::from_millis(500)))
+        }
         Stop::Count(_) => Stop::Count(concurrency.min(4) as u64),
     };
     let _ = run(http, request, concurrency, warmup).await;
@@ -353,7 +424,8 @@ impl HashRate {
 /// Argon2id with the server's parameters on `threads` OS threads for `duration`: the pure cost of
 /// the algorithm, each thread reusing one block array (no allocation or page faults per hash).
 fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
-    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, Some(ARGON2_OUT)).expect("valid parameters");
+    let params =
+        Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, Some(ARGON2_OUT)).expect("valid parameters");
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let before = proc_stat("self");
     let start = Instant::now();
@@ -371,7 +443,14 @@ fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
                         salt[..8].copy_from_slice(&n.to_le_bytes());
                         salt[8] = i as u8;
                         let t0 = Instant::now();
-                        argon2.hash_password_into_with_memory(PASSWORD.as_bytes(), &salt, &mut out, &mut blocks).expect("argon2 hashes");
+                        argon2
+                            .hash_password_into_with_memory(
+                                PASSWORD.as_bytes(),
+                                &salt,
+                                &mut out,
+                                &mut blocks,
+                            )
+                            .expect("argon2 hashes");
                         latencies.push(t0.elapsed().as_micros() as u32);
                         n += 1;
                     }
@@ -380,7 +459,10 @@ fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("hash thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("hash thread"))
+            .collect()
     });
     let elapsed = start.elapsed();
     let mut latencies_us: Vec<u32> = per_thread.into_iter().flatten().collect();
@@ -391,7 +473,12 @@ fn raw_argon2(threads: usize, duration: Duration) -> HashRate {
         client_cpu_us: cpu_us_per_op(b, a, hashes),
         faults: (a.minflt - b.minflt) as f64 / hashes as f64,
     });
-    HashRate { hashes, elapsed, latencies_us, cost }
+    HashRate {
+        hashes,
+        elapsed,
+        latencies_us,
+        cost,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,7 +498,13 @@ struct Row {
 }
 
 impl Row {
-    fn from_outcome(operation: &str, concurrency: usize, o: &Outcome, target: &str, verdict: &str) -> Row {
+    fn from_outcome(
+        operation: &str,
+        concurrency: usize,
+        o: &Outcome,
+        target: &str,
+        verdict: &str,
+    ) -> Row {
         Row {
             operation: operation.into(),
             concurrency: concurrency.to_string(),
@@ -432,20 +525,47 @@ fn print_row(r: &Row) {
         Some(v) if v.is_finite() => format!("{v:.0}"),
         _ => "-".into(),
     };
-    println!("{:<30} {:>4} {:>9.1} {:>8.2} {:>8.2} {:>6} {:>6} {:>8} {:>8} {:>7}  {:<26} {}",
-        r.operation, r.concurrency, r.rate, r.p50, r.p99, r.errors, r.drift,
-        num(r.cost.map(|c| c.server_cpu_us)), num(r.cost.map(|c| c.client_cpu_us)), num(r.cost.map(|c| c.faults)),
-        r.target, r.verdict);
+    println!(
+        "{:<30} {:>4} {:>9.1} {:>8.2} {:>8.2} {:>6} {:>6} {:>8} {:>8} {:>7}  {:<26} {}",
+        r.operation,
+        r.concurrency,
+        r.rate,
+        r.p50,
+        r.p99,
+        r.errors,
+        r.drift,
+        num(r.cost.map(|c| c.server_cpu_us)),
+        num(r.cost.map(|c| c.client_cpu_us)),
+        num(r.cost.map(|c| c.faults)),
+        r.target,
+        r.verdict
+    );
 }
 
 fn print_header() {
-    println!("{:<30} {:>4} {:>9} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>7}  {:<26} verdict",
-        "operation", "conc", "ops/s", "p50 ms", "p99 ms", "errors", "drift", "srv µs", "cli µs", "flt/op", "target");
+    println!(
+        "{:<30} {:>4} {:>9} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>7}  {:<26} verdict",
+        "operation",
+        "conc",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "drift",
+        "srv µs",
+        "cli µs",
+        "flt/op",
+        "target"
+    );
     println!("{}", "-".repeat(136));
 }
 
 fn verdict(ok: bool) -> &'static str {
-    if ok { "meets" } else { "below" }
+    if ok {
+        "meets"
+    } else {
+        "below"
+    }
 }
 
 fn at_least(rate: f64, min: f64) -> &'static str {
@@ -454,14 +574,17 @@ fn at_least(rate: f64, min: f64) -> &'static str {
 
 /// The file system holding `path` (longest mount point that is a prefix of it), from /proc/mounts.
 fn filesystem_of(path: &Path) -> String {
-    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else { return "unknown".into() };
+    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else {
+        return "unknown".into();
+    };
     let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     mounts
         .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             let (device, mount, fs) = (f.next()?, f.next()?, f.next()?);
-            path.starts_with(mount).then(|| (mount.len(), format!("{fs} ({device} on {mount})")))
+            path.starts_with(mount)
+                .then(|| (mount.len(), format!("{fs} ({device} on {mount})")))
         })
         .max_by_key(|(len, _)| *len)
         .map(|(_, s)| s)
@@ -471,7 +594,12 @@ fn filesystem_of(path: &Path) -> String {
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -483,7 +611,12 @@ fn load_average() -> String {
 
 fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
     let value = std::env::var(name).ok()?;
-    Some(value.trim().parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a number")))
+    Some(
+        value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?} is not a number")),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,8 +624,14 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: then only a smoke pass.
     let full = std::env::args().any(|a| a == "--bench");
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build().expect("runtime");
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(bench(full, cores));
 }
 
@@ -508,7 +647,10 @@ async fn bench(full: bool, cores: usize) {
     };
 
     let only = std::env::var("GATEHOUSE_BENCH_ONLY").ok();
-    let selected = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|s| s.trim() == name));
+    let selected = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|s| s.trim() == name))
+    };
 
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -520,34 +662,107 @@ async fn bench(full: bool, cores: usize) {
         .expect("HTTP client");
     let (mut daemon, base) = start_daemon(&http).await;
     let server_pid = daemon.child.id();
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    println!("gatehouse HTTP benchmark{}", if full { "" } else { " (SMOKE PASS: run with `cargo bench` for real figures)" });
-    println!("  machine:   {cores} cores (available_parallelism), CPU {}", cpu_model());
-    println!("  load avg:  {} (other work on the machine skews every figure)", load_average());
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    println!(
+        "gatehouse HTTP benchmark{}",
+        if full {
+            ""
+        } else {
+            " (SMOKE PASS: run with `cargo bench` for real figures)"
+        }
+    );
+    println!(
+        "  machine:   {cores} cores (available_parallelism), CPU {}",
+        cpu_model()
+    );
+    println!(
+        "  load avg:  {} (other work on the machine skews every figure)",
+        load_average()
+    );
     println!("  profile:   {profile} (bench binary and {BIN})");
-    println!("  server:    {base}, SQLite (WAL, synchronous=FULL) in {}", daemon.dir.path().display());
+    println!(
+        "  server:    {base}, SQLite (WAL, synchronous=FULL) in {}",
+        daemon.dir.path().display()
+    );
     println!("  data fs:   {}", filesystem_of(daemon.dir.path()));
-    println!("  argon2id:  m={ARGON2_M_KIB} KiB, t={ARGON2_T}, p={ARGON2_P}, {ARGON2_OUT}-byte output (production defaults)");
-    println!("  timed runs {secs} s each after a short warm-up; client and server share the machine's cores");
+    println!(
+        "  argon2id:  m={ARGON2_M_KIB} KiB, t={ARGON2_T}, p={ARGON2_P}, {ARGON2_OUT}-byte \
+         output (production defaults)"
+    );
+    println!(
+        "  timed runs {secs} s each after a short warm-up; client and server share the \
+         machine's cores"
+    );
     println!();
 
     // Setup: one confirmed email/password user, its session, one API key.
     let app = format!("{base}/api/client/v2.0/app/{APP}");
-    expect("register", post(&http, &format!("{app}/auth/providers/local-userpass/register"), None,
-        Some(json!({"email": EMAIL, "password": PASSWORD}))).await, 204);
-    let login = expect("password login", post(&http, &format!("{app}/auth/providers/local-userpass/login"), None,
-        Some(json!({"username": EMAIL, "password": PASSWORD}))).await, 200);
-    let refresh_token = login["refresh_token"].as_str().expect("refresh_token in the login answer").to_string();
-    let key = expect("create API key", post(&http, &format!("{base}/api/client/v2.0/auth/api_keys"), Some(&refresh_token),
-        Some(json!({"name": "bench"}))).await, 201);
-    let key = key["key"].as_str().map(str::to_string).unwrap_or_else(|| panic!("no key in the answer: {key}"));
+    expect(
+        "register",
+        post(
+            &http,
+            &format!("{app}/auth/providers/local-userpass/register"),
+            None,
+            Some(json!({"email": EMAIL, "password": PASSWORD})),
+        )
+        .await,
+        204,
+    );
+    let login = expect(
+        "password login",
+        post(
+            &http,
+            &format!("{app}/auth/providers/local-userpass/login"),
+            None,
+            Some(json!({"username": EMAIL, "password": PASSWORD})),
+        )
+        .await,
+        200,
+    );
+    let refresh_token = login["refresh_token"]
+        .as_str()
+        .expect("refresh_token in the login answer")
+        .to_string();
+    let key = expect(
+        "create API key",
+        post(
+            &http,
+            &format!("{base}/api/client/v2.0/auth/api_keys"),
+            Some(&refresh_token),
+            Some(json!({"name": "bench"})),
+        )
+        .await,
+        201,
+    );
+    let key = key["key"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no key in the answer: {key}"));
 
-    let refresh = Arc::new(Request { url: format!("{base}/api/client/v2.0/auth/session"), bearer: Some(refresh_token), body: None });
-    let api_key = Arc::new(Request { url: format!("{app}/auth/providers/api-key/login"), bearer: None,
-        body: Some(json!({"key": key}).to_string()) });
-    let anonymous = Arc::new(Request { url: format!("{app}/auth/providers/anon-user/login"), bearer: None, body: Some("{}".into()) });
-    let password = Arc::new(Request { url: format!("{app}/auth/providers/local-userpass/login"), bearer: None,
-        body: Some(json!({"username": EMAIL, "password": PASSWORD}).to_string()) });
+    let refresh = Arc::new(Request {
+        url: format!("{base}/api/client/v2.0/auth/session"),
+        bearer: Some(refresh_token),
+        body: None,
+    });
+    let api_key = Arc::new(Request {
+        url: format!("{app}/auth/providers/api-key/login"),
+        bearer: None,
+        body: Some(json!({"key": key}).to_string()),
+    });
+    let anonymous = Arc::new(Request {
+        url: format!("{app}/auth/providers/anon-user/login"),
+        bearer: None,
+        body: Some("{}".into()),
+    });
+    let password = Arc::new(Request {
+        url: format!("{app}/auth/providers/local-userpass/login"),
+        bearer: None,
+        body: Some(json!({"username": EMAIL, "password": PASSWORD}).to_string()),
+    });
 
     // (position in the printed table, row): the table follows the order of the requirements,
     // the runs do not.
@@ -559,14 +774,24 @@ async fn bench(full: bool, cores: usize) {
         }
     };
     let timed = [
-        ("refresh (POST /auth/session)", &refresh, ">= 15,000/s", 15_000.0),
+        (
+            "refresh (POST /auth/session)",
+            &refresh,
+            ">= 15,000/s",
+            15_000.0,
+        ),
         ("api-key login", &api_key, ">= 5,000/s", 5_000.0),
         ("anonymous login", &anonymous, ">= 3,000/s", 3_000.0),
     ];
     // Refresh runs first: email/password and API-key logins open sessions for the same user, and
     // beyond `sessions_per_user` (50) the oldest one (the one refreshed here) is evicted. Then
     // email/password logins, before the API-key logins leave thousands of sessions on the user.
-    for (position, step) in [(0, "refresh"), (3, "password"), (1, "api-key"), (2, "anonymous")] {
+    for (position, step) in [
+        (0, "refresh"),
+        (3, "password"),
+        (1, "api-key"),
+        (2, "anonymous"),
+    ] {
         if !selected(step) {
             continue;
         }
@@ -575,34 +800,61 @@ async fn bench(full: bool, cores: usize) {
             for (i, (concurrency, threads)) in [(1, 1), (HIGH, cores)].into_iter().enumerate() {
                 eprintln!("measuring raw argon2id on {threads} thread(s) ...");
                 let raw = raw_argon2(threads, duration);
-                rows.push((position + 2 * i, Row {
-                    operation: "raw argon2id hash (in-process)".into(),
-                    concurrency: format!("{threads}t"),
-                    rate: raw.rate(),
-                    p50: raw.percentile_ms(50.0),
-                    p99: raw.percentile_ms(99.0),
-                    errors: "-".into(),
-                    drift: "-".into(),
-                    cost: raw.cost,
-                    target: "reference".into(),
-                    verdict: String::new(),
-                }));
+                rows.push((
+                    position + 2 * i,
+                    Row {
+                        operation: "raw argon2id hash (in-process)".into(),
+                        concurrency: format!("{threads}t"),
+                        rate: raw.rate(),
+                        p50: raw.percentile_ms(50.0),
+                        p99: raw.percentile_ms(99.0),
+                        errors: "-".into(),
+                        drift: "-".into(),
+                        cost: raw.cost,
+                        target: "reference".into(),
+                        verdict: String::new(),
+                    },
+                ));
                 let n = password_logins(concurrency);
-                eprintln!("measuring email/password login at concurrency {concurrency} ({n} logins) ...");
+                eprintln!(
+                    "measuring email/password login at concurrency {concurrency} ({n} logins) ..."
+                );
                 let o = measure(&http, &password, concurrency, Stop::Count(n), server_pid).await;
                 note_error(format!("email/password login c={concurrency}"), &o);
                 let pct = o.rate() / raw.rate() * 100.0;
-                let target = format!("{pct:.0}% of raw ({threads} thread{})", if threads == 1 { "" } else { "s" });
-                rows.push((position + 2 * i + 1, Row::from_outcome("email/password login", concurrency, &o, &target, verdict(pct >= 90.0))));
+                let target = format!(
+                    "{pct:.0}% of raw ({threads} thread{})",
+                    if threads == 1 { "" } else { "s" }
+                );
+                rows.push((
+                    position + 2 * i + 1,
+                    Row::from_outcome(
+                        "email/password login",
+                        concurrency,
+                        &o,
+                        &target,
+                        verdict(pct >= 90.0),
+                    ),
+                ));
             }
             continue;
         }
         let (name, request, target, min) = timed[position];
         for concurrency in [1, HIGH] {
             eprintln!("measuring {name} at concurrency {concurrency} ...");
-            let o = measure(&http, request, concurrency, Stop::After(duration), server_pid).await;
+            let o = measure(
+                &http,
+                request,
+                concurrency,
+                Stop::After(duration),
+                server_pid,
+            )
+            .await;
             note_error(format!("{name} c={concurrency}"), &o);
-            rows.push((position, Row::from_outcome(name, concurrency, &o, target, at_least(o.rate(), min))));
+            rows.push((
+                position,
+                Row::from_outcome(name, concurrency, &o, target, at_least(o.rate(), min)),
+            ));
         }
     }
     rows.sort_by_key(|(position, _)| *position);
@@ -614,11 +866,26 @@ async fn bench(full: bool, cores: usize) {
         print_row(r);
     }
     println!();
-    println!("ops/s counts successful (2xx) answers only; p50/p99 are their latencies. drift: rate in the last third");
-    println!("of the run vs the first third. srv µs / cli µs: CPU time per operation of gatehoused / of this process");
-    println!("(the HTTP client; on raw rows the hashing itself). flt/op: minor page faults per operation in the process");
-    println!("doing the work. Targets: refresh >= 15,000/s, API-key login >= 5,000/s, anonymous login >= 3,000/s,");
-    println!("email/password login within 10% of the raw Argon2id rate (concurrency 1 vs 1 thread, concurrency {HIGH}");
+    println!(
+        "ops/s counts successful (2xx) answers only; p50/p99 are their latencies. drift: \
+         rate in the last third"
+    );
+    println!(
+        "of the run vs the first third. srv µs / cli µs: CPU time per operation of \
+         gatehoused / of this process"
+    );
+    println!(
+        "(the HTTP client; on raw rows the hashing itself). flt/op: minor page faults per \
+         operation in the process"
+    );
+    println!(
+        "doing the work. Targets: refresh >= 15,000/s, API-key login >= 5,000/s, anonymous \
+         login >= 3,000/s,"
+    );
+    println!(
+        "email/password login within 10% of the raw Argon2id rate (concurrency 1 vs 1 \
+         thread, concurrency {HIGH}"
+    );
     println!("vs {cores} threads). Informational only: nothing here fails on a figure.");
     println!("load average at the end: {}", load_average());
     if !errors.is_empty() {
@@ -630,7 +897,10 @@ async fn bench(full: bool, cores: usize) {
     }
     if !server_alive {
         println!();
-        println!("gatehoused exited during the run; its log:\n{}", daemon.log_tail());
+        println!(
+            "gatehoused exited during the run; its log:\n{}",
+            daemon.log_tail()
+        );
     }
     drop(daemon);
 }

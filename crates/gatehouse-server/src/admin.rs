@@ -23,18 +23,29 @@ fn err(e: ApiError) -> anyhow::Error {
     anyhow::anyhow!(e.message)
 }
 
-pub async fn create_server_key(state: &AppState, app_id: &str, name: &str) -> anyhow::Result<ApiKey> {
-    crate::providers::api_key::create_server_key(state, app_id, name).await.map_err(err)
+pub async fn create_server_key(
+    state: &AppState,
+    app_id: &str,
+    name: &str,
+) -> anyhow::Result<ApiKey> {
+    crate::providers::api_key::create_server_key(state, app_id, name)
+        .await
+        .map_err(err)
 }
 
 pub async fn list_server_keys(state: &AppState, app_id: &str) -> anyhow::Result<Vec<ApiKey>> {
     state.app(app_id).map_err(err)?;
-    Ok(api_keys::list_kind(state.db.reader(), app_id, "server").await?.iter().map(|k| k.to_wire()).collect())
+    Ok(api_keys::list_kind(state.db.reader(), app_id, "server")
+        .await?
+        .iter()
+        .map(|k| k.to_wire())
+        .collect())
 }
 
 /// Deletes a server key together with the server user it logs in as (ending its sessions).
 pub async fn revoke_server_key(state: &AppState, key_id: &str) -> anyhow::Result<()> {
-    let key = api_keys::get(state.db.reader(), key_id).await?
+    let key = api_keys::get(state.db.reader(), key_id)
+        .await?
         .filter(|k| k.kind == "server")
         .ok_or_else(|| anyhow::anyhow!("no server API key with id {key_id}"))?;
     users::delete(state.db.writer(), &key.user_id).await?;
@@ -47,7 +58,11 @@ pub async fn list_users(state: &AppState, app_id: &str) -> anyhow::Result<Vec<Us
     for user in users::list(state.db.reader(), app_id).await? {
         let identities = users::identities(state.db.reader(), &user.id).await?;
         out.push(UserSummary {
-            email: user.data.get("email").and_then(|e| e.as_str()).map(str::to_string),
+            email: user
+                .data
+                .get("email")
+                .and_then(|e| e.as_str())
+                .map(str::to_string),
             id: user.id,
             user_type: user.user_type,
             disabled: user.disabled,
@@ -59,9 +74,16 @@ pub async fn list_users(state: &AppState, app_id: &str) -> anyhow::Result<Vec<Us
 }
 
 /// Disables (and ends every session of) a user, or enables it again.
-pub async fn set_user_disabled(state: &AppState, user_id: &str, disabled: bool) -> anyhow::Result<()> {
+pub async fn set_user_disabled(
+    state: &AppState,
+    user_id: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
     let mut tx = state.db.writer().begin().await?;
-    anyhow::ensure!(users::set_disabled(&mut *tx, user_id, disabled).await?, "no user with id {user_id}");
+    anyhow::ensure!(
+        users::set_disabled(&mut *tx, user_id, disabled).await?,
+        "no user with id {user_id}"
+    );
     if disabled {
         sessions::revoke_user(&mut *tx, user_id, None, "user disabled", state.now()).await?;
     }

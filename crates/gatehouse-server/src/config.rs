@@ -10,7 +10,9 @@ use serde::Deserialize;
 use crate::Secret;
 
 mod external;
-pub use external::{ClaimMapping, CustomTokenConfig, OAuthClientConfig, OutboundConfig, WebhookConfig};
+pub use external::{
+    ClaimMapping, CustomTokenConfig, OAuthClientConfig, OutboundConfig, WebhookConfig,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +36,8 @@ pub struct Config {
     pub sms: Option<SmsConfig>,
     /// Calls to JWKS endpoints, webhooks and OAuth providers.
     pub outbound: OutboundConfig,
+    /// Browser origins allowed to call this server (CORS).
+    pub cors: CorsConfig,
     /// Apps served by this server, keyed by app id.
     pub apps: BTreeMap<String, AppConfig>,
 }
@@ -41,7 +45,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: "127.0.0.1:9090".parse().expect("valid default"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             public_url: None,
             database_url: None,
             data_dir: PathBuf::from("gatehouse-data"),
@@ -52,8 +56,36 @@ impl Default for Config {
             smtp: None,
             sms: None,
             outbound: OutboundConfig::default(),
+            cors: CorsConfig::default(),
             apps: BTreeMap::new(),
         }
+    }
+}
+
+/// CORS: the browser origins (`scheme://host[:port]`, exactly as browsers send them) that get
+/// `Access-Control-Allow-Origin` with credentials. None by default: clients that are not web
+/// pages (the SDKs, Node's realm-web, the desktop app) send no `Origin` and need none.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    pub allowed_origins: Vec<String>,
+}
+
+impl CorsConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        for origin in &self.allowed_origins {
+            let serialized = url::Url::parse(origin)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|u| u.origin().ascii_serialization());
+            anyhow::ensure!(
+                serialized.as_deref() == Some(origin.as_str()),
+                "cors.allowed_origins: {origin:?} is not an origin; write it as a browser sends \
+                 it, e.g. \"https://app.example.com\" (scheme, lower-case host, port only when \
+                 not the default, no path or trailing slash; \"*\" is not allowed)"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -158,9 +190,37 @@ pub struct RateLimitConfig {
     pub email_send: Bucket,
     pub refresh: Bucket,
     pub anonymous: Bucket,
+    /// Confirm, reset, phone confirm and phone reset (tokens and codes redeemed).
+    pub redeem: Bucket,
     /// Consecutive failed logins after which an account is soft-locked for `lockout_window_secs`.
     pub lockout_after: i64,
     pub lockout_window_secs: i64,
+    /// Budgets against SMS pumping, registration texts included.
+    pub sms: SmsBudget,
+}
+
+/// How many texts may go out (security.md S-29), on top of the fixed one per number per minute
+/// and five per number per hour. A request over a budget gets 429 with `Retry-After` before the
+/// number is looked up (a registration's text is just not sent).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsBudget {
+    /// Texts requested from one client address (IPv6: its /64) per rolling hour.
+    pub per_ip_hourly: u32,
+    /// Texts to one number per rolling 24 hours.
+    pub per_number_daily: u32,
+    /// Texts from the whole server per rolling 24 hours.
+    pub global_daily: u32,
+}
+
+impl Default for SmsBudget {
+    fn default() -> Self {
+        SmsBudget {
+            per_ip_hourly: 5,
+            per_number_daily: 10,
+            global_daily: 1000,
+        }
+    }
 }
 
 impl Default for RateLimitConfig {
@@ -168,13 +228,33 @@ impl Default for RateLimitConfig {
         RateLimitConfig {
             enabled: true,
             trusted_proxies: Vec::new(),
-            login: Bucket { capacity: 30, period_secs: 300 },
-            register: Bucket { capacity: 30, period_secs: 300 },
-            email_send: Bucket { capacity: 30, period_secs: 300 },
-            refresh: Bucket { capacity: 150, period_secs: 300 },
-            anonymous: Bucket { capacity: 30, period_secs: 3600 },
+            login: Bucket {
+                capacity: 30,
+                period_secs: 300,
+            },
+            register: Bucket {
+                capacity: 30,
+                period_secs: 300,
+            },
+            email_send: Bucket {
+                capacity: 30,
+                period_secs: 300,
+            },
+            refresh: Bucket {
+                capacity: 150,
+                period_secs: 300,
+            },
+            anonymous: Bucket {
+                capacity: 30,
+                period_secs: 3600,
+            },
+            redeem: Bucket {
+                capacity: 30,
+                period_secs: 300,
+            },
             lockout_after: 100,
             lockout_window_secs: 24 * 3600,
+            sms: SmsBudget::default(),
         }
     }
 }
@@ -242,13 +322,18 @@ pub struct PhoneConfig {
 
 impl Default for PhoneConfig {
     fn default() -> Self {
-        PhoneConfig { allowed_countries: Vec::new(), require_confirmation: true }
+        PhoneConfig {
+            allowed_countries: Vec::new(),
+            require_confirmation: true,
+        }
     }
 }
 
 impl PhoneConfig {
     pub fn allows(&self, country: &str) -> bool {
-        self.allowed_countries.iter().any(|c| c == "*" || c.eq_ignore_ascii_case(country))
+        self.allowed_countries
+            .iter()
+            .any(|c| c == "*" || c.eq_ignore_ascii_case(country))
     }
 }
 
@@ -265,8 +350,10 @@ pub struct AppConfig {
     pub strict_app_services_errors: bool,
     pub userpass: UserpassConfig,
     pub phone: PhoneConfig,
-    /// Where magic-link pages may hand their code to: exact URIs (e.g. `gatehouse://auth/callback`
-    /// for the desktop app). Loopback `http://127.0.0.1:<any port>/…` is always allowed (RFC 8252).
+    /// Where magic-link pages and browser sign-ins may hand their code to: exact URIs (e.g.
+    /// `gatehouse://auth/callback` for the desktop app). A loopback entry (`http://127.0.0.1/cb`,
+    /// `http://[::1]/cb`) allows that path on any port (RFC 8252 §7.3); loopback redirects are
+    /// refused unless one is registered.
     pub redirect_uris: Vec<String>,
     /// Answer realm-web's OAuth popup (`_baas_ua` in the fragment, tokens in the URL) for
     /// exact-match `https` redirect URIs. Off by default: the code + PKCE flow is the safe one.
@@ -305,7 +392,11 @@ impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             name: String::new(),
-            providers: vec!["anon-user".into(), "local-userpass".into(), "api-key".into()],
+            providers: vec![
+                "anon-user".into(),
+                "local-userpass".into(),
+                "api-key".into(),
+            ],
             strict_app_services_errors: false,
             userpass: UserpassConfig::default(),
             phone: PhoneConfig::default(),
@@ -344,68 +435,139 @@ impl Config {
     pub fn load_file(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {} is not valid: {e}", path.display()))
+        toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("config file {} is not valid: {e}", path.display()))
     }
 
     /// A ready local setup: one app with anonymous, email/password and API-key providers, mail to
     /// the dev outbox.
     pub fn apply_dev_defaults(&mut self) {
         self.apps.entry(DEV_APP_ID.to_string()).or_insert_with(|| {
-            let mut app = AppConfig { name: "Gatehouse (dev)".into(), ..AppConfig::default() };
+            let mut app = AppConfig {
+                name: "Gatehouse (dev)".into(),
+                ..AppConfig::default()
+            };
             // Texts go to the dev outbox, so every country is fine here.
-            app.providers.extend(["phone-password".to_string(), "sms-code".to_string(), "magic-link".to_string()]);
+            app.providers.extend([
+                "phone-password".to_string(),
+                "sms-code".to_string(),
+                "magic-link".to_string(),
+            ]);
             app.phone.allowed_countries = vec!["*".into()];
             app
         });
     }
 
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()))
     }
 
     /// Refuses settings that would be unsafe or meaningless, with a sentence saying which.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.cors.validate()?;
+        let sms = &self.rate_limits.sms;
+        anyhow::ensure!(
+            sms.per_ip_hourly >= 1 && sms.per_number_daily >= 1 && sms.global_daily >= 1,
+            "rate_limits.sms budgets must be at least 1 (turn rate_limits.enabled off instead)"
+        );
         let t = &self.tokens;
-        anyhow::ensure!((1..=1800).contains(&t.access_ttl_secs), "tokens.access_ttl_secs must be between 1 and 1800 (30 minutes)");
-        anyhow::ensure!((1800..=180 * 24 * 3600).contains(&t.refresh_absolute_secs),
-            "tokens.refresh_absolute_secs must be between 1800 (30 minutes) and 15552000 (180 days)");
-        anyhow::ensure!(t.refresh_idle_secs > 0 && t.refresh_idle_secs <= t.refresh_absolute_secs,
-            "tokens.refresh_idle_secs must be positive and not above refresh_absolute_secs");
-        anyhow::ensure!((0..=60).contains(&t.rotation_grace_secs), "tokens.rotation_grace_secs must be between 0 and 60");
-        anyhow::ensure!(t.sessions_per_user >= 1, "tokens.sessions_per_user must be at least 1");
-        anyhow::ensure!(t.reset_ttl_secs > 0 && t.reset_ttl_secs <= 1800, "tokens.reset_ttl_secs must be between 1 and 1800");
-        anyhow::ensure!((1..=600).contains(&t.sms_code_ttl_secs), "tokens.sms_code_ttl_secs must be between 1 and 600");
-        anyhow::ensure!((1..=600).contains(&t.magic_link_ttl_secs), "tokens.magic_link_ttl_secs must be between 1 and 600");
+        anyhow::ensure!(
+            (1..=1800).contains(&t.access_ttl_secs),
+            "tokens.access_ttl_secs must be between 1 and 1800 (30 minutes)"
+        );
+        anyhow::ensure!(
+            (1800..=180 * 24 * 3600).contains(&t.refresh_absolute_secs),
+            "tokens.refresh_absolute_secs must be between 1800 (30 minutes) and 15552000 \
+             (180 days)"
+        );
+        anyhow::ensure!(
+            t.refresh_idle_secs > 0 && t.refresh_idle_secs <= t.refresh_absolute_secs,
+            "tokens.refresh_idle_secs must be positive and not above refresh_absolute_secs"
+        );
+        anyhow::ensure!(
+            (0..=60).contains(&t.rotation_grace_secs),
+            "tokens.rotation_grace_secs must be between 0 and 60"
+        );
+        anyhow::ensure!(
+            t.sessions_per_user >= 1,
+            "tokens.sessions_per_user must be at least 1"
+        );
+        anyhow::ensure!(
+            t.reset_ttl_secs > 0 && t.reset_ttl_secs <= 1800,
+            "tokens.reset_ttl_secs must be between 1 and 1800"
+        );
+        anyhow::ensure!(
+            (1..=600).contains(&t.sms_code_ttl_secs),
+            "tokens.sms_code_ttl_secs must be between 1 and 600"
+        );
+        anyhow::ensure!(
+            (1..=600).contains(&t.magic_link_ttl_secs),
+            "tokens.magic_link_ttl_secs must be between 1 and 600"
+        );
         let p = &self.passwords;
-        anyhow::ensure!((8..=64).contains(&p.min_chars), "passwords.min_chars must be between 8 and 64");
-        anyhow::ensure!(p.max_chars >= 64 && p.max_chars >= p.min_chars, "passwords.max_chars must be at least 64");
+        anyhow::ensure!(
+            (8..=64).contains(&p.min_chars),
+            "passwords.min_chars must be between 8 and 64"
+        );
+        anyhow::ensure!(
+            p.max_chars >= 64 && p.max_chars >= p.min_chars,
+            "passwords.max_chars must be at least 64"
+        );
         if !p.insecure_fast_hashing {
-            anyhow::ensure!(p.argon2_memory_kib >= 19456 && p.argon2_iterations >= 2 && p.argon2_parallelism >= 1,
+            anyhow::ensure!(
+                p.argon2_memory_kib >= 19456
+                    && p.argon2_iterations >= 2
+                    && p.argon2_parallelism >= 1,
                 "Argon2id parameters are below the OWASP floor (m=19456 KiB, t=2, p=1); raise them \
-                 (passwords.insecure_fast_hashing exists for test suites only)");
+                 (passwords.insecure_fast_hashing exists for test suites only)"
+            );
         }
         for (id, app) in &self.apps {
-            anyhow::ensure!(valid_app_id(id), "app id {id:?} must be 1-64 characters of a-z, A-Z, 0-9, '-' and '_'");
+            anyhow::ensure!(
+                valid_app_id(id),
+                "app id {id:?} must be 1-64 characters of a-z, A-Z, 0-9, '-' and '_'"
+            );
             for p in &app.providers {
-                anyhow::ensure!(crate::providers::SUPPORTED.contains(&p.as_str()),
-                    "app {id}: unknown provider {p:?} (supported: {})", crate::providers::SUPPORTED.join(", "));
+                anyhow::ensure!(
+                    gatehouse_proto::ProviderType::parse(p)
+                        .is_some_and(|p| crate::providers::SUPPORTED.contains(&p)),
+                    "app {id}: unknown provider {p:?} (supported: {})",
+                    crate::providers::SUPPORTED
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             external::validate_app(id, app)?;
         }
         let loopback = self.listen.ip().is_loopback();
-        anyhow::ensure!(loopback || self.allow_insecure_http,
+        anyhow::ensure!(
+            loopback || self.allow_insecure_http,
             "refusing to listen on {} without TLS: put a TLS-terminating proxy in front and set \
-             allow_insecure_http = true (GATEHOUSE_ALLOW_INSECURE_HTTP=1), or listen on 127.0.0.1", self.listen);
+             allow_insecure_http = true (GATEHOUSE_ALLOW_INSECURE_HTTP=1), or listen on 127.0.0.1",
+            self.listen
+        );
         Ok(())
     }
 }
 
 pub fn valid_app_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -415,7 +577,14 @@ mod tests {
     #[test]
     fn production_defaults_meet_the_owasp_argon2_floor_and_token_limits() {
         let c = Config::default();
-        assert_eq!((c.passwords.argon2_memory_kib, c.passwords.argon2_iterations, c.passwords.argon2_parallelism), (19456, 2, 1));
+        assert_eq!(
+            (
+                c.passwords.argon2_memory_kib,
+                c.passwords.argon2_iterations,
+                c.passwords.argon2_parallelism
+            ),
+            (19456, 2, 1)
+        );
         assert!(!c.passwords.insecure_fast_hashing);
         assert_eq!(c.passwords.min_chars, 15);
         assert!(c.tokens.access_ttl_secs <= 1800);
@@ -433,8 +602,15 @@ mod tests {
 
     #[test]
     fn non_loopback_listen_needs_explicit_opt_in() {
-        let mut c = Config { listen: "0.0.0.0:9090".parse().unwrap(), ..Config::default() };
-        assert!(c.validate().unwrap_err().to_string().contains("without TLS"));
+        let mut c = Config {
+            listen: "0.0.0.0:9090".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("without TLS"));
         c.allow_insecure_http = true;
         c.validate().unwrap();
     }
@@ -444,37 +620,104 @@ mod tests {
         let mut c = Config::default();
         c.apply_dev_defaults();
         let app = &c.apps[DEV_APP_ID];
-        let local = ["anon-user", "local-userpass", "api-key", "phone-password", "sms-code", "magic-link"];
+        let local = [
+            "anon-user",
+            "local-userpass",
+            "api-key",
+            "phone-password",
+            "sms-code",
+            "magic-link",
+        ];
         assert_eq!(app.providers, local);
         assert!(app.phone.allows("BR"));
         c.validate().unwrap();
-        assert!(!AppConfig::default().phone.allows("US"), "no country receives texts unless configured");
+        assert!(
+            !AppConfig::default().phone.allows("US"),
+            "no country receives texts unless configured"
+        );
     }
 
     #[test]
     fn external_providers_refuse_weak_or_missing_configuration() {
         let mut c = Config::default();
-        let mut app = AppConfig { providers: vec!["custom-token".into()], ..AppConfig::default() };
+        let mut app = AppConfig {
+            providers: vec!["custom-token".into()],
+            ..AppConfig::default()
+        };
         c.apps.insert("a".into(), app.clone());
-        assert!(c.validate().unwrap_err().to_string().contains("custom_token"));
-        app.custom_token = Some(CustomTokenConfig { issuer: "https://idp".into(), audience: vec!["a".into()], algorithm: "HS256".into(),
-            jwks_url: None, public_key_pem: None, secret: Some(Secret::new("password1")), max_age_secs: 3600, metadata: vec![] });
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("custom_token"));
+        app.custom_token = Some(CustomTokenConfig {
+            issuer: "https://idp".into(),
+            audience: vec!["a".into()],
+            algorithm: "HS256".into(),
+            jwks_url: None,
+            public_key_pem: None,
+            secret: Some(Secret::new("password1")),
+            max_age_secs: 3600,
+            metadata: vec![],
+        });
         c.apps.insert("a".into(), app.clone());
-        assert!(c.validate().unwrap_err().to_string().contains("32 bytes"), "a password is not an HMAC key");
+        assert!(
+            c.validate().unwrap_err().to_string().contains("32 bytes"),
+            "a password is not an HMAC key"
+        );
         app.custom_token.as_mut().unwrap().algorithm = "none".into();
         c.apps.insert("a".into(), app.clone());
-        assert!(c.validate().unwrap_err().to_string().contains("not allowed"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not allowed"));
         app.custom_token.as_mut().unwrap().algorithm = "HS256".into();
         app.custom_token.as_mut().unwrap().secret = Some(Secret::new("k".repeat(32)));
         app.custom_token.as_mut().unwrap().audience = vec![];
         c.apps.insert("a".into(), app.clone());
         assert!(c.validate().unwrap_err().to_string().contains("audience"));
-        let app = AppConfig { providers: vec!["oauth2-github".into()], ..AppConfig::default() };
+        let app = AppConfig {
+            providers: vec!["oauth2-github".into()],
+            ..AppConfig::default()
+        };
         c.apps.insert("a".into(), app);
-        assert!(c.validate().unwrap_err().to_string().contains("[apps.a.github]"));
-        let app = AppConfig { redirect_uris: vec!["myapp://cb".into()], ..AppConfig::default() };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("[apps.a.github]"));
+        let app = AppConfig {
+            redirect_uris: vec!["myapp://cb".into()],
+            ..AppConfig::default()
+        };
         c.apps.insert("a".into(), app);
-        assert!(c.validate().unwrap_err().to_string().contains("reverse-DNS"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("reverse-DNS"));
+    }
+
+    #[test]
+    fn cors_origins_must_be_exact_origins() {
+        let mut c = Config::default();
+        for good in ["https://app.example.com", "http://localhost:5173"] {
+            c.cors.allowed_origins = vec![good.into()];
+            c.validate().unwrap();
+        }
+        for bad in [
+            "*",
+            "null",
+            "https://app.example.com/",
+            "https://App.example.com",
+            "https://app.example.com:443",
+            "app.example.com",
+            "file:///x",
+        ] {
+            c.cors.allowed_origins = vec![bad.into()];
+            assert!(c.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

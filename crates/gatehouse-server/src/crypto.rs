@@ -6,8 +6,12 @@ use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
 
 fn fill(buf: &mut [u8]) {
-    // The OS CSPRNG failing is not recoverable; ring only errors when getrandom itself does.
-    SystemRandom::new().fill(buf).expect("the OS random number generator is unavailable");
+    // The OS CSPRNG failing is not recoverable (no secret, id or token can be made without it);
+    // ring only errors when getrandom itself does.
+    #[allow(clippy::expect_used)]
+    SystemRandom::new()
+        .fill(buf)
+        .expect("the OS random number generator is unavailable");
 }
 
 /// A 24-hex ObjectId in MongoDB's layout: 4 bytes of seconds, 5 random bytes fixed per process,
@@ -19,7 +23,8 @@ pub fn object_id(now_secs: i64) -> String {
     static PROCESS: OnceLock<[u8; 5]> = OnceLock::new();
     static COUNTER: OnceLock<AtomicU32> = OnceLock::new();
     let process = PROCESS.get_or_init(random_bytes::<5>);
-    let counter = COUNTER.get_or_init(|| AtomicU32::new(u32::from_be_bytes(random_bytes::<4>()) & 0x00ff_ffff));
+    let counter = COUNTER
+        .get_or_init(|| AtomicU32::new(u32::from_be_bytes(random_bytes::<4>()) & 0x00ff_ffff));
     let count = counter.fetch_add(1, Ordering::Relaxed);
     let mut bytes = [0u8; 12];
     bytes[..4].copy_from_slice(&(now_secs as u32).to_be_bytes());
@@ -53,7 +58,10 @@ pub fn sha256_hex(data: &[u8]) -> String {
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
     let tag = ring::hmac::sign(&key, data);
-    tag.as_ref().try_into().expect("HMAC-SHA256 is 32 bytes")
+    // Invariant: an HMAC-SHA256 tag is always 32 bytes.
+    #[allow(clippy::expect_used)]
+    let tag: [u8; 32] = tag.as_ref().try_into().expect("HMAC-SHA256 is 32 bytes");
+    tag
 }
 
 /// Constant-time equality for secrets and their hashes.
@@ -71,7 +79,10 @@ mod tests {
         let b = object_id(1_700_000_000);
         assert!(gatehouse_proto::auth::is_object_id(&a));
         assert_ne!(a, b);
-        assert!(a < b || b.ends_with("000000"), "ids of one second sort in creation order");
+        assert!(
+            a < b || b.ends_with("000000"),
+            "ids of one second sort in creation order"
+        );
         assert!(a.starts_with("6553f100"));
     }
 

@@ -48,19 +48,23 @@ impl fmt::Display for EmailError {
         let message = match self {
             EmailError::Empty => "email address must not be empty",
             EmailError::TooLong => "email address is too long: at most 254 characters are accepted",
-            EmailError::NoAt | EmailError::MultipleAt => "email address must contain exactly one '@'",
+            EmailError::NoAt | EmailError::MultipleAt => {
+                "email address must contain exactly one '@'"
+            }
             EmailError::ControlOrWhitespace => {
                 "email address must not contain spaces, line breaks or control characters"
             }
             EmailError::NonAsciiLocalPart => {
-                "the part of the email address before '@' must use only ASCII letters, digits and punctuation"
+                "the part of the email address before '@' must use only ASCII letters, digits and \
+                 punctuation"
             }
             EmailError::InvalidLocalPart => {
-                "the part of the email address before '@' must be 1 to 64 characters of letters, digits \
-                 and !#$%&'*+-/=?^_`{|}~ with single dots between them"
+                "the part of the email address before '@' must be 1 to 64 characters of letters, \
+                 digits and !#$%&'*+-/=?^_`{|}~ with single dots between them"
             }
             EmailError::InvalidDomain => {
-                "the part of the email address after '@' must be a valid domain name such as example.org"
+                "the part of the email address after '@' must be a valid domain name such as \
+                 example.org"
             }
         };
         f.write_str(message)
@@ -131,7 +135,12 @@ fn canonical_domain(domain: &str) -> Result<String, EmailError> {
     // such as <>[]:, and IP literals fail here. UTS 46 also maps (case-folds) Unicode labels and
     // validates any `xn--` label given in punycode.
     let ascii = Uts46::new()
-        .to_ascii(nfc.as_bytes(), AsciiDenyList::STD3, Hyphens::CheckFirstLast, DnsLength::Verify)
+        .to_ascii(
+            nfc.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::CheckFirstLast,
+            DnsLength::Verify,
+        )
         .map_err(|_| EmailError::InvalidDomain)?
         .to_ascii_lowercase();
 
@@ -145,11 +154,16 @@ fn canonical_domain(domain: &str) -> Result<String, EmailError> {
             && label.len() <= MAX_LABEL_BYTES
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     });
     // No top-level domain is all digits; refusing them keeps bare IPv4 addresses such as
     // `a@127.0.0.1` from routing mail to internal hosts.
-    let tld_ok = ascii.rsplit('.').next().is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
+    let tld_ok = ascii
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
     if !labels_ok || !tld_ok {
         return Err(EmailError::InvalidDomain);
     }
@@ -183,33 +197,58 @@ mod tests {
     #[test]
     fn unicode_look_alikes_of_the_local_part_are_rejected() {
         for variant in [
-            "m\u{131}ke@example.org", // dotless i, uppercases to I
-            "\u{ff4d}ike@example.org", // fullwidth m
-            "stra\u{df}e@example.org", // ß, case-folds to ss
-            "\u{212a}ate@example.org", // Kelvin sign, NFC and lowercase to k
-            "mi\u{17f}e@example.org",  // long s
+            "m\u{131}ke@example.org",   // dotless i, uppercases to I
+            "\u{ff4d}ike@example.org",  // fullwidth m
+            "stra\u{df}e@example.org",  // ß, case-folds to ss
+            "\u{212a}ate@example.org",  // Kelvin sign, NFC and lowercase to k
+            "mi\u{17f}e@example.org",   // long s
             "mike\u{200b}@example.org", // zero-width space
         ] {
-            assert_eq!(canonicalize(variant), Err(EmailError::NonAsciiLocalPart), "{variant}");
+            assert_eq!(
+                canonicalize(variant),
+                Err(EmailError::NonAsciiLocalPart),
+                "{variant}"
+            );
         }
         // The ASCII spellings stay distinct accounts.
-        assert_eq!(canonicalize("strasse@example.org").as_deref(), Ok("strasse@example.org"));
-        assert_eq!(canonicalize("kate@example.org").as_deref(), Ok("kate@example.org"));
+        assert_eq!(
+            canonicalize("strasse@example.org").as_deref(),
+            Ok("strasse@example.org")
+        );
+        assert_eq!(
+            canonicalize("kate@example.org").as_deref(),
+            Ok("kate@example.org")
+        );
     }
 
     #[test]
     fn unicode_domains_become_a_labels() {
-        assert_eq!(canonicalize("mike@ex\u{e4}mple.org").as_deref(), Ok("mike@xn--exmple-cua.org"));
+        assert_eq!(
+            canonicalize("mike@ex\u{e4}mple.org").as_deref(),
+            Ok("mike@xn--exmple-cua.org")
+        );
         // The same domain typed decomposed (a + combining diaeresis) or in capitals is the same.
-        assert_eq!(canonicalize("mike@exa\u{308}mple.org").as_deref(), Ok("mike@xn--exmple-cua.org"));
-        assert_eq!(canonicalize("mike@EX\u{c4}MPLE.ORG").as_deref(), Ok("mike@xn--exmple-cua.org"));
-        assert_eq!(canonicalize("mike@xn--exmple-cua.org").as_deref(), Ok("mike@xn--exmple-cua.org"));
+        assert_eq!(
+            canonicalize("mike@exa\u{308}mple.org").as_deref(),
+            Ok("mike@xn--exmple-cua.org")
+        );
+        assert_eq!(
+            canonicalize("mike@EX\u{c4}MPLE.ORG").as_deref(),
+            Ok("mike@xn--exmple-cua.org")
+        );
+        assert_eq!(
+            canonicalize("mike@xn--exmple-cua.org").as_deref(),
+            Ok("mike@xn--exmple-cua.org")
+        );
         // A homoglyph domain (Cyrillic а) is a different domain, not example.org.
         let homoglyph = canonicalize("mike@ex\u{430}mple.org").expect("a valid IDN");
         assert_ne!(homoglyph, MIKE);
         assert!(homoglyph.starts_with("mike@xn--"), "{homoglyph}");
         // Non-transitional processing keeps ß distinct from ss in domains.
-        assert_ne!(canonicalize("a@stra\u{df}e.de"), canonicalize("a@strasse.de"));
+        assert_ne!(
+            canonicalize("a@stra\u{df}e.de"),
+            canonicalize("a@strasse.de")
+        );
     }
 
     #[test]
@@ -273,7 +312,14 @@ mod tests {
     fn length_limits_are_enforced_in_bytes() {
         let local64 = "l".repeat(64);
         // 63 + 1 + 63 + 1 + c + 4 bytes of domain.
-        let domain = |c: usize| format!("{}.{}.{}.org", "a".repeat(63), "b".repeat(63), "c".repeat(c));
+        let domain = |c: usize| {
+            format!(
+                "{}.{}.{}.org",
+                "a".repeat(63),
+                "b".repeat(63),
+                "c".repeat(c)
+            )
+        };
         let at_limit = format!("{local64}@{}", domain(57));
         assert_eq!(at_limit.len(), 254);
         assert_eq!(canonicalize(&at_limit).as_deref(), Ok(at_limit.as_str()));
@@ -281,7 +327,10 @@ mod tests {
         assert_eq!(over.len(), 255);
         assert_eq!(canonicalize(&over), Err(EmailError::TooLong));
 
-        assert_eq!(canonicalize(&format!("{}@example.org", "l".repeat(65))), Err(EmailError::InvalidLocalPart));
+        assert_eq!(
+            canonicalize(&format!("{}@example.org", "l".repeat(65))),
+            Err(EmailError::InvalidLocalPart)
+        );
         let long_label = format!("mike@{}.org", "a".repeat(64));
         assert_eq!(canonicalize(&long_label), Err(EmailError::InvalidDomain));
         assert_eq!(canonicalize(&"a".repeat(10_000)), Err(EmailError::TooLong));
@@ -289,23 +338,45 @@ mod tests {
 
     #[test]
     fn errors_explain_themselves() {
-        assert_eq!(EmailError::MultipleAt.to_string(), "email address must contain exactly one '@'");
-        assert_eq!(EmailError::NoAt.to_string(), EmailError::MultipleAt.to_string());
+        assert_eq!(
+            EmailError::MultipleAt.to_string(),
+            "email address must contain exactly one '@'"
+        );
+        assert_eq!(
+            EmailError::NoAt.to_string(),
+            EmailError::MultipleAt.to_string()
+        );
         assert!(EmailError::TooLong.to_string().contains("254"));
-        assert!(EmailError::ControlOrWhitespace.to_string().contains("line breaks"));
+        assert!(EmailError::ControlOrWhitespace
+            .to_string()
+            .contains("line breaks"));
     }
 
     /// The guarantees every canonical address gives its users (T-12).
     fn assert_canonical(address: &str) {
         assert_eq!(address.matches('@').count(), 1, "{address:?}");
-        assert!(!address.chars().any(|c| c.is_control() || c.is_whitespace()), "{address:?}");
+        assert!(
+            !address.chars().any(|c| c.is_control() || c.is_whitespace()),
+            "{address:?}"
+        );
         assert!(address.len() <= MAX_ADDRESS_BYTES, "{address:?}");
-        assert_eq!(canonicalize(address).as_deref(), Ok(address), "not a fixed point");
+        assert_eq!(
+            canonicalize(address).as_deref(),
+            Ok(address),
+            "not a fixed point"
+        );
         let (local, domain) = address.split_once('@').expect("one '@'");
-        assert!(local.is_ascii() && !local.bytes().any(|b| b.is_ascii_uppercase()), "{address:?}");
+        assert!(
+            local.is_ascii() && !local.bytes().any(|b| b.is_ascii_uppercase()),
+            "{address:?}"
+        );
         assert!(domain.is_ascii(), "{address:?}");
         // IDNA-valid: the domain survives the idna crate's own entry points unchanged.
-        assert_eq!(idna::domain_to_ascii(domain).ok().as_deref(), Some(domain), "{address:?}");
+        assert_eq!(
+            idna::domain_to_ascii(domain).ok().as_deref(),
+            Some(domain),
+            "{address:?}"
+        );
         assert!(idna::domain_to_unicode(domain).1.is_ok(), "{address:?}");
     }
 

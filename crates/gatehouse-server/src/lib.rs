@@ -3,16 +3,18 @@
 //! state in SQLite (default) or PostgreSQL.
 //!
 //! The crate is a library with a thin binary: [`Server::start`] runs the whole server on any
-//! address (tests bind `127.0.0.1:0`), [`http::router`] is the axum app, [`admin`] holds the
+//! address (tests bind `127.0.0.1:0`), [`http::router`] is the HTTP app, [`admin`] holds the
 //! operator commands.
 
 pub mod admin;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod email;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod idp;
 pub mod mail;
@@ -22,10 +24,11 @@ pub mod phone;
 pub mod providers;
 pub mod ratelimit;
 pub mod server;
-pub mod sms;
 pub mod sessions;
+pub mod sms;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod tokens;
 pub mod user_sessions;
 

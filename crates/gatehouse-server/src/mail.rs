@@ -27,15 +27,24 @@ pub struct Mail {
 
 impl std::fmt::Debug for Mail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mail").field("to", &self.to).field("subject", &self.subject).finish_non_exhaustive()
+        f.debug_struct("Mail")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
     }
 }
 
 #[derive(Clone)]
 pub enum Mailer {
-    Outbox { path: PathBuf, lock: Arc<Mutex<()>> },
+    Outbox {
+        path: PathBuf,
+        lock: Arc<Mutex<()>>,
+    },
     // Boxed: the transport (with its connection pool) is far larger than the outbox variant.
-    Smtp { transport: Box<AsyncSmtpTransport<Tokio1Executor>>, from: Mailbox },
+    Smtp {
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        from: Mailbox,
+    },
 }
 
 impl std::fmt::Debug for Mailer {
@@ -50,7 +59,14 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     pub fn new(smtp: Option<&SmtpConfig>, data_dir: &std::path::Path) -> anyhow::Result<Mailer> {
         let Some(smtp) = smtp else {
-            return Ok(Mailer::Outbox { path: data_dir.join("outbox.jsonl"), lock: Arc::new(Mutex::new(())) });
+            let path = data_dir.join("outbox.jsonl");
+            // The outbox holds live links and codes: 0600, narrowed when an older run left it
+            // wider (new files are created 0600 in `deliver`).
+            crate::files::tighten(&path, crate::files::PRIVATE_FILE)?;
+            return Ok(Mailer::Outbox {
+                path,
+                lock: Arc::new(Mutex::new(())),
+            });
         };
         // `none` is for a relay on this machine or a private network; anything across the
         // internet should use `starttls` (port 587) or `tls` (port 465), verified against the
@@ -61,15 +77,28 @@ impl Mailer {
                 .map_err(|e| anyhow::anyhow!("smtp.host {:?}: {e}", smtp.host))?,
             "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
                 .map_err(|e| anyhow::anyhow!("smtp.host {:?}: {e}", smtp.host))?,
-            other => anyhow::bail!("smtp.security must be \"none\", \"starttls\" or \"tls\" (got {other:?})"),
+            other => anyhow::bail!(
+                "smtp.security must be \"none\", \"starttls\" or \"tls\" (got {other:?})"
+            ),
         };
-        let mut builder = builder.port(smtp.port).timeout(Some(std::time::Duration::from_secs(10)));
+        let mut builder = builder
+            .port(smtp.port)
+            .timeout(Some(std::time::Duration::from_secs(10)));
         if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
-            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
-                user.clone(), pass.expose().to_string()));
+            builder =
+                builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                    user.clone(),
+                    pass.expose().to_string(),
+                ));
         }
-        let from = smtp.from.parse().map_err(|e| anyhow::anyhow!("smtp.from {:?} is not a mail address: {e}", smtp.from))?;
-        Ok(Mailer::Smtp { transport: Box::new(builder.build()), from })
+        let from = smtp
+            .from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("smtp.from {:?} is not a mail address: {e}", smtp.from))?;
+        Ok(Mailer::Smtp {
+            transport: Box::new(builder.build()),
+            from,
+        })
     }
 
     /// Queues a message; failures are logged, never surfaced to the requester.
@@ -77,7 +106,10 @@ impl Mailer {
         let mailer = self.clone();
         tokio::spawn(async move {
             if let Err(e) = mailer.deliver(&mail).await {
-                tracing::warn!(to = %mail.to, subject = %mail.subject, error = %e, "mail delivery failed");
+                tracing::warn!(
+                    to = %mail.to, subject = %mail.subject, error = %e,
+                    "mail delivery failed"
+                );
             }
         });
     }
@@ -85,13 +117,23 @@ impl Mailer {
     pub async fn deliver(&self, mail: &Mail) -> anyhow::Result<()> {
         match self {
             Mailer::Outbox { path, lock } => {
-                let mut line = serde_json::to_vec(&OutboxLine { at: crate::clock::Clock::default().now(), mail })?;
+                let mut line = serde_json::to_vec(&OutboxLine {
+                    at: crate::clock::Clock::default().now(),
+                    mail,
+                })?;
                 line.push(b'\n');
                 let _guard = lock.lock().await;
-                let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+                let mut options = tokio::fs::OpenOptions::new();
+                options.create(true).append(true);
+                #[cfg(unix)]
+                options.mode(crate::files::PRIVATE_FILE);
+                let mut file = options.open(path).await?;
                 file.write_all(&line).await?;
                 file.flush().await?;
-                tracing::info!(to = %mail.to, subject = %mail.subject, outbox = %path.display(), "mail written to the dev outbox");
+                tracing::info!(
+                    to = %mail.to, subject = %mail.subject, outbox = %path.display(),
+                    "mail written to the dev outbox"
+                );
                 Ok(())
             }
             Mailer::Smtp { transport, from } => {
@@ -120,20 +162,43 @@ mod tests {
     use super::*;
 
     fn smtp(security: &str) -> SmtpConfig {
-        SmtpConfig { host: "smtp.example.com".into(), port: 587, security: security.into(), username: None, password: None,
-            from: "Gatehouse <no-reply@example.com>".into() }
+        SmtpConfig {
+            host: "smtp.example.com".into(),
+            port: 587,
+            security: security.into(),
+            username: None,
+            password: None,
+            from: "Gatehouse <no-reply@example.com>".into(),
+        }
     }
 
     #[tokio::test]
     async fn every_documented_smtp_security_mode_builds_and_others_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         for mode in ["none", "starttls", "tls"] {
-            assert!(matches!(Mailer::new(Some(&smtp(mode)), dir.path()).unwrap(), Mailer::Smtp { .. }), "{mode}");
+            assert!(
+                matches!(
+                    Mailer::new(Some(&smtp(mode)), dir.path()).unwrap(),
+                    Mailer::Smtp { .. }
+                ),
+                "{mode}"
+            );
         }
-        let err = Mailer::new(Some(&smtp("ssl3")), dir.path()).unwrap_err().to_string();
+        let err = Mailer::new(Some(&smtp("ssl3")), dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("starttls"), "{err}");
-        let bad_from = SmtpConfig { from: "not an address".into(), ..smtp("none") };
-        assert!(Mailer::new(Some(&bad_from), dir.path()).unwrap_err().to_string().contains("smtp.from"));
-        assert!(matches!(Mailer::new(None, dir.path()).unwrap(), Mailer::Outbox { .. }));
+        let bad_from = SmtpConfig {
+            from: "not an address".into(),
+            ..smtp("none")
+        };
+        assert!(Mailer::new(Some(&bad_from), dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("smtp.from"));
+        assert!(matches!(
+            Mailer::new(None, dir.path()).unwrap(),
+            Mailer::Outbox { .. }
+        ));
     }
 }

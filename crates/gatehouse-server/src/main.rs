@@ -34,7 +34,12 @@ struct Cli {
     #[arg(long, env = "GATEHOUSE_DEV", global = true)]
     dev: bool,
     /// Log format: "text" or "json".
-    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     log_format: String,
     #[command(subcommand)]
     command: Option<Command>,
@@ -98,10 +103,18 @@ fn build_config(cli: &Cli) -> anyhow::Result<Config> {
             config.data_dir = PathBuf::from(".gatehouse-dev");
         }
     }
-    if let Some(v) = cli.listen { config.listen = v; }
-    if let Some(v) = &cli.database_url { config.database_url = Some(v.clone()); }
-    if let Some(v) = &cli.data_dir { config.data_dir = v.clone(); }
-    if let Some(v) = &cli.public_url { config.public_url = Some(v.clone()); }
+    if let Some(v) = cli.listen {
+        config.listen = v;
+    }
+    if let Some(v) = &cli.database_url {
+        config.database_url = Some(v.clone());
+    }
+    if let Some(v) = &cli.data_dir {
+        config.data_dir = v.clone();
+    }
+    if let Some(v) = &cli.public_url {
+        config.public_url = Some(v.clone());
+    }
     if std::env::var("GATEHOUSE_ALLOW_INSECURE_HTTP").is_ok_and(|v| v == "1" || v == "true") {
         config.allow_insecure_http = true;
     }
@@ -111,8 +124,14 @@ fn build_config(cli: &Cli) -> anyhow::Result<Config> {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" { builder.json().init() } else { builder.init() }
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init()
+    } else {
+        builder.init()
+    }
 }
 
 #[tokio::main]
@@ -136,8 +155,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let server = Server::start(config).await?;
             if dev {
                 let outbox = server.state.config.data_dir.join("outbox.jsonl");
-                println!("gatehoused (dev) is ready\n  url:    {}\n  app id: {}\n  outbox: {}",
-                    server.url(), gatehouse_server::config::DEV_APP_ID, outbox.display());
+                println!(
+                    "gatehoused (dev) is ready\n  url:    {}\n  app id: {}\n  outbox: {}",
+                    server.url(),
+                    gatehouse_server::config::DEV_APP_ID,
+                    outbox.display()
+                );
             }
             server.run_until_signal().await
         }
@@ -154,15 +177,24 @@ async fn admin_command(state: &AppState, cmd: Admin) -> anyhow::Result<()> {
     match cmd {
         Admin::CreateServerKey { app, name } => {
             let key = admin::create_server_key(state, &app, &name).await?;
-            println!("{}", serde_json::json!({"_id": key.id, "name": key.name, "key": key.key}));
+            println!(
+                "{}",
+                serde_json::json!({"_id": key.id, "name": key.name, "key": key.key})
+            );
             eprintln!("Store the key now: it is shown only this once.");
         }
-        Admin::ListServerKeys { app } => println!("{}", serde_json::to_string_pretty(&admin::list_server_keys(state, &app).await?)?),
+        Admin::ListServerKeys { app } => println!(
+            "{}",
+            serde_json::to_string_pretty(&admin::list_server_keys(state, &app).await?)?
+        ),
         Admin::RevokeServerKey { id } => {
             admin::revoke_server_key(state, &id).await?;
             eprintln!("server API key {id} revoked");
         }
-        Admin::ListUsers { app } => println!("{}", serde_json::to_string_pretty(&admin::list_users(state, &app).await?)?),
+        Admin::ListUsers { app } => println!(
+            "{}",
+            serde_json::to_string_pretty(&admin::list_users(state, &app).await?)?
+        ),
         Admin::DisableUser { id } => {
             admin::set_user_disabled(state, &id, true).await?;
             eprintln!("user {id} disabled; its sessions ended");

@@ -26,7 +26,12 @@ fn spawn_pruner(state: AppState) -> JoinHandle<()> {
             every.tick().await;
             let window = state.config.rate_limits.lockout_window_secs;
             match crate::store::maintenance::prune(&state.db, state.now(), window).await {
-                Ok(p) => tracing::debug!(sessions = p.sessions, tokens = p.tokens, failures = p.failures, "pruned old rows"),
+                Ok(p) => tracing::debug!(
+                    sessions = p.sessions,
+                    tokens = p.tokens,
+                    failures = p.failures,
+                    "pruned old rows"
+                ),
                 Err(e) => tracing::warn!(error = %e, "pruning old rows failed"),
             }
         }
@@ -37,7 +42,8 @@ impl Server {
     /// Builds the state and starts serving on `config.listen` (port 0 picks a free port; the
     /// public URL then follows the real port unless configured).
     pub async fn start(mut config: Config) -> anyhow::Result<Server> {
-        let listener = tokio::net::TcpListener::bind(config.listen).await
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
         config.listen = addr;
@@ -45,15 +51,24 @@ impl Server {
         let app = crate::http::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
         });
         tracing::info!(%addr, "gatehoused listening");
         let pruner = spawn_pruner(state.clone());
-        Ok(Server { addr, state, stop: Some(stop), task, pruner })
+        Ok(Server {
+            addr,
+            state,
+            stop: Some(stop),
+            task,
+            pruner,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -82,10 +97,18 @@ impl Server {
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C shuts down \
+                                            gracefully");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
     #[cfg(not(unix))]

@@ -6,8 +6,14 @@
 //! A rotating session keeps the hash of its current and of its immediately previous secret. A
 //! valid envelope whose secret matches neither (or the previous one after the grace period) is a
 //! replay of a stolen or stale token: the whole session is revoked (security.md S-40, S-41).
+//! Once a session has rotated, it only refreshes with rotation: a refresh without the opt-in is
+//! refused (its current secret alone) or a reuse (its previous one). The previous secret gets one
+//! grace answer (a lost response, two refreshes racing), with rotation only; any later use of it
+//! is a reuse.
 
-use gatehouse_proto::auth::{is_object_id, AccessClaims, DeviceInfo, LoginResponse, SessionResponse, NO_DEVICE_ID};
+use gatehouse_proto::auth::{
+    is_object_id, AccessClaims, DeviceInfo, LoginResponse, SessionResponse, NO_DEVICE_ID,
+};
 use sqlx::Any;
 
 use crate::crypto::{self, object_id, sha256_hex};
@@ -28,8 +34,15 @@ pub struct LoginContext {
 }
 
 /// Opens a session inside the caller's transaction (so user creation and session are one unit).
-pub async fn open(state: &AppState, tx: &mut sqlx::Transaction<'_, Any>, app_id: &str, user_id: &str,
-    provider_type: &str, api_key_id: Option<&str>, ctx: &LoginContext) -> ApiResult<LoginResponse> {
+pub async fn open(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, Any>,
+    app_id: &str,
+    user_id: &str,
+    provider_type: &str,
+    api_key_id: Option<&str>,
+    ctx: &LoginContext,
+) -> ApiResult<LoginResponse> {
     let now = state.now();
     let device_id = match ctx.device.device_id.as_deref() {
         Some(id) if is_object_id(id) && id != NO_DEVICE_ID => id.to_ascii_lowercase(),
@@ -52,14 +65,27 @@ pub async fn open(state: &AppState, tx: &mut sqlx::Transaction<'_, Any>, app_id:
         last_used_at: now,
         expires_at: now + state.config.tokens.refresh_absolute_secs,
         revoked_at: None,
-        user_agent: ctx.user_agent.clone().map(|s| s.chars().take(512).collect()),
+        user_agent: ctx
+            .user_agent
+            .clone()
+            .map(|s| s.chars().take(512).collect()),
         ip: ctx.ip.clone(),
         device: serde_json::to_string(&ctx.device).unwrap_or_else(|_| "{}".into()),
     };
     rows::insert(&mut **tx, &session).await?;
-    let evicted = rows::evict_beyond(&mut **tx, user_id, state.config.tokens.sessions_per_user, now).await?;
+    let evicted = rows::evict_beyond(
+        &mut **tx,
+        user_id,
+        state.config.tokens.sessions_per_user,
+        now,
+    )
+    .await?;
     if evicted > 0 {
-        tracing::info!(user_id, evicted, "evicted oldest sessions beyond the per-user cap");
+        tracing::info!(
+            user_id,
+            evicted,
+            "evicted oldest sessions beyond the per-user cap"
+        );
     }
     Ok(LoginResponse {
         access_token: access_token(state, &session, now),
@@ -98,16 +124,6 @@ fn refresh_token(state: &AppState, session: &rows::SessionRow, secret: &str, iat
     })
 }
 
-/// The bearer token of a request. `Bearer null` and friends are just undecodable tokens.
-pub fn bearer(headers: &axum::http::HeaderMap) -> ApiResult<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::new(axum::http::StatusCode::UNAUTHORIZED, gatehouse_proto::ErrorCode::MissingAuthReq, "must authenticate first")
-    })?;
-    let value = value.to_str().map_err(|_| ApiError::invalid_session("invalid session: malformed Authorization header"))?;
-    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
-        .ok_or_else(|| ApiError::invalid_session("invalid session: expected a Bearer token"))
-}
-
 /// A request authenticated by an access token whose session is still live (S-35).
 #[derive(Debug, Clone)]
 pub struct AccessAuth {
@@ -115,9 +131,11 @@ pub struct AccessAuth {
     pub session: rows::SessionRow,
 }
 
-pub async fn authenticate_access(state: &AppState, headers: &axum::http::HeaderMap) -> ApiResult<AccessAuth> {
-    let token = bearer(headers)?;
-    let claims = state.keys.verify_access(token).ok_or_else(|| ApiError::invalid_session("invalid session: access token expired or invalid"))?;
+/// Checks an access token (the bearer token of a request; `http::extract::AccessCaller`).
+pub async fn authenticate_access(state: &AppState, token: &str) -> ApiResult<AccessAuth> {
+    let claims = state.keys.verify_access(token).ok_or_else(|| {
+        ApiError::invalid_session("invalid session: access token expired or invalid")
+    })?;
     let session = live_session(state, &claims.baas_session_id, &claims.aud).await?;
     if session.user_id != claims.sub {
         return Err(ApiError::invalid_session("invalid session"));
@@ -125,48 +143,93 @@ pub async fn authenticate_access(state: &AppState, headers: &axum::http::HeaderM
     Ok(AccessAuth { claims, session })
 }
 
-async fn live_session(state: &AppState, session_id: &str, app_id: &str) -> ApiResult<rows::SessionRow> {
+async fn live_session(
+    state: &AppState,
+    session_id: &str,
+    app_id: &str,
+) -> ApiResult<rows::SessionRow> {
     let now = state.now();
-    let session = rows::get(state.db.reader(), session_id).await?
+    let session = rows::get(state.db.reader(), session_id)
+        .await?
         .filter(|s| s.app_id == app_id && s.revoked_at.is_none() && s.expires_at > now)
-        .ok_or_else(|| ApiError::invalid_session("invalid session: the session has ended; log in again"))?;
+        .ok_or_else(|| {
+            ApiError::invalid_session("invalid session: the session has ended; log in again")
+        })?;
     if session.last_used_at + state.config.tokens.refresh_idle_secs <= now {
         rows::revoke(state.db.writer(), &session.id, "idle", now).await?;
-        return Err(ApiError::invalid_session("invalid session: the session expired after inactivity; log in again"));
+        return Err(ApiError::invalid_session(
+            "invalid session: the session expired after inactivity; log in again",
+        ));
     }
     Ok(session)
 }
 
-/// A request authenticated by the session's current refresh token (API-key endpoints).
-pub async fn authenticate_refresh(state: &AppState, headers: &axum::http::HeaderMap) -> ApiResult<(RefreshClaims, rows::SessionRow)> {
-    let token = bearer(headers)?;
-    let claims = state.keys.verify_refresh(token).ok_or_else(|| ApiError::invalid_session("invalid session: refresh token invalid or expired"))?;
+/// A request authenticated by the session's current refresh token (API-key endpoints;
+/// `http::extract::RefreshCaller`).
+pub async fn authenticate_refresh(
+    state: &AppState,
+    token: &str,
+) -> ApiResult<(RefreshClaims, rows::SessionRow)> {
+    let claims = state.keys.verify_refresh(token).ok_or_else(|| {
+        ApiError::invalid_session("invalid session: refresh token invalid or expired")
+    })?;
     let session = live_session(state, &claims.baas_id, &claims.aud).await?;
     if !crypto::ct_eq(&session.secret_hash, &sha256_hex(claims.sec.as_bytes())) {
-        return Err(ApiError::invalid_session("invalid session: this refresh token has been replaced"));
+        return Err(ApiError::invalid_session(
+            "invalid session: this refresh token has been replaced",
+        ));
     }
     Ok((claims, session))
 }
 
 /// `POST /auth/session`.
-pub async fn refresh(state: &AppState, headers: &axum::http::HeaderMap, rotate: bool) -> ApiResult<SessionResponse> {
-    state.metrics.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let token = bearer(headers)?;
-    let claims = state.keys.verify_refresh(token).ok_or_else(|| ApiError::invalid_session("invalid session: refresh token invalid or expired"))?;
+/// `bearer` is the request's bearer token, or why it has none: a request without one still
+/// counts as a refresh attempt.
+pub async fn refresh(
+    state: &AppState,
+    bearer: ApiResult<&str>,
+    rotate: bool,
+) -> ApiResult<SessionResponse> {
+    state
+        .metrics
+        .refreshes
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let token = bearer?;
+    let claims = state.keys.verify_refresh(token).ok_or_else(|| {
+        ApiError::invalid_session("invalid session: refresh token invalid or expired")
+    })?;
     let session = live_session(state, &claims.baas_id, &claims.aud).await?;
     let now = state.now();
     let presented = sha256_hex(claims.sec.as_bytes());
     let grace = state.config.tokens.rotation_grace_secs;
 
     if crypto::ct_eq(&session.secret_hash, &presented) {
+        if !rotate && session.rotating {
+            // A rotating client always opts in; a holder of the token that does not is refused
+            // (it cannot fall back to compat mode to keep a copied token alive).
+            return Err(ApiError::invalid_session(
+                "invalid session: this session refreshes with rotation only",
+            ));
+        }
         if !rotate {
             if now - session.last_used_at >= TOUCH_EVERY_SECS {
                 rows::touch(state.db.writer(), &session.id, now).await?;
             }
-            return Ok(SessionResponse { access_token: access_token(state, &session, now), refresh_token: None });
+            return Ok(SessionResponse {
+                access_token: access_token(state, &session, now),
+                refresh_token: None,
+            });
         }
         let next = state.keys.successor_secret(&session.id, &claims.sec);
-        if rows::rotate(state.db.writer(), &session.id, &presented, &sha256_hex(next.as_bytes()), now).await? {
+        if rows::rotate(
+            state.db.writer(),
+            &session.id,
+            &presented,
+            &sha256_hex(next.as_bytes()),
+            now,
+        )
+        .await?
+        {
             return Ok(SessionResponse {
                 access_token: access_token(state, &session, now),
                 refresh_token: Some(refresh_token(state, &session, &next, now)),
@@ -174,18 +237,36 @@ pub async fn refresh(state: &AppState, headers: &axum::http::HeaderMap, rotate: 
         }
         // Another refresh with the same token won the race: the stored row now names this token
         // as the previous one, which the grace rule below answers idempotently.
-        let session = rows::get(state.db.writer(), &session.id).await?
-            .ok_or_else(|| ApiError::invalid_session("invalid session: the session has ended; log in again"))?;
-        return grace_or_reuse(state, &session, &claims, &presented, now, grace).await;
+        let session = rows::get(state.db.writer(), &session.id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid_session("invalid session: the session has ended; log in again")
+            })?;
+        return grace_or_reuse(state, &session, &claims, &presented, now, grace, rotate).await;
     }
-    grace_or_reuse(state, &session, &claims, &presented, now, grace).await
+    grace_or_reuse(state, &session, &claims, &presented, now, grace, rotate).await
 }
 
-async fn grace_or_reuse(state: &AppState, session: &rows::SessionRow, claims: &RefreshClaims, presented: &str,
-    now: i64, grace: i64) -> ApiResult<SessionResponse> {
-    let previous = session.prev_secret_hash.as_deref().is_some_and(|p| crypto::ct_eq(p, presented));
+async fn grace_or_reuse(
+    state: &AppState,
+    session: &rows::SessionRow,
+    claims: &RefreshClaims,
+    presented: &str,
+    now: i64,
+    grace: i64,
+    rotate: bool,
+) -> ApiResult<SessionResponse> {
+    let previous = session
+        .prev_secret_hash
+        .as_deref()
+        .is_some_and(|p| crypto::ct_eq(p, presented));
     let rotated_at = session.rotated_at.unwrap_or(i64::MIN);
-    if previous && now - rotated_at <= grace {
+    // One grace answer per rotation, to a rotating refresh only.
+    if previous
+        && rotate
+        && now - rotated_at <= grace
+        && rows::take_grace(state.db.writer(), &session.id, presented).await?
+    {
         let next = state.keys.successor_secret(&session.id, &claims.sec);
         return Ok(SessionResponse {
             access_token: access_token(state, session, now),
@@ -193,15 +274,23 @@ async fn grace_or_reuse(state: &AppState, session: &rows::SessionRow, claims: &R
         });
     }
     rows::revoke(state.db.writer(), &session.id, "refresh token reuse", now).await?;
-    tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reuse detected; session revoked");
-    Err(ApiError::invalid_session("invalid session: this refresh token was already used; the session has been ended for safety"))
+    tracing::warn!(
+        session_id = %session.id,
+        user_id = %session.user_id,
+        "refresh token reuse detected; session revoked"
+    );
+    Err(ApiError::invalid_session(
+        "invalid session: this refresh token was already used; \
+         the session has been ended for safety",
+    ))
 }
 
 /// `DELETE /auth/session`: idempotent. Any refresh envelope we issued ends its session; one we
 /// cannot read gets the "failed to find refresh token" 401 realm-web tolerates.
-pub async fn logout(state: &AppState, headers: &axum::http::HeaderMap) -> ApiResult<()> {
-    let token = bearer(headers)?;
-    let claims = state.keys.verify_refresh(token)
+pub async fn logout(state: &AppState, token: &str) -> ApiResult<()> {
+    let claims = state
+        .keys
+        .verify_refresh(token)
         .ok_or_else(|| ApiError::invalid_session("failed to find refresh token"))?;
     rows::revoke(state.db.writer(), &claims.baas_id, "logout", state.now()).await?;
     Ok(())
@@ -209,6 +298,7 @@ pub async fn logout(state: &AppState, headers: &axum::http::HeaderMap) -> ApiRes
 
 /// The user row behind an authenticated session.
 pub async fn user_of(state: &AppState, session: &rows::SessionRow) -> ApiResult<users::UserRow> {
-    users::get(state.db.reader(), &session.user_id).await?
+    users::get(state.db.reader(), &session.user_id)
+        .await?
         .ok_or_else(|| ApiError::invalid_session("invalid session: the user no longer exists"))
 }

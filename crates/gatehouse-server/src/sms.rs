@@ -7,12 +7,20 @@ use crate::mail::{Mail, Mailer};
 
 #[derive(Clone, Debug)]
 pub enum SmsSender {
-    Twilio { http: reqwest::Client, url: String, config: SmsConfig },
+    Twilio {
+        http: reqwest::Client,
+        url: String,
+        config: SmsConfig,
+    },
     Outbox(Mailer),
 }
 
 impl SmsSender {
-    pub fn new(config: Option<&SmsConfig>, outbox: &Mailer, data_dir: &std::path::Path) -> anyhow::Result<SmsSender> {
+    pub fn new(
+        config: Option<&SmsConfig>,
+        outbox: &Mailer,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<SmsSender> {
         let Some(config) = config else {
             // Texts go to the outbox file even when mail goes to SMTP.
             return Ok(SmsSender::Outbox(match outbox {
@@ -24,9 +32,18 @@ impl SmsSender {
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .build()?;
-        let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", config.base_url.trim_end_matches('/'), config.account_sid);
-        Ok(SmsSender::Twilio { http, url, config: config.clone() })
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            config.base_url.trim_end_matches('/'),
+            config.account_sid
+        );
+        Ok(SmsSender::Twilio {
+            http,
+            url,
+            config: config.clone(),
+        })
     }
 
     /// Queues a text; failures are logged (without the code), never surfaced to the requester.
@@ -43,21 +60,40 @@ impl SmsSender {
     pub async fn deliver(&self, to: &str, body: &str) -> anyhow::Result<()> {
         match self {
             SmsSender::Outbox(mailer) => {
-                mailer.deliver(&Mail { to: to.into(), subject: "SMS".into(), text: body.into(), links: vec![], channel: "sms" }).await
+                mailer
+                    .deliver(&Mail {
+                        to: to.into(),
+                        subject: "SMS".into(),
+                        text: body.into(),
+                        links: vec![],
+                        channel: "sms",
+                    })
+                    .await
             }
             SmsSender::Twilio { http, url, config } => {
                 let form = [("To", to), ("From", config.from.as_str()), ("Body", body)];
-                let encoded = form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
-                let response = http.post(url)
+                let encoded = form
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", urlencode(v)))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                let response = http
+                    .post(url)
                     .basic_auth(&config.account_sid, Some(config.auth_token.expose()))
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(encoded)
-                    .send().await?;
+                    .send()
+                    .await?;
                 let status = response.status();
                 if !status.is_success() {
-                    // Twilio's error body: {"code": 21211, "message": "...", "more_info": "...", "status": 400}
+                    // Twilio's error body:
+                    // {"code": 21211, "message": "...", "more_info": "...", "status": 400}
                     let body: serde_json::Value = response.json().await.unwrap_or_default();
-                    anyhow::bail!("the SMS API answered {status}: {} (code {})", body["message"].as_str().unwrap_or("no message"), body["code"]);
+                    anyhow::bail!(
+                        "the SMS API answered {status}: {} (code {})",
+                        body["message"].as_str().unwrap_or("no message"),
+                        body["code"]
+                    );
                 }
                 tracing::info!(to = %to, "text message sent");
                 Ok(())
@@ -67,10 +103,14 @@ impl SmsSender {
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| match b {
-        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-        _ => format!("%{b:02X}"),
-    }).collect()
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

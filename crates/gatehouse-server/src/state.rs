@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use gatehouse_proto::{ErrorCode, ProviderType};
+
 use crate::clock::Clock;
 use crate::config::{AppConfig, Config};
 use crate::db::Db;
@@ -52,11 +54,19 @@ impl AppState {
     /// Builds the state: data dir, database (migrated), signing keys, hasher, mailer.
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
         config.validate()?;
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+        crate::files::create_private_dir(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
         let public_url = config.public_url();
         let db = Db::connect(&config.database_url()).await?;
-        let key_file = config.tokens.key_file.clone().unwrap_or_else(|| config.data_dir.join("keys.json"));
+        let key_file = config
+            .tokens
+            .key_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("keys.json"));
         let keys = Keys::load_or_create(&key_file, &config.tokens.issuer)?;
         let hasher = Hasher::new(&config.passwords)?;
         let policy = PasswordPolicy::new(config.passwords.min_chars, config.passwords.max_chars);
@@ -64,8 +74,21 @@ impl AppState {
         let sms = crate::sms::SmsSender::new(config.sms.as_ref(), &mailer, &config.data_dir)?;
         let limiter = RateLimiter::new(config.rate_limits.clone());
         let outbound = crate::outbound::Outbound::new(&config.outbound)?;
-        Ok(AppState(Arc::new(Inner { config, public_url, db, keys, hasher, policy, mailer, sms, limiter, clock: Clock::default(), metrics: Metrics::default(),
-            outbound, jwks: Default::default() })))
+        Ok(AppState(Arc::new(Inner {
+            config,
+            public_url,
+            db,
+            keys,
+            hasher,
+            policy,
+            mailer,
+            sms,
+            limiter,
+            clock: Clock::default(),
+            metrics: Metrics::default(),
+            outbound,
+            jwks: Default::default(),
+        })))
     }
 
     pub fn now(&self) -> i64 {
@@ -79,19 +102,38 @@ impl AppState {
     /// The app named in the URL, or a clear error naming it.
     pub fn app(&self, app_id: &str) -> Result<&AppConfig, ApiError> {
         self.config.apps.get(app_id).ok_or_else(|| {
-            ApiError::new(axum::http::StatusCode::NOT_FOUND, gatehouse_proto::ErrorCode::AppNotFound,
-                format!("no app with id {app_id:?} on this server; check the app id in your client configuration"))
+            ApiError::new(
+                ErrorCode::AppNotFound,
+                format!(
+                    "no app with id {app_id:?} on this server; check the app id in your \
+                     client configuration"
+                ),
+            )
         })
     }
 
     /// The app, provided it has `provider` enabled.
-    pub fn provider(&self, app_id: &str, provider: &str) -> Result<&AppConfig, ApiError> {
+    pub fn provider(&self, app_id: &str, provider: ProviderType) -> Result<&AppConfig, ApiError> {
+        self.provider_named(app_id, provider.as_str())
+            .map(|(app, _)| app)
+    }
+
+    /// The app and the provider a URL names, provided the app has it enabled (a name this build
+    /// does not know cannot be enabled: configuration refuses it).
+    pub fn provider_named(
+        &self,
+        app_id: &str,
+        provider: &str,
+    ) -> Result<(&AppConfig, ProviderType), ApiError> {
         let app = self.app(app_id)?;
-        if app.providers.iter().any(|p| p == provider) {
-            Ok(app)
-        } else {
-            Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, gatehouse_proto::ErrorCode::AuthProviderNotFound,
-                format!("authentication provider {provider:?} is not enabled for app {app_id:?}")))
+        if !app.providers.iter().any(|p| p == provider) {
+            return Err(ApiError::new(
+                ErrorCode::AuthProviderNotFound,
+                format!("authentication provider {provider:?} is not enabled for app {app_id:?}"),
+            ));
         }
+        let known = ProviderType::parse(provider)
+            .ok_or_else(|| crate::providers::not_implemented(provider))?;
+        Ok((app, known))
     }
 }

@@ -42,7 +42,9 @@ pub struct Keys {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Keys")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,7 +65,10 @@ pub struct RefreshClaims {
 
 impl std::fmt::Debug for RefreshClaims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RefreshClaims").field("sub", &self.sub).field("baas_id", &self.baas_id).finish_non_exhaustive()
+        f.debug_struct("RefreshClaims")
+            .field("sub", &self.sub)
+            .field("baas_id", &self.baas_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -71,11 +76,15 @@ impl Keys {
     /// Loads the key file, or creates it (0600) on first start.
     pub fn load_or_create(path: &Path, issuer: &str) -> anyhow::Result<Keys> {
         let file: KeyFile = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| anyhow::anyhow!("signing key file {} is unreadable ({e}); restore it from backup \
-                    (deleting it invalidates every issued token)", path.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "signing key file {} is unreadable ({e}); restore it from backup \
+                    (deleting it invalidates every issued token)",
+                    path.display()
+                )
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let file = Self::generate_file();
+                let file = Self::generate_file()?;
                 write_private(path, &serde_json::to_vec_pretty(&file)?)?;
                 tracing::info!(path = %path.display(), "generated new token signing keys");
                 file
@@ -85,19 +94,23 @@ impl Keys {
         Self::from_file(file, issuer)
     }
 
-    /// Fresh in-memory keys (tests, benchmarks).
+    /// Fresh in-memory keys (tests).
+    #[cfg(test)]
     pub fn ephemeral(issuer: &str) -> Keys {
-        Self::from_file(Self::generate_file(), issuer).expect("fresh keys are valid")
+        Self::from_file(Self::generate_file().expect("OS RNG"), issuer)
+            .expect("fresh keys are valid")
     }
 
-    fn generate_file() -> KeyFile {
+    fn generate_file() -> anyhow::Result<KeyFile> {
         let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("OS RNG available");
-        KeyFile {
+        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| {
+            anyhow::anyhow!("cannot generate a signing key: the OS random number generator failed")
+        })?;
+        Ok(KeyFile {
             kid: crypto::b64(&crypto::random_bytes::<9>()),
             ed25519_pkcs8: crypto::b64(pkcs8.as_ref()),
             refresh_hmac: crypto::b64(&crypto::random_bytes::<32>()),
-        }
+        })
     }
 
     fn from_file(file: KeyFile, issuer: &str) -> anyhow::Result<Keys> {
@@ -107,7 +120,10 @@ impl Keys {
             .map_err(|_| anyhow::anyhow!("the Ed25519 signing key in keys.json is malformed"))?;
         let public_key = pair.public_key().as_ref().to_vec();
         let refresh_hmac = b64.decode(&file.refresh_hmac)?;
-        anyhow::ensure!(refresh_hmac.len() >= 32, "the refresh-token key in keys.json is shorter than 256 bits");
+        anyhow::ensure!(
+            refresh_hmac.len() >= 32,
+            "the refresh-token key in keys.json is shorter than 256 bits"
+        );
         Ok(Keys {
             kid: file.kid,
             issuer: issuer.to_string(),
@@ -124,10 +140,14 @@ impl Keys {
         &self.issuer
     }
 
+    // Invariant: the key was parsed from valid PKCS#8 at load and the claims are plain strings
+    // and numbers, so neither serialising nor signing can fail.
+    #[allow(clippy::expect_used)]
     pub fn sign_access(&self, claims: &AccessClaims) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.access_encoding).expect("Ed25519 signing cannot fail")
+        jsonwebtoken::encode(&header, claims, &self.access_encoding)
+            .expect("Ed25519 signing cannot fail")
     }
 
     /// Verifies signature, type, issuer and expiry (no leeway: this server is the only clock
@@ -137,10 +157,14 @@ impl Keys {
         (claims.typ == "access" && claims.iss == self.issuer).then_some(claims)
     }
 
+    // Invariant: HMAC takes any key and the claims are plain strings and numbers, so neither
+    // serialising nor signing can fail.
+    #[allow(clippy::expect_used)]
     pub fn sign_refresh(&self, claims: &RefreshClaims) -> String {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some("refresh".into());
-        jsonwebtoken::encode(&header, claims, &self.refresh_encoding).expect("HMAC signing cannot fail")
+        jsonwebtoken::encode(&header, claims, &self.refresh_encoding)
+            .expect("HMAC signing cannot fail")
     }
 
     pub fn verify_refresh(&self, token: &str) -> Option<RefreshClaims> {
@@ -159,7 +183,10 @@ impl Keys {
     /// Keyed hash of a short one-time code, bound to what it is for: six digits are too few to
     /// store under a plain hash.
     pub fn code_hash(&self, purpose: &str, subject: &str, code: &str) -> String {
-        hex::encode(crypto::hmac_sha256(&self.refresh_hmac, format!("code\n{purpose}\n{subject}\n{code}").as_bytes()))
+        hex::encode(crypto::hmac_sha256(
+            &self.refresh_hmac,
+            format!("code\n{purpose}\n{subject}\n{code}").as_bytes(),
+        ))
     }
 
     /// The public half as a JWKS document, for resource servers that verify access tokens.
@@ -171,7 +198,11 @@ impl Keys {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(token: &str, key: &DecodingKey, alg: Algorithm) -> Option<T> {
+fn decode<T: serde::de::DeserializeOwned>(
+    token: &str,
+    key: &DecodingKey,
+    alg: Algorithm,
+) -> Option<T> {
     if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
         return None;
     }
@@ -179,7 +210,9 @@ fn decode<T: serde::de::DeserializeOwned>(token: &str, key: &DecodingKey, alg: A
     validation.leeway = 0;
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "iat", "sub"]);
-    jsonwebtoken::decode::<T>(token, key, &validation).ok().map(|d| d.claims)
+    jsonwebtoken::decode::<T>(token, key, &validation)
+        .ok()
+        .map(|d| d.claims)
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -188,7 +221,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
@@ -200,8 +235,16 @@ mod tests {
 
     fn access(keys: &Keys, exp: i64) -> AccessClaims {
         AccessClaims {
-            sub: "u".into(), aud: "app".into(), iss: keys.issuer().into(), exp, iat: exp - 60,
-            jti: "j".into(), typ: "access".into(), baas_device_id: "d".into(), baas_session_id: "s".into(), user_data: None,
+            sub: "u".into(),
+            aud: "app".into(),
+            iss: keys.issuer().into(),
+            exp,
+            iat: exp - 60,
+            jti: "j".into(),
+            typ: "access".into(),
+            baas_device_id: "d".into(),
+            baas_session_id: "s".into(),
+            user_data: None,
         }
     }
 
@@ -216,15 +259,25 @@ mod tests {
         assert_eq!(keys.verify_access(&good).unwrap().sub, "u");
         let expired = keys.sign_access(&access(&keys, now() - 1));
         assert!(keys.verify_access(&expired).is_none());
-        assert!(Keys::ephemeral("iss").verify_access(&good).is_none(), "another key must not verify");
+        assert!(
+            Keys::ephemeral("iss").verify_access(&good).is_none(),
+            "another key must not verify"
+        );
     }
 
     #[test]
     fn token_types_are_not_interchangeable() {
         let keys = Keys::ephemeral("iss");
         let refresh = keys.sign_refresh(&RefreshClaims {
-            typ: "refresh".into(), sub: "u".into(), aud: "a".into(), iss: "iss".into(), baas_id: "s".into(),
-            baas_device_id: "d".into(), sec: "x".into(), iat: now(), exp: now() + 60,
+            typ: "refresh".into(),
+            sub: "u".into(),
+            aud: "a".into(),
+            iss: "iss".into(),
+            baas_id: "s".into(),
+            baas_device_id: "d".into(),
+            sec: "x".into(),
+            iat: now(),
+            exp: now() + 60,
         });
         assert!(keys.verify_refresh(&refresh).is_some());
         assert!(keys.verify_access(&refresh).is_none());
@@ -237,13 +290,21 @@ mod tests {
         let keys = Keys::ephemeral("iss");
         let good = keys.sign_access(&access(&keys, now() + 60));
         let payload = good.split('.').nth(1).unwrap();
-        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"None"}"#, r#"{"alg":"HS256"}"#] {
+        for header in [
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"None"}"#,
+            r#"{"alg":"HS256"}"#,
+        ] {
             let forged = format!("{}.{payload}.", crypto::b64(header.as_bytes()));
             assert!(keys.verify_access(&forged).is_none(), "{header}");
         }
         // HS256 signed with the public key bytes (algorithm confusion) must fail.
-        let confused = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &access(&keys, now() + 60),
-            &EncodingKey::from_secret(&keys.public_key)).unwrap();
+        let confused = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &access(&keys, now() + 60),
+            &EncodingKey::from_secret(&keys.public_key),
+        )
+        .unwrap();
         assert!(keys.verify_access(&confused).is_none());
         assert!(keys.verify_access(&"a".repeat(9000)).is_none());
     }
@@ -265,11 +326,17 @@ mod tests {
         let a = Keys::load_or_create(&path, "iss").unwrap();
         let b = Keys::load_or_create(&path, "iss").unwrap();
         let token = a.sign_access(&access(&a, now() + 60));
-        assert!(b.verify_access(&token).is_some(), "a restart keeps the keys");
+        assert!(
+            b.verify_access(&token).is_some(),
+            "a restart keeps the keys"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join("keys.json")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("keys.json"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(a.successor_secret("s", "x"), b.successor_secret("s", "x"));

@@ -97,15 +97,19 @@ impl Nginx {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(status)) = child.try_wait() {
-                    let log = std::fs::read_to_string(dir.path().join("error.log"))
-                        .unwrap_or_default();
+                    let log =
+                        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
                     if attempt < 2 && log.contains("Address already in use") {
                         break; // the port was taken between our probe and nginx's bind
                     }
                     panic!("nginx exited ({status}): {log}");
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Nginx { child, dir, base: format!("http://127.0.0.1:{port}") };
+                    return Nginx {
+                        child,
+                        dir,
+                        base: format!("http://127.0.0.1:{port}"),
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -34,7 +34,8 @@ pub fn encode(tokens: &StoredTokens) -> Result<String> {
     if text.len() > MAX_ENTRY_BYTES {
         return Err(Error::Keychain {
             reason: format!(
-                "the server's tokens take {} bytes, more than the {MAX_ENTRY_BYTES} a keychain                  entry can hold on every system",
+                "the server's tokens take {} bytes, more than the {MAX_ENTRY_BYTES} a keychain \
+                 entry can hold on every system",
                 text.len()
             ),
             advice: "Ask the server's operator: its tokens are unusually large.".into(),

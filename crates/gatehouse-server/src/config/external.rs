@@ -22,7 +22,12 @@ pub struct OutboundConfig {
 
 impl Default for OutboundConfig {
     fn default() -> Self {
-        OutboundConfig { allow_loopback_http: false, allowed_hosts: Vec::new(), connect_timeout_ms: 5000, timeout_ms: 10_000 }
+        OutboundConfig {
+            allow_loopback_http: false,
+            allowed_hosts: Vec::new(),
+            connect_timeout_ms: 5000,
+            timeout_ms: 10_000,
+        }
     }
 }
 
@@ -105,42 +110,87 @@ pub struct OAuthClientConfig {
 }
 
 /// Algorithms a custom-token provider may pin (no `none`, nothing from two families at once).
-pub const JWT_ALGORITHMS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256"];
+pub const JWT_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",
+];
 
 /// Refuses an app whose enabled external providers are missing or misconfigured.
 pub(super) fn validate_app(id: &str, app: &super::AppConfig) -> anyhow::Result<()> {
     use gatehouse_proto::routes::provider as p;
     let enabled = |name: &str| app.providers.iter().any(|x| x == name);
     if enabled(p::CUSTOM_TOKEN) {
-        let c = app.custom_token.as_ref()
-            .ok_or_else(|| anyhow::anyhow!("app {id}: custom-token is enabled but [apps.{id}.custom_token] is missing"))?;
-        anyhow::ensure!(!c.issuer.is_empty(), "app {id}: custom_token.issuer must be set");
-        anyhow::ensure!(!c.audience.is_empty() && c.audience.iter().all(|a| !a.is_empty()),
-            "app {id}: custom_token.audience must list at least one audience");
-        anyhow::ensure!(JWT_ALGORITHMS.contains(&c.algorithm.as_str()),
-            "app {id}: custom_token.algorithm {:?} is not allowed (one of {})", c.algorithm, JWT_ALGORITHMS.join(", "));
-        let sources = [c.jwks_url.is_some(), c.public_key_pem.is_some(), c.secret.is_some()].iter().filter(|b| **b).count();
-        anyhow::ensure!(sources == 1, "app {id}: custom_token needs exactly one of jwks_url, public_key_pem, secret");
+        let c = app.custom_token.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "app {id}: custom-token is enabled but [apps.{id}.custom_token] is missing"
+            )
+        })?;
+        anyhow::ensure!(
+            !c.issuer.is_empty(),
+            "app {id}: custom_token.issuer must be set"
+        );
+        anyhow::ensure!(
+            !c.audience.is_empty() && c.audience.iter().all(|a| !a.is_empty()),
+            "app {id}: custom_token.audience must list at least one audience"
+        );
+        anyhow::ensure!(
+            JWT_ALGORITHMS.contains(&c.algorithm.as_str()),
+            "app {id}: custom_token.algorithm {:?} is not allowed (one of {})",
+            c.algorithm,
+            JWT_ALGORITHMS.join(", ")
+        );
+        let sources = [
+            c.jwks_url.is_some(),
+            c.public_key_pem.is_some(),
+            c.secret.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        anyhow::ensure!(
+            sources == 1,
+            "app {id}: custom_token needs exactly one of jwks_url, public_key_pem, secret"
+        );
         if c.algorithm == "HS256" {
-            let secret = c.secret.as_ref()
-                .ok_or_else(|| anyhow::anyhow!("app {id}: custom_token.algorithm HS256 needs custom_token.secret"))?;
-            anyhow::ensure!(secret.expose().len() >= 32,
-                "app {id}: custom_token.secret must be at least 32 bytes of random data (256 bits), not a password");
+            let secret = c.secret.as_ref().ok_or_else(|| {
+                anyhow::anyhow!("app {id}: custom_token.algorithm HS256 needs custom_token.secret")
+            })?;
+            anyhow::ensure!(
+                secret.expose().len() >= 32,
+                "app {id}: custom_token.secret must be at least 32 bytes of random data (256 \
+                 bits), not a password"
+            );
         } else {
-            anyhow::ensure!(c.secret.is_none(), "app {id}: custom_token.secret is only for HS256; {} needs a public key", c.algorithm);
+            anyhow::ensure!(
+                c.secret.is_none(),
+                "app {id}: custom_token.secret is only for HS256; {} needs a public key",
+                c.algorithm
+            );
         }
-        anyhow::ensure!((60..=7 * 24 * 3600).contains(&c.max_age_secs), "app {id}: custom_token.max_age_secs must be between 60 and 604800");
+        anyhow::ensure!(
+            (60..=7 * 24 * 3600).contains(&c.max_age_secs),
+            "app {id}: custom_token.max_age_secs must be between 60 and 604800"
+        );
     }
-    let hooks = [(p::CUSTOM_FUNCTION, "custom_function", &app.custom_function),
-        ("", "confirm_function", &app.confirm_function), ("", "reset_function", &app.reset_function)];
+    let hooks = [
+        (p::CUSTOM_FUNCTION, "custom_function", &app.custom_function),
+        ("", "confirm_function", &app.confirm_function),
+        ("", "reset_function", &app.reset_function),
+    ];
     for (provider, key, hook) in hooks {
         if !provider.is_empty() && enabled(provider) && hook.is_none() {
-            anyhow::bail!("app {id}: {provider} is enabled but [apps.{id}.{key}] (url, secret) is missing");
+            anyhow::bail!(
+                "app {id}: {provider} is enabled but [apps.{id}.{key}] (url, secret) is missing"
+            );
         }
         if let Some(hook) = hook {
-            anyhow::ensure!(hook.secret.expose().len() >= 32, "app {id}: {key}.secret must be at least 32 bytes of random data");
-            anyhow::ensure!(hook.url.starts_with("https://") || hook.url.starts_with("http://"),
-                "app {id}: {key}.url must be an http(s) URL");
+            anyhow::ensure!(
+                hook.secret.expose().len() >= 32,
+                "app {id}: {key}.secret must be at least 32 bytes of random data"
+            );
+            anyhow::ensure!(
+                hook.url.starts_with("https://") || hook.url.starts_with("http://"),
+                "app {id}: {key}.url must be an http(s) URL"
+            );
         }
     }
     for provider in p::REDIRECT {
@@ -148,16 +198,30 @@ pub(super) fn validate_app(id: &str, app: &super::AppConfig) -> anyhow::Result<(
             continue;
         }
         let key = provider.trim_start_matches("oauth2-");
-        let client = app.oauth_client(provider)
-            .ok_or_else(|| anyhow::anyhow!("app {id}: {provider} is enabled but [apps.{id}.{key}] (client_id, …) is missing"))?;
-        anyhow::ensure!(!client.client_id.is_empty(), "app {id}: {key}.client_id must be set");
+        let client = app.oauth_client(provider).ok_or_else(|| {
+            anyhow::anyhow!(
+                "app {id}: {provider} is enabled but [apps.{id}.{key}] (client_id, …) is missing"
+            )
+        })?;
+        anyhow::ensure!(
+            !client.client_id.is_empty(),
+            "app {id}: {key}.client_id must be set"
+        );
     }
     for uri in &app.redirect_uris {
-        anyhow::ensure!(!uri.contains('#') && !uri.starts_with("javascript:"),
-            "app {id}: redirect URI {uri:?} must not have a fragment");
+        anyhow::ensure!(
+            !uri.contains('#') && !uri.starts_with("javascript:"),
+            "app {id}: redirect URI {uri:?} must not have a fragment"
+        );
         if let Some((scheme, _)) = uri.split_once("://") {
-            anyhow::ensure!(scheme == "https" || scheme == "http" || scheme.contains('.') || scheme == "gatehouse",
-                "app {id}: custom redirect scheme {scheme:?} must be a reverse-DNS name (RFC 8252 §7.1), like com.example.app");
+            anyhow::ensure!(
+                scheme == "https"
+                    || scheme == "http"
+                    || scheme.contains('.')
+                    || scheme == "gatehouse",
+                "app {id}: custom redirect scheme {scheme:?} must be a reverse-DNS name (RFC 8252 \
+                 §7.1), like com.example.app"
+            );
         } else {
             anyhow::bail!("app {id}: redirect URI {uri:?} is not an absolute URI");
         }

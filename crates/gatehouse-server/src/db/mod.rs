@@ -29,7 +29,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -42,28 +44,66 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            anyhow::bail!("database URL must start with sqlite:// or postgres:// (got {:?})", redact_url(url));
+            anyhow::bail!(
+                "database URL must start with sqlite:// or postgres:// (got {:?})",
+                redact_url(url)
+            );
         };
         let db = match backend {
             Backend::Sqlite => {
-                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let files = sqlite_files(&url);
+                if let Some(db_file) = files.first() {
+                    // Created 0600 here so SQLite never makes it world-readable; its -wal and
+                    // -shm take the database file's mode.
+                    if let Err(e) = crate::files::create_private_file(db_file) {
+                        tracing::debug!(error = %e, "database file not pre-created");
+                    }
+                }
+                for file in &files {
+                    crate::files::tighten(file, crate::files::PRIVATE_FILE)?;
+                }
                 let options = AnyConnectOptions::from_str(&url)?;
-                let writer = sqlite_pool(1).connect_with(options.clone()).await
-                    .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", redact_url(&url)))?;
+                let writer = sqlite_pool(1)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot open SQLite database {}: {e}", redact_url(&url))
+                    })?;
                 let reader = sqlite_pool(4).connect_with(options).await?;
-                Db { backend, writer, reader }
+                for file in &files {
+                    crate::files::tighten(file, crate::files::PRIVATE_FILE)?;
+                }
+                Db {
+                    backend,
+                    writer,
+                    reader,
+                }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(5))
-                    .after_connect(|conn, _| Box::pin(async move {
-                        conn.execute("SET statement_timeout = '10s'").await?;
-                        Ok(())
-                    }))
-                    .connect(url).await
-                    .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)))?;
-                Db { backend, writer: pool.clone(), reader: pool }
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("SET statement_timeout = '10s'").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url))
+                    })?;
+                Db {
+                    backend,
+                    writer: pool.clone(),
+                    reader: pool,
+                }
             }
         };
         schema::migrate(&db).await?;
@@ -81,13 +121,18 @@ impl Db {
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(|_| ())
     }
 
     /// Checkpoints the SQLite WAL and closes the pools (clean shutdown).
     pub async fn close(&self) {
         if self.backend == Backend::Sqlite {
-            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.writer)
+                .await;
         }
         self.reader.close().await;
         self.writer.close().await;
@@ -97,9 +142,17 @@ impl Db {
     pub async fn integrity_check(&self) -> anyhow::Result<String> {
         match self.backend {
             Backend::Sqlite => {
-                let row: (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&self.reader).await?;
-                let fk = sqlx::query("PRAGMA foreign_key_check").fetch_all(&self.reader).await?;
-                anyhow::ensure!(fk.is_empty(), "foreign key check found {} broken rows", fk.len());
+                let row: (String,) = sqlx::query_as("PRAGMA integrity_check")
+                    .fetch_one(&self.reader)
+                    .await?;
+                let fk = sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_all(&self.reader)
+                    .await?;
+                anyhow::ensure!(
+                    fk.is_empty(),
+                    "foreign key check found {} broken rows",
+                    fk.len()
+                );
                 Ok(row.0)
             }
             Backend::Postgres => {
@@ -110,19 +163,39 @@ impl Db {
     }
 }
 
+/// The files of an on-disk SQLite database URL: the database, its `-wal` and its `-shm`
+/// (nothing for an in-memory database).
+fn sqlite_files(url: &str) -> Vec<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or("");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path.starts_with(":memory:") || query.contains("mode=memory") {
+        return Vec::new();
+    }
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| std::path::PathBuf::from(format!("{path}{suffix}")))
+        .collect()
+}
+
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(5))
-        .after_connect(|conn, _| Box::pin(async move {
-            // Durability first: a power loss must not resurrect a revoked session (security.md C.1).
-            conn.execute("PRAGMA journal_mode = WAL").await?;
-            conn.execute("PRAGMA synchronous = FULL").await?;
-            conn.execute("PRAGMA foreign_keys = ON").await?;
-            conn.execute("PRAGMA busy_timeout = 5000").await?;
-            Ok(())
-        }))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // Durability first: a power loss must not resurrect a revoked session
+                // (security.md C.1).
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                Ok(())
+            })
+        })
 }
 
 /// The URL without its password, for error messages and logs.
@@ -146,9 +219,46 @@ pub fn flag(b: bool) -> i64 {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_and_its_wal_and_shm_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let url = format!("sqlite://{}", path.display());
+        let db = Db::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(db.writer())
+            .await
+            .unwrap();
+        let files = sqlite_files(&url);
+        assert_eq!(files.len(), 3);
+        for file in &files {
+            assert!(file.exists(), "{}", file.display());
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        db.close().await;
+        // An older run's world-readable files are narrowed at start.
+        for file in &files {
+            if file.exists() {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+        let db = Db::connect(&url).await.unwrap();
+        for file in &files {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        db.close().await;
+        assert!(sqlite_files("sqlite::memory:").is_empty());
+    }
+
     #[test]
     fn redacts_passwords_in_urls() {
-        assert_eq!(redact_url("postgres://u:pw@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5/db"),
+            "postgres://u:***@h:5/db"
+        );
         assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }
 }

@@ -184,19 +184,30 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app_id, jti)
     )
     "#,
+    // 6: a confirmation token is bound to the password hash it was issued for (a fingerprint of
+    //    it), so a link from before a re-registration confirms nothing (issue 12, item 1).
+    r#"
+    ALTER TABLE email_tokens ADD COLUMN password_fp TEXT
+    "#,
 ];
 
 pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-        .execute(db.writer())
-        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations \
+         (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(db.writer())
+    .await?;
     let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
         .fetch_one(db.writer())
         .await?;
     let current = current.unwrap_or(0);
-    anyhow::ensure!(current as usize <= MIGRATIONS.len(),
+    anyhow::ensure!(
+        current as usize <= MIGRATIONS.len(),
         "the database schema (version {current}) is newer than this gatehoused understands ({}); \
-         run a newer gatehoused", MIGRATIONS.len());
+         run a newer gatehoused",
+        MIGRATIONS.len()
+    );
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index as i64 + 1;
         let mut tx = db.writer().begin().await?;

@@ -10,6 +10,7 @@ use axum::{Form, Router};
 use gatehouse_proto::userpass::{ResetRequest, TokenRequest};
 use serde::Deserialize;
 
+use super::extract::Caller;
 use crate::providers::userpass;
 use crate::state::AppState;
 
@@ -39,83 +40,179 @@ pub struct ResetForm {
 }
 
 pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 pub(crate) fn page(title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{t}</title><style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
-         input,button{{font:inherit;padding:.5rem;margin:.25rem 0}}input{{width:100%;box-sizing:border-box}}\
+    let html =
+        format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\">\
+         <title>{t}</title><style>body{{font:16px \
+         system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
+         input,button{{font:inherit;padding:.5rem;margin:.25rem \
+         0}}input{{width:100%;box-sizing:border-box}}\
          @media (prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style></head>\
          <body><h1>{t}</h1>{body}</body></html>", t = escape(title));
     let mut r = Html(html).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors \
+             'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     r
 }
 
 fn hidden(q: &TokenQuery) -> String {
-    format!("<input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"tokenId\" value=\"{}\">",
-        escape(&q.token), escape(&q.token_id))
+    format!(
+        "<input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" \
+         name=\"tokenId\" value=\"{}\">",
+        escape(&q.token),
+        escape(&q.token_id)
+    )
 }
 
 async fn confirm_page(Path(app): Path<String>, Query(q): Query<TokenQuery>) -> Response {
-    page("Confirm your email address", &format!(
-        "<p>Press the button to confirm the email address of your account for <b>{}</b>.</p>\
-         <form method=\"post\">{}<button type=\"submit\">Confirm my email address</button></form>", escape(&app), hidden(&q)))
+    page(
+        "Confirm your email address",
+        &format!(
+            "<p>Press the button to confirm the email address of your account for <b>{}</b>.</p>\
+         <form method=\"post\">{}<button type=\"submit\">Confirm my email address</button></form>",
+            escape(&app),
+            hidden(&q)
+        ),
+    )
 }
 
-async fn confirm_submit(State(state): State<AppState>, Path(app): Path<String>, Form(q): Form<TokenQuery>) -> Response {
-    match userpass::confirm(&state, &app, TokenRequest { token: q.token, token_id: q.token_id }).await {
-        Ok(()) => page("Email address confirmed", "<p>Your email address is confirmed. You can now return to the app and log in.</p>"),
-        Err(e) => page("This link did not work", &format!("<p>{}</p>", escape(&e.message))),
+async fn confirm_submit(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    caller: Caller,
+    Form(q): Form<TokenQuery>,
+) -> Response {
+    match userpass::confirm(
+        &state,
+        &app,
+        TokenRequest {
+            token: q.token,
+            token_id: q.token_id,
+        },
+        caller.ip,
+    )
+    .await
+    {
+        Ok(()) => page(
+            "Email address confirmed",
+            "<p>Your email address is confirmed. You can now return to the app and log in.</p>",
+        ),
+        Err(e) => page(
+            "This link did not work",
+            &format!("<p>{}</p>", escape(&e.message)),
+        ),
     }
 }
 
 fn reset_form(q: &TokenQuery, error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p role=\"alert\"><b>{}</b></p>", escape(e))).unwrap_or_default();
-    format!("{error}<form method=\"post\">{}<label for=\"password\">New password</label>\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
-             <button type=\"submit\">Set new password</button></form>", hidden(q))
+    let error = error
+        .map(|e| format!("<p role=\"alert\"><b>{}</b></p>", escape(e)))
+        .unwrap_or_default();
+    format!(
+        "{error}<form method=\"post\">{}<label for=\"password\">New password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" \
+         autocomplete=\"new-password\" required minlength=\"8\">\
+         <button type=\"submit\">Set new password</button></form>",
+        hidden(q)
+    )
 }
 
 async fn reset_page(Query(q): Query<TokenQuery>) -> Response {
     page("Choose a new password", &reset_form(&q, None))
 }
 
-async fn reset_submit(State(state): State<AppState>, Path(app): Path<String>, Form(f): Form<ResetForm>) -> Response {
-    let q = TokenQuery { token: f.token.clone(), token_id: f.token_id.clone() };
-    match userpass::reset(&state, &app, ResetRequest { token: f.token, token_id: f.token_id, password: f.password }).await {
-        Ok(()) => page("Password changed", "<p>Your password was changed and every device was signed out. \
-                                             Return to the app and log in with the new password.</p>"),
-        Err(e) if e.code == gatehouse_proto::ErrorCode::WeakPassword => page("Choose a new password", &reset_form(&q, Some(&e.message))),
-        Err(e) => page("This link did not work", &format!("<p>{}</p>", escape(&e.message))),
+async fn reset_submit(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    caller: Caller,
+    Form(f): Form<ResetForm>,
+) -> Response {
+    let q = TokenQuery {
+        token: f.token.clone(),
+        token_id: f.token_id.clone(),
+    };
+    match userpass::reset(
+        &state,
+        &app,
+        ResetRequest {
+            token: f.token,
+            token_id: f.token_id,
+            password: f.password,
+        },
+        caller.ip,
+    )
+    .await
+    {
+        Ok(()) => page(
+            "Password changed",
+            "<p>Your password was changed and every device was \
+             signed out. \
+             Return to the app and log in with the new \
+             password.</p>",
+        ),
+        Err(e) if e.code == gatehouse_proto::ErrorCode::WeakPassword => {
+            page("Choose a new password", &reset_form(&q, Some(&e.message)))
+        }
+        Err(e) => page(
+            "This link did not work",
+            &format!("<p>{}</p>", escape(&e.message)),
+        ),
     }
 }
 
 async fn magic_page(Query(q): Query<TokenQuery>) -> Response {
-    page("Sign in", &format!(
+    page(
+        "Sign in",
+        &format!(
         "<p>Press the button on the device where you asked to sign in. The app opens and finishes \
          signing you in. Opened somewhere else, this link signs nothing in.</p>\
-         <form method=\"post\">{}<button type=\"submit\">Continue in the app</button></form>", hidden(&q)))
+         <form method=\"post\">{}<button type=\"submit\">Continue in the \
+         app</button></form>", hidden(&q)),
+    )
 }
 
-async fn magic_submit(State(state): State<AppState>, Path(app): Path<String>, Form(q): Form<TokenQuery>) -> Response {
+async fn magic_submit(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Form(q): Form<TokenQuery>,
+) -> Response {
     match crate::providers::magic_link::open(&state, &app, &q.token, &q.token_id).await {
         Ok(target) => {
             // 303 so the browser follows with a GET — into the app, through its deep link.
-            let mut r = page("Opening the app", "<p>If nothing happens, type the code from the email into the app instead.</p>");
+            let mut r = page(
+                "Opening the app",
+                "<p>If nothing happens, type the code from the email into the app instead.</p>",
+            );
             *r.status_mut() = axum::http::StatusCode::SEE_OTHER;
             if let Ok(v) = HeaderValue::from_str(&target) {
                 r.headers_mut().insert(header::LOCATION, v);
             }
             r
         }
-        Err(e) => page("This link did not work", &format!("<p>{}</p>", escape(&e.message))),
+        Err(e) => page(
+            "This link did not work",
+            &format!("<p>{}</p>", escape(&e.message)),
+        ),
     }
 }

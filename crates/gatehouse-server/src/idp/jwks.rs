@@ -38,48 +38,81 @@ pub enum JwksError {
 }
 
 fn max_age(headers: &reqwest::header::HeaderMap) -> i64 {
-    headers.get("cache-control").and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').find_map(|d| d.trim().strip_prefix("max-age=").and_then(|n| n.parse::<i64>().ok())))
+    headers
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',').find_map(|d| {
+                d.trim()
+                    .strip_prefix("max-age=")
+                    .and_then(|n| n.parse::<i64>().ok())
+            })
+        })
         .unwrap_or(DEFAULT_AGE)
         .clamp(MIN_AGE, MAX_AGE)
 }
 
 impl JwksCache {
     /// The key for `kid` (or the only key when the token names none) from the set at `url`.
-    pub async fn key(&self, outbound: &Outbound, url: &str, kid: Option<&str>, now: i64) -> Result<Jwk, JwksError> {
-        let cached = self.sets.lock().expect("jwks cache lock").get(url).cloned();
-        let fresh = cached.as_ref().is_some_and(|c| c.set.is_some() && now - c.fetched_at < c.max_age);
+    pub async fn key(
+        &self,
+        outbound: &Outbound,
+        url: &str,
+        kid: Option<&str>,
+        now: i64,
+    ) -> Result<Jwk, JwksError> {
+        let cached = crate::sync::lock(&self.sets).get(url).cloned();
+        let fresh = cached
+            .as_ref()
+            .is_some_and(|c| c.set.is_some() && now - c.fetched_at < c.max_age);
         if fresh {
             if let Some(key) = cached.as_ref().and_then(|c| pick(c.set.as_ref()?, kid)) {
                 return Ok(key);
             }
         }
         // Stale, missing, or an unknown kid: refetch unless one was tried in the last 30 s.
-        let may_fetch = cached.as_ref().is_none_or(|c| now - c.last_attempt >= REFETCH_COOLDOWN);
+        let may_fetch = cached
+            .as_ref()
+            .is_none_or(|c| now - c.last_attempt >= REFETCH_COOLDOWN);
         if may_fetch {
             self.refresh(outbound, url, now).await?;
         }
-        let cached = self.sets.lock().expect("jwks cache lock").get(url).cloned();
-        cached.and_then(|c| pick(c.set.as_ref()?, kid)).ok_or(JwksError::NoKey)
+        let cached = crate::sync::lock(&self.sets).get(url).cloned();
+        cached
+            .and_then(|c| pick(c.set.as_ref()?, kid))
+            .ok_or(JwksError::NoKey)
     }
 
     async fn refresh(&self, outbound: &Outbound, url: &str, now: i64) -> Result<(), JwksError> {
         {
-            let mut sets = self.sets.lock().expect("jwks cache lock");
-            let entry = sets.entry(url.to_string()).or_insert(Cached { set: None, fetched_at: 0, max_age: 0, last_attempt: 0 });
+            let mut sets = crate::sync::lock(&self.sets);
+            let entry = sets.entry(url.to_string()).or_insert(Cached {
+                set: None,
+                fetched_at: 0,
+                max_age: 0,
+                last_attempt: 0,
+            });
             entry.last_attempt = now;
         }
-        self.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let fetched = async {
             let reply = outbound.get(url, None).await.map_err(|e| e.to_string())?;
             if !reply.ok() {
                 return Err(format!("HTTP {}", reply.status));
             }
-            let set: JwkSet = serde_json::from_slice(&reply.body).map_err(|e| format!("not a JWK set: {e}"))?;
+            let set: JwkSet =
+                serde_json::from_slice(&reply.body).map_err(|e| format!("not a JWK set: {e}"))?;
             Ok((set, max_age(&reply.headers)))
-        }.await;
-        let mut sets = self.sets.lock().expect("jwks cache lock");
-        let entry = sets.get_mut(url).expect("inserted above");
+        }
+        .await;
+        let mut sets = crate::sync::lock(&self.sets);
+        let entry = sets.entry(url.to_string()).or_insert(Cached {
+            set: None,
+            fetched_at: 0,
+            max_age: 0,
+            last_attempt: now,
+        });
         match fetched {
             Ok((set, age)) => {
                 entry.set = Some(set);
@@ -88,8 +121,13 @@ impl JwksCache {
                 Ok(())
             }
             Err(e) => {
-                tracing::warn!(url, error = %e, kept_last_good = entry.set.is_some(), "JWKS fetch failed");
-                if entry.set.is_some() { Ok(()) } else { Err(JwksError::Unavailable(url.to_string(), e)) }
+                tracing::warn!(url, error = %e, kept_last_good = entry.set.is_some(), "JWKS fetch \
+                                                                                       failed");
+                if entry.set.is_some() {
+                    Ok(())
+                } else {
+                    Err(JwksError::Unavailable(url.to_string(), e))
+                }
             }
         }
     }
@@ -98,12 +136,24 @@ impl JwksCache {
 /// A token without `kid` is accepted only when the set has exactly one signing key: with several,
 /// trying each would let any of them stand in for the others.
 fn pick(set: &JwkSet, kid: Option<&str>) -> Option<Jwk> {
-    let signing = set.keys.iter().filter(|k| !matches!(k.common.public_key_use, Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)));
+    let signing = set.keys.iter().filter(|k| {
+        !matches!(
+            k.common.public_key_use,
+            Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+        )
+    });
     match kid {
-        Some(kid) => signing.into_iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned(),
+        Some(kid) => signing
+            .into_iter()
+            .find(|k| k.common.key_id.as_deref() == Some(kid))
+            .cloned(),
         None => {
             let all: Vec<&Jwk> = signing.collect();
-            if all.len() == 1 { Some(all[0].clone()) } else { None }
+            if all.len() == 1 {
+                Some(all[0].clone())
+            } else {
+                None
+            }
         }
     }
 }
@@ -124,13 +174,16 @@ mod tests {
 
     #[test]
     fn no_kid_means_the_only_key_or_nothing() {
-        let one: JwkSet = serde_json::from_value(serde_json::json!({"keys": [
-            {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "a"}]})).unwrap();
+        let key = |kid: &str| {
+            let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+            serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid})
+        };
+        let one: JwkSet =
+            serde_json::from_value(serde_json::json!({ "keys": [key("a")] })).unwrap();
         assert!(pick(&one, None).is_some());
         assert!(pick(&one, Some("b")).is_none());
-        let two: JwkSet = serde_json::from_value(serde_json::json!({"keys": [
-            {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "a"},
-            {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "b"}]})).unwrap();
+        let two: JwkSet =
+            serde_json::from_value(serde_json::json!({ "keys": [key("a"), key("b")] })).unwrap();
         assert!(pick(&two, None).is_none());
         assert!(pick(&two, Some("b")).is_some());
     }

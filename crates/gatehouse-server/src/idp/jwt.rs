@@ -66,8 +66,14 @@ pub fn algorithm(name: &str) -> Option<Algorithm> {
 }
 
 /// Verifies signature and claims; answers the claims.
-pub async fn verify(outbound: &Outbound, cache: &JwksCache, token: &str, keys: KeySource<'_>, rules: &Rules<'_>,
-    now: i64) -> Result<Map<String, Value>, JwtError> {
+pub async fn verify(
+    outbound: &Outbound,
+    cache: &JwksCache,
+    token: &str,
+    keys: KeySource<'_>,
+    rules: &Rules<'_>,
+    now: i64,
+) -> Result<Map<String, Value>, JwtError> {
     if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
         return Err(JwtError::Malformed);
     }
@@ -79,11 +85,18 @@ pub async fn verify(outbound: &Outbound, cache: &JwksCache, token: &str, keys: K
     let key = match keys {
         KeySource::Static(key) => key,
         KeySource::Jwks(url) => {
-            let jwk = cache.key(outbound, url, header.kid.as_deref(), now).await.map_err(|e| match e {
-                JwksError::NoKey => JwtError::UnknownKey,
-                JwksError::Unavailable(..) => JwtError::KeysUnavailable(e.to_string()),
-            })?;
-            if jwk.common.key_algorithm.is_some_and(|a| format!("{a:?}") != format!("{:?}", header.alg)) {
+            let jwk = cache
+                .key(outbound, url, header.kid.as_deref(), now)
+                .await
+                .map_err(|e| match e {
+                    JwksError::NoKey => JwtError::UnknownKey,
+                    JwksError::Unavailable(..) => JwtError::KeysUnavailable(e.to_string()),
+                })?;
+            if jwk
+                .common
+                .key_algorithm
+                .is_some_and(|a| format!("{a:?}") != format!("{:?}", header.alg))
+            {
                 return Err(JwtError::Algorithm);
             }
             jwk_key = DecodingKey::from_jwk(&jwk).map_err(|_| JwtError::UnknownKey)?;
@@ -97,11 +110,14 @@ pub async fn verify(outbound: &Outbound, cache: &JwksCache, token: &str, keys: K
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims = HashSet::new();
-    let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| match e.kind() {
-        jsonwebtoken::errors::ErrorKind::InvalidSignature => JwtError::Signature,
-        jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => JwtError::Algorithm,
-        _ => JwtError::Malformed,
-    })?;
+    let data =
+        jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| match e
+            .kind()
+        {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => JwtError::Signature,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => JwtError::Algorithm,
+            _ => JwtError::Malformed,
+        })?;
     check_claims(&data.claims, rules, now)?;
     Ok(data.claims)
 }
@@ -109,11 +125,18 @@ pub async fn verify(outbound: &Outbound, cache: &JwksCache, token: &str, keys: K
 fn number(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, JwtError> {
     match claims.get(name) {
         None => Ok(None),
-        Some(v) => v.as_f64().map(|f| Some(f as i64)).ok_or(JwtError::Malformed),
+        Some(v) => v
+            .as_f64()
+            .map(|f| Some(f as i64))
+            .ok_or(JwtError::Malformed),
     }
 }
 
-pub fn check_claims(claims: &Map<String, Value>, rules: &Rules<'_>, now: i64) -> Result<(), JwtError> {
+pub fn check_claims(
+    claims: &Map<String, Value>,
+    rules: &Rules<'_>,
+    now: i64,
+) -> Result<(), JwtError> {
     let exp = number(claims, "exp")?.ok_or(JwtError::Expired)?;
     if now > exp + LEEWAY {
         return Err(JwtError::Expired);
@@ -130,17 +153,27 @@ pub fn check_claims(claims: &Map<String, Value>, rules: &Rules<'_>, now: i64) ->
         (None, Some(_)) => return Err(JwtError::IssuedAt),
         (None, None) => {}
     }
-    let iss = claims.get("iss").and_then(Value::as_str).ok_or(JwtError::Issuer)?;
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or(JwtError::Issuer)?;
     if !rules.issuers.iter().any(|i| i == iss) {
         return Err(JwtError::Issuer);
     }
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(a)) => vec![a.as_str()],
-        Some(Value::Array(list)) => list.iter().map(|a| a.as_str().ok_or(JwtError::Audience)).collect::<Result<_, _>>()?,
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|a| a.as_str().ok_or(JwtError::Audience))
+            .collect::<Result<_, _>>()?,
         _ => return Err(JwtError::Audience),
     };
     // Every audience must be trusted: a token also meant for someone else is not ours to accept.
-    if audiences.is_empty() || !audiences.iter().all(|a| rules.audiences.iter().any(|ours| ours == a)) {
+    if audiences.is_empty()
+        || !audiences
+            .iter()
+            .all(|a| rules.audiences.iter().any(|ours| ours == a))
+    {
         return Err(JwtError::Audience);
     }
     if let (Some(expected), Some(azp)) = (rules.azp, claims.get("azp")) {
@@ -168,41 +201,106 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn rules<'a>(iss: &'a [String], aud: &'a [String]) -> Rules<'a> {
-        Rules { algorithms: &[Algorithm::HS256], issuers: iss, audiences: aud, max_age_secs: Some(3600), nonce: None, azp: None }
+        Rules {
+            algorithms: &[Algorithm::HS256],
+            issuers: iss,
+            audiences: aud,
+            max_age_secs: Some(3600),
+            nonce: None,
+            azp: None,
+        }
     }
 
     fn claims(v: Value) -> Map<String, Value> {
-        let mut base = json!({"iss": "https://idp", "aud": "app", "sub": "u1", "exp": NOW + 300, "iat": NOW - 10});
-        base.as_object_mut().unwrap().extend(v.as_object().unwrap().clone());
-        base.as_object().unwrap().iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()
+        let mut base = json!({
+            "iss": "https://idp", "aud": "app", "sub": "u1", "exp": NOW + 300, "iat": NOW - 10
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(v.as_object().unwrap().clone());
+        base.as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     #[test]
     fn time_claims_follow_the_leeway_table() {
         let (iss, aud) = (vec!["https://idp".to_string()], vec!["app".to_string()]);
         let r = rules(&iss, &aud);
-        assert_eq!(check_claims(&claims(json!({"exp": NOW - 61})), &r, NOW), Err(JwtError::Expired));
-        assert_eq!(check_claims(&claims(json!({"exp": NOW - 30})), &r, NOW), Ok(()));
-        assert_eq!(check_claims(&claims(json!({"nbf": NOW + 300})), &r, NOW), Err(JwtError::NotYetValid));
-        assert_eq!(check_claims(&claims(json!({"iat": NOW + 3600})), &r, NOW), Err(JwtError::IssuedAt));
-        assert_eq!(check_claims(&claims(json!({"exp": null})), &r, NOW), Err(JwtError::Expired));
-        assert_eq!(check_claims(&claims(json!({"iat": NOW - 7200})), &r, NOW), Err(JwtError::IssuedAt));
-        assert_eq!(check_claims(&claims(json!({"iat": null})), &r, NOW), Err(JwtError::IssuedAt));
+        assert_eq!(
+            check_claims(&claims(json!({"exp": NOW - 61})), &r, NOW),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"exp": NOW - 30})), &r, NOW),
+            Ok(())
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"nbf": NOW + 300})), &r, NOW),
+            Err(JwtError::NotYetValid)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"iat": NOW + 3600})), &r, NOW),
+            Err(JwtError::IssuedAt)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"exp": null})), &r, NOW),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"iat": NOW - 7200})), &r, NOW),
+            Err(JwtError::IssuedAt)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"iat": null})), &r, NOW),
+            Err(JwtError::IssuedAt)
+        );
     }
 
     #[test]
     fn audience_issuer_and_subject_are_exact() {
         let (iss, aud) = (vec!["https://idp".to_string()], vec!["app".to_string()]);
         let r = rules(&iss, &aud);
-        assert_eq!(check_claims(&claims(json!({"aud": "other"})), &r, NOW), Err(JwtError::Audience));
-        assert_eq!(check_claims(&claims(json!({"aud": ["app", "evil"]})), &r, NOW), Err(JwtError::Audience));
-        assert_eq!(check_claims(&claims(json!({"aud": ["app"]})), &r, NOW), Ok(()));
-        assert_eq!(check_claims(&claims(json!({"iss": "https://idp/"})), &r, NOW), Err(JwtError::Issuer));
-        assert_eq!(check_claims(&claims(json!({"sub": null})), &r, NOW), Err(JwtError::Subject));
-        let r = Rules { nonce: Some("n1"), azp: Some("app"), ..rules(&iss, &aud) };
-        assert_eq!(check_claims(&claims(json!({"nonce": "n2"})), &r, NOW), Err(JwtError::Nonce));
-        assert_eq!(check_claims(&claims(json!({"nonce": "n1", "azp": "x"})), &r, NOW), Err(JwtError::Audience));
-        assert_eq!(check_claims(&claims(json!({"nonce": "n1", "azp": "app"})), &r, NOW), Ok(()));
+        assert_eq!(
+            check_claims(&claims(json!({"aud": "other"})), &r, NOW),
+            Err(JwtError::Audience)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"aud": ["app", "evil"]})), &r, NOW),
+            Err(JwtError::Audience)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"aud": ["app"]})), &r, NOW),
+            Ok(())
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"iss": "https://idp/"})), &r, NOW),
+            Err(JwtError::Issuer)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"sub": null})), &r, NOW),
+            Err(JwtError::Subject)
+        );
+        let r = Rules {
+            nonce: Some("n1"),
+            azp: Some("app"),
+            ..rules(&iss, &aud)
+        };
+        assert_eq!(
+            check_claims(&claims(json!({"nonce": "n2"})), &r, NOW),
+            Err(JwtError::Nonce)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"nonce": "n1", "azp": "x"})), &r, NOW),
+            Err(JwtError::Audience)
+        );
+        assert_eq!(
+            check_claims(&claims(json!({"nonce": "n1", "azp": "app"})), &r, NOW),
+            Ok(())
+        );
     }
 
     #[tokio::test]
@@ -211,23 +309,76 @@ mod tests {
         let cache = JwksCache::default();
         let secret = DecodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
         let (iss, aud) = (vec!["https://idp".to_string()], vec!["app".to_string()]);
-        let r = Rules { algorithms: &[Algorithm::HS256], issuers: &iss, audiences: &aud, max_age_secs: None, nonce: None, azp: None };
+        let r = Rules {
+            algorithms: &[Algorithm::HS256],
+            issuers: &iss,
+            audiences: &aud,
+            max_age_secs: None,
+            nonce: None,
+            azp: None,
+        };
         let b64 = |v: Value| crate::crypto::b64(v.to_string().as_bytes());
         let body = b64(Value::Object(claims(json!({}))));
         for alg in ["none", "None", "NONE"] {
             let token = format!("{}.{body}.", b64(json!({"alg": alg, "typ": "JWT"})));
-            assert!(verify(&outbound, &cache, &token, KeySource::Static(&secret), &r, NOW).await.is_err(), "alg {alg}");
+            assert!(
+                verify(
+                    &outbound,
+                    &cache,
+                    &token,
+                    KeySource::Static(&secret),
+                    &r,
+                    NOW
+                )
+                .await
+                .is_err(),
+                "alg {alg}"
+            );
         }
-        let good = jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &claims(json!({})),
-            &jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef")).unwrap();
-        assert!(verify(&outbound, &cache, &good, KeySource::Static(&secret), &r, NOW).await.is_ok());
+        let good = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &claims(json!({})),
+            &jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        assert!(verify(
+            &outbound,
+            &cache,
+            &good,
+            KeySource::Static(&secret),
+            &r,
+            NOW
+        )
+        .await
+        .is_ok());
         let mut parts: Vec<&str> = good.split('.').collect();
-        let forged = b64(json!({"alg": "HS256", "jku": "https://evil.example/jwks", "kid": "../../etc/passwd"}));
+        let forged = b64(
+            json!({"alg": "HS256", "jku": "https://evil.example/jwks", "kid": "../../etc/passwd"}),
+        );
         parts[0] = &forged;
-        assert_eq!(verify(&outbound, &cache, &parts.join("."), KeySource::Static(&secret), &r, NOW).await, Err(JwtError::Signature));
+        assert_eq!(
+            verify(
+                &outbound,
+                &cache,
+                &parts.join("."),
+                KeySource::Static(&secret),
+                &r,
+                NOW
+            )
+            .await,
+            Err(JwtError::Signature)
+        );
         for bad in ["a.b", "a.b.c.d", "!!!.###.$$$", &"x".repeat(20_000)] {
-            assert!(verify(&outbound, &cache, bad, KeySource::Static(&secret), &r, NOW).await.is_err());
+            assert!(
+                verify(&outbound, &cache, bad, KeySource::Static(&secret), &r, NOW)
+                    .await
+                    .is_err()
+            );
         }
-        assert_eq!(cache.fetches.load(std::sync::atomic::Ordering::Relaxed), 0, "no key was fetched from anywhere");
+        assert_eq!(
+            cache.fetches.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "no key was fetched from anywhere"
+        );
     }
 }

@@ -8,7 +8,6 @@ pub mod jwt;
 pub mod upstream;
 pub mod webhook;
 
-use axum::http::StatusCode;
 use gatehouse_proto::ErrorCode;
 use serde_json::{Map, Value};
 
@@ -30,13 +29,18 @@ pub struct ExternalIdentity {
 /// enough to act on and carries no secret.
 pub fn refused(provider: &str, reason: impl std::fmt::Display) -> ApiError {
     tracing::info!(provider, reason = %reason, "external login refused");
-    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::AuthError, format!("{provider} sign-in failed: {reason}"))
+    ApiError::new(
+        ErrorCode::AuthError,
+        format!("{provider} sign-in failed: {reason}"),
+    )
 }
 
 /// The provider could not be reached or answered nonsense: retryable, nothing changed.
 pub fn upstream_unavailable(provider: &str, reason: impl std::fmt::Display) -> ApiError {
     tracing::warn!(provider, reason = %reason, "identity provider unavailable");
-    ApiError::unavailable(format!("{provider} could not be reached to verify the sign-in; try again shortly"))
+    ApiError::unavailable(format!(
+        "{provider} could not be reached to verify the sign-in; try again shortly"
+    ))
 }
 
 /// Maps a JWT failure of `provider` to the error the client sees.
@@ -51,11 +55,17 @@ pub fn jwt_error(provider: &str, e: jwt::JwtError) -> ApiError {
 /// when the provider says it is verified (`email_verified` true, or Apple's `"true"`).
 pub fn oidc_profile(claims: &Map<String, Value>) -> Map<String, Value> {
     let mut data = Map::new();
-    let verified = matches!(claims.get("email_verified"), Some(Value::Bool(true))) || claims.get("email_verified").and_then(Value::as_str) == Some("true");
+    let verified = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
+        || claims.get("email_verified").and_then(Value::as_str) == Some("true");
     if let (Some(email), true) = (claims.get("email").and_then(Value::as_str), verified) {
         data.insert("email".into(), Value::String(email.into()));
     }
-    for (claim, field) in [("name", "name"), ("given_name", "first_name"), ("family_name", "last_name"), ("picture", "picture_url")] {
+    for (claim, field) in [
+        ("name", "name"),
+        ("given_name", "first_name"),
+        ("family_name", "last_name"),
+        ("picture", "picture_url"),
+    ] {
         if let Some(v) = claims.get(claim).and_then(Value::as_str) {
             data.insert(field.into(), Value::String(v.into()));
         }

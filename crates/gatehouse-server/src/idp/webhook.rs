@@ -25,18 +25,33 @@ pub enum WebhookError {
 pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     let mut message = format!("{id}.{timestamp}.").into_bytes();
     message.extend_from_slice(body);
-    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, &message)))
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, &message))
+    )
 }
 
 /// POSTs `{"type", "app_id", "data"}` and answers the JSON object the hook returned.
-pub async fn call(outbound: &Outbound, hook: &WebhookConfig, kind: &str, app_id: &str, data: Value,
-    now: i64) -> Result<serde_json::Map<String, Value>, WebhookError> {
+pub async fn call(
+    outbound: &Outbound,
+    hook: &WebhookConfig,
+    kind: &str,
+    app_id: &str,
+    data: Value,
+    now: i64,
+) -> Result<serde_json::Map<String, Value>, WebhookError> {
     let id = format!("msg_{}", object_id(now));
-    let body = serde_json::to_vec(&json!({"type": kind, "app_id": app_id, "data": data})).expect("JSON values serialize");
+    // Invariant: a `serde_json::Value` (string keys only) always serialises.
+    #[allow(clippy::expect_used)]
+    let body = serde_json::to_vec(&json!({"type": kind, "app_id": app_id, "data": data}))
+        .expect("JSON values serialize");
     let headers = [
         ("webhook-id", id.clone()),
         ("webhook-timestamp", now.to_string()),
-        ("webhook-signature", signature(hook.secret.expose().as_bytes(), &id, now, &body)),
+        (
+            "webhook-signature",
+            signature(hook.secret.expose().as_bytes(), &id, now, &body),
+        ),
     ];
     let reply = outbound.post_json(&hook.url, &headers, body).await?;
     if !reply.ok() {
@@ -53,8 +68,17 @@ mod tests {
     #[test]
     fn signature_matches_the_standard_webhooks_example() {
         // From the Standard Webhooks specification's test vectors.
-        let secret = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let sig = super::signature(&secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
+        let secret = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .unwrap();
+        let sig = super::signature(
+            &secret,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 }

@@ -4,8 +4,8 @@
 
 pub mod policy;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
@@ -24,6 +24,8 @@ pub struct Hasher {
     queue_timeout: Duration,
     /// Verifications performed (equal-work checks in tests compare it across paths).
     verifications: Arc<AtomicU64>,
+    /// Hashes made (tests check that refused requests never reach Argon2).
+    hashes: Arc<AtomicU64>,
     /// A hash of a random password with the current parameters, verified when the account does
     /// not exist so both paths cost the same (security.md S-12).
     dummy: Arc<String>,
@@ -46,7 +48,9 @@ const ALWAYS_UNMAPPED_BLOCKS: usize = 33 * 1024;
 
 impl MemoryPool {
     fn with_blocks<R>(&self, count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
-        let reused = self.free.lock().expect("memory pool").pop().filter(|b| b.len() >= count);
+        let reused = crate::sync::lock(&self.free)
+            .pop()
+            .filter(|b| b.len() >= count);
         let mut blocks = reused.unwrap_or_else(|| {
             if self.keep > 0 {
                 return vec![Block::default(); count];
@@ -56,7 +60,7 @@ impl MemoryPool {
             blocks
         });
         let result = f(&mut blocks[..count]);
-        let mut free = self.free.lock().expect("memory pool");
+        let mut free = crate::sync::lock(&self.free);
         if free.len() < self.keep {
             free.push(blocks);
         }
@@ -65,14 +69,24 @@ impl MemoryPool {
 }
 
 /// Argon2id of `password` with `salt`, into a PHC string, using pooled memory.
-fn hash_with(argon2: &Argon2<'_>, pool: &MemoryPool, password: &[u8], salt: Salt<'_>) -> argon2::password_hash::Result<String> {
+fn hash_with(
+    argon2: &Argon2<'_>,
+    pool: &MemoryPool,
+    password: &[u8],
+    salt: Salt<'_>,
+) -> argon2::password_hash::Result<String> {
     let mut salt_bytes = [0u8; 64];
     let salt_raw = salt.decode_b64(&mut salt_bytes)?;
     let params = argon2.params();
-    let output = Output::init_with(params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN), |out| {
-        pool.with_blocks(params.block_count(), |blocks| argon2.hash_password_into_with_memory(password, salt_raw, out, blocks))
+    let output = Output::init_with(
+        params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
+        |out| {
+            pool.with_blocks(params.block_count(), |blocks| {
+                argon2.hash_password_into_with_memory(password, salt_raw, out, blocks)
+            })
             .map_err(argon2::password_hash::Error::from)
-    })?;
+        },
+    )?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -86,45 +100,82 @@ fn hash_with(argon2: &Argon2<'_>, pool: &MemoryPool, password: &[u8], salt: Salt
 /// Recomputes a stored PHC hash's output for `password` with the stored parameters and compares
 /// in constant time (`Output`'s equality is constant-time).
 fn verify_with(pool: &MemoryPool, password: &[u8], stored: &PasswordHash<'_>) -> bool {
-    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else { return false };
-    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(stored.algorithm), Params::try_from(stored)) else { return false };
-    let version = stored.version.map(Version::try_from).transpose().ok().flatten().unwrap_or_default();
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(stored.algorithm),
+        Params::try_from(stored),
+    ) else {
+        return false;
+    };
+    let version = stored
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let argon2 = Argon2::new(algorithm, version, params.clone());
     let mut salt_bytes = [0u8; 64];
-    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
     let computed = Output::init_with(expected.len(), |out| {
-        pool.with_blocks(params.block_count(), |blocks| argon2.hash_password_into_with_memory(password, salt_raw, out, blocks))
-            .map_err(argon2::password_hash::Error::from)
+        pool.with_blocks(params.block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password, salt_raw, out, blocks)
+        })
+        .map_err(argon2::password_hash::Error::from)
     });
     computed.is_ok_and(|c| c == expected)
 }
 
 impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hasher").field("slots", &self.slots.available_permits()).finish_non_exhaustive()
+        f.debug_struct("Hasher")
+            .field("slots", &self.slots.available_permits())
+            .finish_non_exhaustive()
     }
 }
 
 impl Hasher {
     pub fn new(config: &PasswordConfig) -> anyhow::Result<Hasher> {
-        let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, Some(32))
-            .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+        let params = Params::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.argon2_parallelism,
+            Some(32),
+        )
+        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let slots = match config.max_concurrent_hashes {
-            0 => 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            0 => {
+                2 * std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            }
             n => n,
         };
         let keep = if config.reuse_hash_memory { slots } else { 0 };
-        let memory = Arc::new(MemoryPool { free: std::sync::Mutex::new(Vec::new()), keep });
+        let memory = Arc::new(MemoryPool {
+            free: std::sync::Mutex::new(Vec::new()),
+            keep,
+        });
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        let dummy = hash_with(&argon2, &memory, crate::crypto::secret_256().as_bytes(), salt.as_salt())
-            .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?;
+        let dummy = hash_with(
+            &argon2,
+            &memory,
+            crate::crypto::secret_256().as_bytes(),
+            salt.as_salt(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?;
         Ok(Hasher {
             memory,
             argon2,
             slots: Arc::new(Semaphore::new(slots)),
             queue_timeout: Duration::from_millis(config.hash_queue_timeout_ms),
             verifications: Arc::new(AtomicU64::new(0)),
+            hashes: Arc::new(AtomicU64::new(0)),
             dummy: Arc::new(dummy),
         })
     }
@@ -133,6 +184,7 @@ impl Hasher {
     pub async fn hash(&self, normalized: String) -> Result<String, ApiError> {
         let argon2 = self.argon2.clone();
         let pool = self.memory.clone();
+        self.hashes.fetch_add(1, Ordering::Relaxed);
         self.run(move || {
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             hash_with(&argon2, &pool, normalized.as_bytes(), salt.as_salt()).map_err(|e| {
@@ -146,7 +198,11 @@ impl Hasher {
     /// Verifies a password against a stored PHC hash; with `None` verifies against the dummy hash
     /// and returns false, so a missing account costs the same as a wrong password.
     /// Returns (matches, needs_rehash).
-    pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<(bool, bool), ApiError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<String>,
+    ) -> Result<(bool, bool), ApiError> {
         let pool = self.memory.clone();
         let exists = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy.as_str().to_string());
@@ -159,7 +215,9 @@ impl Hasher {
                 return Ok((false, false));
             };
             let ok = verify_with(&pool, normalized.as_bytes(), &parsed) && exists;
-            let stale = Params::try_from(&parsed).map(|p| p != current).unwrap_or(true);
+            let stale = Params::try_from(&parsed)
+                .map(|p| p != current)
+                .unwrap_or(true);
             Ok((ok, ok && stale))
         })
         .await
@@ -169,13 +227,21 @@ impl Hasher {
         self.verifications.load(Ordering::Relaxed)
     }
 
+    pub fn hashes(&self) -> u64 {
+        self.hashes.load(Ordering::Relaxed)
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let permit = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
             .await
-            .map_err(|_| ApiError::unavailable("the server is busy checking passwords; try again in a moment"))?
+            .map_err(|_| {
+                ApiError::unavailable(
+                    "the server is busy checking passwords; try again in a moment",
+                )
+            })?
             .map_err(|_| ApiError::internal())?;
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -192,7 +258,12 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordConfig {
-        PasswordConfig { argon2_memory_kib: 256, argon2_iterations: 1, insecure_fast_hashing: true, ..Default::default() }
+        PasswordConfig {
+            argon2_memory_kib: 256,
+            argon2_iterations: 1,
+            insecure_fast_hashing: true,
+            ..Default::default()
+        }
     }
 
     #[tokio::test]
@@ -201,8 +272,16 @@ mod tests {
         let long = "x".repeat(256);
         let stored = h.hash(long.clone()).await.unwrap();
         assert!(stored.starts_with("$argon2id$"));
-        assert_eq!(h.verify(&long, Some(stored.clone())).await.unwrap(), (true, false));
-        assert!(!h.verify(&format!("{long}y"), Some(stored.clone())).await.unwrap().0);
+        assert_eq!(
+            h.verify(&long, Some(stored.clone())).await.unwrap(),
+            (true, false)
+        );
+        assert!(
+            !h.verify(&format!("{long}y"), Some(stored.clone()))
+                .await
+                .unwrap()
+                .0
+        );
         assert!(!h.verify(&"x".repeat(255), Some(stored)).await.unwrap().0);
     }
 
@@ -219,7 +298,10 @@ mod tests {
     async fn a_missing_account_costs_one_verification_and_never_matches() {
         let h = Hasher::new(&cheap()).unwrap();
         let before = h.verifications();
-        assert_eq!(h.verify("anything at all here", None).await.unwrap(), (false, false));
+        assert_eq!(
+            h.verify("anything at all here", None).await.unwrap(),
+            (false, false)
+        );
         assert_eq!(h.verifications(), before + 1);
     }
 
@@ -227,21 +309,57 @@ mod tests {
     async fn weaker_stored_parameters_ask_for_a_rehash() {
         let weak = Hasher::new(&cheap()).unwrap();
         let stored = weak.hash("a fine long passphrase".into()).await.unwrap();
-        let stronger = Hasher::new(&PasswordConfig { argon2_memory_kib: 512, ..cheap() }).unwrap();
-        assert_eq!(stronger.verify("a fine long passphrase", Some(stored)).await.unwrap(), (true, true));
+        let stronger = Hasher::new(&PasswordConfig {
+            argon2_memory_kib: 512,
+            ..cheap()
+        })
+        .unwrap();
+        assert_eq!(
+            stronger
+                .verify("a fine long passphrase", Some(stored))
+                .await
+                .unwrap(),
+            (true, true)
+        );
     }
 
     #[tokio::test]
     async fn work_areas_are_kept_per_slot_only_when_reuse_is_on() {
-        let pooled = Hasher::new(&PasswordConfig { max_concurrent_hashes: 2, ..cheap() }).unwrap();
-        let fresh = Hasher::new(&PasswordConfig { max_concurrent_hashes: 2, reuse_hash_memory: false, ..cheap() }).unwrap();
+        let pooled = Hasher::new(&PasswordConfig {
+            max_concurrent_hashes: 2,
+            ..cheap()
+        })
+        .unwrap();
+        let fresh = Hasher::new(&PasswordConfig {
+            max_concurrent_hashes: 2,
+            reuse_hash_memory: false,
+            ..cheap()
+        })
+        .unwrap();
         for h in [&pooled, &fresh] {
             let stored = h.hash("a fine long passphrase".into()).await.unwrap();
-            assert_eq!(h.verify("a fine long passphrase", Some(stored.clone())).await.unwrap(), (true, false));
-            assert_eq!(h.verify("a fine long passphrasE", Some(stored)).await.unwrap(), (false, false));
+            assert_eq!(
+                h.verify("a fine long passphrase", Some(stored.clone()))
+                    .await
+                    .unwrap(),
+                (true, false)
+            );
+            assert_eq!(
+                h.verify("a fine long passphrasE", Some(stored))
+                    .await
+                    .unwrap(),
+                (false, false)
+            );
         }
-        assert_eq!(pooled.memory.free.lock().unwrap().len(), 1, "one work area kept for the next hash");
-        assert!(fresh.memory.free.lock().unwrap().is_empty(), "every work area freed after its hash");
+        assert_eq!(
+            pooled.memory.free.lock().unwrap().len(),
+            1,
+            "one work area kept for the next hash"
+        );
+        assert!(
+            fresh.memory.free.lock().unwrap().is_empty(),
+            "every work area freed after its hash"
+        );
     }
 
     #[tokio::test]
@@ -251,28 +369,59 @@ mod tests {
         let stored = h.hash("interoperable passphrase".into()).await.unwrap();
         // The reference implementation accepts what the pooled path wrote, and the other way round.
         let parsed = PasswordHash::new(&stored).unwrap();
-        Argon2::default().verify_password(b"interoperable passphrase", &parsed).unwrap();
-        assert!(Argon2::default().verify_password(b"another passphrase", &parsed).is_err());
+        Argon2::default()
+            .verify_password(b"interoperable passphrase", &parsed)
+            .unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"another passphrase", &parsed)
+            .is_err());
         let reference = {
             use argon2::password_hash::PasswordHasher as _;
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-            Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(256, 1, 1, Some(32)).unwrap())
-                .hash_password(b"made elsewhere, long", &salt).unwrap().to_string()
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(256, 1, 1, Some(32)).unwrap(),
+            )
+            .hash_password(b"made elsewhere, long", &salt)
+            .unwrap()
+            .to_string()
         };
-        assert!(h.verify("made elsewhere, long", Some(reference.clone())).await.unwrap().0);
-        assert!(!h.verify("made elsewhere, lonG", Some(reference)).await.unwrap().0);
+        assert!(
+            h.verify("made elsewhere, long", Some(reference.clone()))
+                .await
+                .unwrap()
+                .0
+        );
+        assert!(
+            !h.verify("made elsewhere, lonG", Some(reference))
+                .await
+                .unwrap()
+                .0
+        );
         assert!(h.memory.free.lock().unwrap().len() <= h.memory.keep);
     }
 
     #[tokio::test]
     async fn overload_answers_503_instead_of_queueing_forever() {
-        let config = PasswordConfig { max_concurrent_hashes: 1, hash_queue_timeout_ms: 50,
-            argon2_memory_kib: 64 * 1024, argon2_iterations: 4, ..cheap() };
+        let config = PasswordConfig {
+            max_concurrent_hashes: 1,
+            hash_queue_timeout_ms: 50,
+            argon2_memory_kib: 64 * 1024,
+            argon2_iterations: 4,
+            ..cheap()
+        };
         let h = Hasher::new(&config).unwrap();
-        let busy = { let h = h.clone(); tokio::spawn(async move { h.hash("one long password here".into()).await }) };
+        let busy = {
+            let h = h.clone();
+            tokio::spawn(async move { h.hash("one long password here".into()).await })
+        };
         tokio::time::sleep(Duration::from_millis(5)).await;
         let second = h.hash("another long password".into()).await;
-        assert_eq!(second.unwrap_err().status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            second.unwrap_err().code,
+            gatehouse_proto::ErrorCode::ServiceUnavailable
+        );
         busy.await.unwrap().unwrap();
     }
 }

@@ -76,11 +76,13 @@ impl fmt::Display for PolicyViolation {
             }
             PolicyViolation::TooLong { max } => write!(
                 f,
-                "password is too long: at most {max} characters are accepted (nothing is ever truncated)"
+                "password is too long: at most {max} characters are accepted (nothing is ever \
+                 truncated)"
             ),
-            PolicyViolation::Common => {
-                f.write_str("this password is one of the most commonly used passwords; choose another")
-            }
+            PolicyViolation::Common => f.write_str(
+                "this password is one of the most commonly used passwords; choose \
+                 another",
+            ),
             PolicyViolation::ContainsContext => {
                 f.write_str("password must not contain the app name or your email address")
             }
@@ -102,7 +104,10 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        PasswordPolicy { min_chars: DEFAULT_MIN_CHARS, max_chars: DEFAULT_MAX_CHARS }
+        PasswordPolicy {
+            min_chars: DEFAULT_MIN_CHARS,
+            max_chars: DEFAULT_MAX_CHARS,
+        }
     }
 }
 
@@ -111,7 +116,10 @@ impl PasswordPolicy {
     /// minimum to 8..=64, the maximum to at least 64 and at least the minimum.
     pub fn new(min_chars: usize, max_chars: usize) -> PasswordPolicy {
         let (min_chars, max_chars) = clamp(min_chars, max_chars);
-        PasswordPolicy { min_chars, max_chars }
+        PasswordPolicy {
+            min_chars,
+            max_chars,
+        }
     }
 
     /// Validates a new password and returns its NFKC-normalised form (the form that gets hashed).
@@ -166,7 +174,9 @@ fn contains_context_word(lowered_password: &str, context_words: &[&str]) -> bool
             let local = word.rsplit_once('@').map(|(local, _)| local.to_string());
             std::iter::once(word).chain(local)
         })
-        .any(|word| word.chars().count() >= MIN_CONTEXT_WORD_CHARS && lowered_password.contains(&word))
+        .any(|word| {
+            word.chars().count() >= MIN_CONTEXT_WORD_CHARS && lowered_password.contains(&word)
+        })
 }
 
 #[cfg(test)]
@@ -179,34 +189,83 @@ mod tests {
 
     /// A string of exactly `n` code points that is neither common nor contains a context word.
     fn varied(n: usize) -> String {
-        "Tr0ub4dor & 3 purple elephants; ".chars().cycle().take(n).collect()
+        "Tr0ub4dor & 3 purple elephants; "
+            .chars()
+            .cycle()
+            .take(n)
+            .collect()
     }
 
     #[test]
     fn defaults_are_15_to_256() {
-        assert_eq!(PasswordPolicy::default(), PasswordPolicy { min_chars: 15, max_chars: 256 });
+        assert_eq!(
+            PasswordPolicy::default(),
+            PasswordPolicy {
+                min_chars: 15,
+                max_chars: 256
+            }
+        );
         let p = PasswordPolicy::default();
-        assert_eq!(p.check(&varied(14), &[]), Err(PolicyViolation::TooShort { min: 15 }));
+        assert_eq!(
+            p.check(&varied(14), &[]),
+            Err(PolicyViolation::TooShort { min: 15 })
+        );
         assert_eq!(p.check(&varied(15), &[]), Ok(varied(15)));
     }
 
     #[test]
     fn seven_characters_are_rejected_even_with_the_lowest_minimum() {
         let p = policy(8);
-        assert_eq!(p.check("Zq7#xLp", &[]), Err(PolicyViolation::TooShort { min: 8 }));
+        assert_eq!(
+            p.check("Zq7#xLp", &[]),
+            Err(PolicyViolation::TooShort { min: 8 })
+        );
         assert_eq!(p.check("Zq7#xLpw", &[]), Ok("Zq7#xLpw".to_string()));
     }
 
     #[test]
     fn the_minimum_is_clamped_to_8_and_the_limits_to_sane_ranges() {
-        assert_eq!(PasswordPolicy::new(4, 256), PasswordPolicy { min_chars: 8, max_chars: 256 });
-        assert_eq!(PasswordPolicy::new(0, 0), PasswordPolicy { min_chars: 8, max_chars: 64 });
-        assert_eq!(PasswordPolicy::new(100, 70), PasswordPolicy { min_chars: 64, max_chars: 70 });
-        assert_eq!(PasswordPolicy::new(20, 300), PasswordPolicy { min_chars: 20, max_chars: 300 });
-        assert_eq!(PasswordPolicy::new(4, 256).check("Zq7#xLp", &[]), Err(PolicyViolation::TooShort { min: 8 }));
+        assert_eq!(
+            PasswordPolicy::new(4, 256),
+            PasswordPolicy {
+                min_chars: 8,
+                max_chars: 256
+            }
+        );
+        assert_eq!(
+            PasswordPolicy::new(0, 0),
+            PasswordPolicy {
+                min_chars: 8,
+                max_chars: 64
+            }
+        );
+        assert_eq!(
+            PasswordPolicy::new(100, 70),
+            PasswordPolicy {
+                min_chars: 64,
+                max_chars: 70
+            }
+        );
+        assert_eq!(
+            PasswordPolicy::new(20, 300),
+            PasswordPolicy {
+                min_chars: 20,
+                max_chars: 300
+            }
+        );
+        assert_eq!(
+            PasswordPolicy::new(4, 256).check("Zq7#xLp", &[]),
+            Err(PolicyViolation::TooShort { min: 8 })
+        );
         // A policy built field by field bypasses `new`, and is clamped all the same.
-        let literal = PasswordPolicy { min_chars: 3, max_chars: 10 };
-        assert_eq!(literal.check("Zq7#xLp", &[]), Err(PolicyViolation::TooShort { min: 8 }));
+        let literal = PasswordPolicy {
+            min_chars: 3,
+            max_chars: 10,
+        };
+        assert_eq!(
+            literal.check("Zq7#xLp", &[]),
+            Err(PolicyViolation::TooShort { min: 8 })
+        );
         assert_eq!(literal.check(&varied(64), &[]), Ok(varied(64)));
     }
 
@@ -214,9 +273,16 @@ mod tests {
     fn exactly_256_is_accepted_whole_and_257_is_rejected() {
         let p = PasswordPolicy::default();
         let at_limit = varied(256);
-        assert_eq!(p.check(&at_limit, &[]), Ok(at_limit.clone()), "nothing may be truncated");
+        assert_eq!(
+            p.check(&at_limit, &[]),
+            Ok(at_limit.clone()),
+            "nothing may be truncated"
+        );
         let over = varied(257);
-        assert_eq!(p.check(&over, &[]), Err(PolicyViolation::TooLong { max: 256 }));
+        assert_eq!(
+            p.check(&over, &[]),
+            Err(PolicyViolation::TooLong { max: 256 })
+        );
         // Code points, not bytes: 256 four-byte characters are still 256 characters.
         let emoji: String = "🔑🐴".chars().cycle().take(256).collect();
         assert_eq!(p.check(&emoji, &[]), Ok(emoji.clone()));
@@ -228,11 +294,17 @@ mod tests {
         // U+FB01 (ﬁ) becomes "fi" under NFKC: 256 typed code points, 257 after normalisation.
         let typed = format!("\u{fb01}{}", varied(255));
         assert_eq!(typed.chars().count(), 256);
-        assert_eq!(p.check(&typed, &[]), Err(PolicyViolation::TooLong { max: 256 }));
+        assert_eq!(
+            p.check(&typed, &[]),
+            Err(PolicyViolation::TooLong { max: 256 })
+        );
         // Ten Hangul syllables typed as 20 decomposed jamo are 10 characters after normalisation.
         let nfd: String = "가나다라마바사아자차".nfd().collect();
         assert_eq!(nfd.chars().count(), 20);
-        assert_eq!(p.check(&nfd, &[]), Err(PolicyViolation::TooShort { min: 15 }));
+        assert_eq!(
+            p.check(&nfd, &[]),
+            Err(PolicyViolation::TooShort { min: 15 })
+        );
     }
 
     #[test]
@@ -260,16 +332,26 @@ mod tests {
             "   spaces at both ends   ",
             "No Case Folding Happens Here",
         ] {
-            assert_eq!(p.check(password, &[]).as_deref(), Ok(password), "{password:?}");
+            assert_eq!(
+                p.check(password, &[]).as_deref(),
+                Ok(password),
+                "{password:?}"
+            );
         }
     }
 
     #[test]
     fn control_characters_are_rejected() {
         let p = PasswordPolicy::default();
-        for c in ['\0', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{9b}'] {
+        for c in [
+            '\0', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{9b}',
+        ] {
             let password = format!("a long enough pass{c}phrase");
-            assert_eq!(p.check(&password, &[]), Err(PolicyViolation::ControlCharacter), "{c:?}");
+            assert_eq!(
+                p.check(&password, &[]),
+                Err(PolicyViolation::ControlCharacter),
+                "{c:?}"
+            );
         }
     }
 
@@ -280,26 +362,51 @@ mod tests {
         assert_eq!(p.check("PASSWORD1234", &[]), Err(PolicyViolation::Common));
         assert_eq!(p.check("QwertyUIOP", &[]), Err(PolicyViolation::Common));
         // Fullwidth forms normalise to the same common password.
-        assert_eq!(p.check("ｐａｓｓｗｏｒｄ１２３４", &[]), Err(PolicyViolation::Common));
+        assert_eq!(
+            p.check("ｐａｓｓｗｏｒｄ１２３４", &[]),
+            Err(PolicyViolation::Common)
+        );
         // Whole passwords only: a common password inside a longer one is fine.
         assert!(p.check("password1234 is not my password", &[]).is_ok());
 
         // Under the default minimum, an entry that is long enough to pass the length rule.
-        let long = blocklist_lines().find(|l| l.chars().count() >= 15).expect("a long entry");
+        let long = blocklist_lines()
+            .find(|l| l.chars().count() >= 15)
+            .expect("a long entry");
         let default = PasswordPolicy::default();
-        assert_eq!(default.check(long, &[]), Err(PolicyViolation::Common), "{long}");
-        assert_eq!(default.check(&long.to_uppercase(), &[]), Err(PolicyViolation::Common), "{long}");
+        assert_eq!(
+            default.check(long, &[]),
+            Err(PolicyViolation::Common),
+            "{long}"
+        );
+        assert_eq!(
+            default.check(&long.to_uppercase(), &[]),
+            Err(PolicyViolation::Common),
+            "{long}"
+        );
     }
 
     #[test]
     fn context_words_are_rejected_case_insensitively() {
         let p = PasswordPolicy::default();
         let context = ["Acme Notes", "Mike.Smith@Example.org"];
-        assert_eq!(p.check("I LOVE acme notes forever", &context), Err(PolicyViolation::ContainsContext));
-        assert_eq!(p.check("mike.smith is the best", &context), Err(PolicyViolation::ContainsContext));
-        assert_eq!(p.check("my mike.smith@example.org!", &context), Err(PolicyViolation::ContainsContext));
+        assert_eq!(
+            p.check("I LOVE acme notes forever", &context),
+            Err(PolicyViolation::ContainsContext)
+        );
+        assert_eq!(
+            p.check("mike.smith is the best", &context),
+            Err(PolicyViolation::ContainsContext)
+        );
+        assert_eq!(
+            p.check("my mike.smith@example.org!", &context),
+            Err(PolicyViolation::ContainsContext)
+        );
         // The product name is always a context word.
-        assert_eq!(p.check("my GateHouse password", &[]), Err(PolicyViolation::ContainsContext));
+        assert_eq!(
+            p.check("my GateHouse password", &[]),
+            Err(PolicyViolation::ContainsContext)
+        );
         // Without the context the same passwords are fine.
         assert!(p.check("I LOVE acme notes forever", &[]).is_ok());
         // Words shorter than 4 characters are ignored.
@@ -308,14 +415,23 @@ mod tests {
 
     #[test]
     fn violations_explain_themselves() {
-        assert_eq!(PolicyViolation::TooShort { min: 15 }.to_string(), "password must be at least 15 characters long");
+        assert_eq!(
+            PolicyViolation::TooShort { min: 15 }.to_string(),
+            "password must be at least 15 characters long"
+        );
         assert_eq!(
             PolicyViolation::TooLong { max: 256 }.to_string(),
             "password is too long: at most 256 characters are accepted (nothing is ever truncated)"
         );
-        assert!(PolicyViolation::Common.to_string().contains("commonly used"));
-        assert!(PolicyViolation::ContainsContext.to_string().contains("email address"));
-        assert!(PolicyViolation::ControlCharacter.to_string().contains("control characters"));
+        assert!(PolicyViolation::Common
+            .to_string()
+            .contains("commonly used"));
+        assert!(PolicyViolation::ContainsContext
+            .to_string()
+            .contains("email address"));
+        assert!(PolicyViolation::ControlCharacter
+            .to_string()
+            .contains("control characters"));
     }
 
     fn blocklist_lines() -> impl Iterator<Item = &'static str> {
@@ -327,14 +443,30 @@ mod tests {
         let lines: Vec<&str> = blocklist_lines().collect();
         assert!(lines.len() >= 3000, "only {} entries", lines.len());
         for line in &lines {
-            assert!(line.chars().count() >= 8, "{line:?} is shorter than the lowest minimum");
+            assert!(
+                line.chars().count() >= 8,
+                "{line:?} is shorter than the lowest minimum"
+            );
             assert_eq!(*line, line.to_lowercase(), "{line:?} is not lowercase");
             assert_eq!(*line, line.trim(), "{line:?} has surrounding whitespace");
             assert_eq!(*line, normalize(line), "{line:?} is not NFKC");
-            assert!(!line.chars().any(char::is_control), "{line:?} has a control character");
+            assert!(
+                !line.chars().any(char::is_control),
+                "{line:?} has a control character"
+            );
         }
-        assert_eq!(blocklist().len(), lines.len(), "entries are duplicated or blank");
-        for known in ["password", "12345678", "qwertyuiop", "password1", "password1234"] {
+        assert_eq!(
+            blocklist().len(),
+            lines.len(),
+            "entries are duplicated or blank"
+        );
+        for known in [
+            "password",
+            "12345678",
+            "qwertyuiop",
+            "password1",
+            "password1234",
+        ] {
             assert!(blocklist().contains(known), "{known} missing");
         }
         assert_eq!(lines[0], "password", "most common first");

@@ -11,14 +11,37 @@ use crate::sessions::{self, LoginContext};
 use crate::state::AppState;
 use crate::store::users;
 
-pub async fn login(state: &AppState, app_id: &str, ctx: &LoginContext, ip: std::net::IpAddr) -> ApiResult<LoginResponse> {
+pub async fn login(
+    state: &AppState,
+    app_id: &str,
+    ctx: &LoginContext,
+    ip: std::net::IpAddr,
+) -> ApiResult<LoginResponse> {
     state.limiter.check(Group::Anonymous, ip)?;
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     let user_id = users::create(&mut *tx, app_id, "normal", &Default::default(), now).await?;
-    users::add_identity(&mut *tx, app_id, &user_id, provider::ANONYMOUS, provider::ANONYMOUS, &object_id(now),
-        &Default::default(), now).await?;
-    let response = sessions::open(state, &mut tx, app_id, &user_id, provider::ANONYMOUS, None, ctx).await?;
+    users::add_identity(
+        &mut *tx,
+        app_id,
+        &user_id,
+        provider::ANONYMOUS,
+        provider::ANONYMOUS,
+        &object_id(now),
+        &Default::default(),
+        now,
+    )
+    .await?;
+    let response = sessions::open(
+        state,
+        &mut tx,
+        app_id,
+        &user_id,
+        provider::ANONYMOUS,
+        None,
+        ctx,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(app_id, user_id, provider = provider::ANONYMOUS, "login");
     Ok(response)

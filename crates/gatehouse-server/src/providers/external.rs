@@ -3,14 +3,14 @@
 //! email, which would let whoever controls an unverified address take over an account
 //! (security.md S-52, S-62) — and created with its identity and first session in one transaction.
 
-use axum::http::StatusCode;
 use gatehouse_proto::auth::LoginResponse;
 use gatehouse_proto::routes::provider;
-use gatehouse_proto::ErrorCode;
+use gatehouse_proto::{ErrorCode, ProviderType};
 use serde_json::{Map, Value};
 
-use super::field;
-use crate::error::{ApiError, ApiResult};
+use super::credentials::{CustomTokenLogin, FunctionPayload};
+use super::ExternalCredentials;
+use crate::error::{on_conflict, ApiError, ApiResult};
 use crate::idp::jwt::{self, KeySource, Rules};
 use crate::idp::upstream::Upstream;
 use crate::idp::{jwt_error, refused, webhook, ExternalIdentity};
@@ -19,23 +19,58 @@ use crate::state::AppState;
 use crate::store::users;
 
 /// Finds or creates the identity's user and opens a session, in one transaction.
-pub async fn open_session(state: &AppState, app_id: &str, identity: &ExternalIdentity, ctx: &LoginContext) -> ApiResult<LoginResponse> {
+pub async fn open_session(
+    state: &AppState,
+    app_id: &str,
+    identity: &ExternalIdentity,
+    ctx: &LoginContext,
+) -> ApiResult<LoginResponse> {
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
-    let user_id = match users::find_identity(&mut *tx, app_id, identity.provider, &identity.subject).await? {
+    let user_id = match users::find_identity(&mut *tx, app_id, identity.provider, &identity.subject)
+        .await?
+    {
         Some(user_id) => user_id,
         None => {
             let user_id = users::create(&mut *tx, app_id, "normal", &identity.data, now).await?;
-            users::add_identity(&mut *tx, app_id, &user_id, identity.provider, identity.provider, &identity.subject,
-                &identity_data(identity), now).await?;
+            // A concurrent first login with the same identity won the race: it is in use.
+            users::add_identity(
+                &mut *tx,
+                app_id,
+                &user_id,
+                identity.provider,
+                identity.provider,
+                &identity.subject,
+                &identity_data(identity),
+                now,
+            )
+            .await
+            .map_err(on_conflict(
+                ErrorCode::IdentityInUse,
+                "this identity was just signed in elsewhere; try again",
+            ))?;
             user_id
         }
     };
-    let user = users::get(&mut *tx, &user_id).await?.ok_or_else(ApiError::invalid_credentials)?;
+    let user = users::get(&mut *tx, &user_id)
+        .await?
+        .ok_or_else(ApiError::invalid_credentials)?;
     if user.disabled {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::UserDisabled, "this user has been disabled by an administrator"));
+        return Err(ApiError::new(
+            ErrorCode::UserDisabled,
+            "this user has been disabled by an administrator",
+        ));
     }
-    let response = sessions::open(state, &mut tx, app_id, &user_id, identity.provider, None, ctx).await?;
+    let response = sessions::open(
+        state,
+        &mut tx,
+        app_id,
+        &user_id,
+        identity.provider,
+        None,
+        ctx,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(app_id, user_id, provider = identity.provider, "login");
     Ok(response)
@@ -48,18 +83,42 @@ fn identity_data(identity: &ExternalIdentity) -> Map<String, Value> {
 }
 
 /// Adds the identity to `user_id`. An identity that belongs to another user stays where it is.
-pub async fn link(state: &AppState, app_id: &str, identity: &ExternalIdentity, user_id: &str) -> ApiResult<()> {
+pub async fn link(
+    state: &AppState,
+    app_id: &str,
+    identity: &ExternalIdentity,
+    user_id: &str,
+) -> ApiResult<()> {
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     match users::find_identity(&mut *tx, app_id, identity.provider, &identity.subject).await? {
         Some(owner) if owner == user_id => return Ok(()),
         Some(_) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::IdentityInUse,
-                format!("this {} identity already belongs to another user; sign in with it instead", identity.provider)));
+            return Err(ApiError::new(
+                ErrorCode::IdentityInUse,
+                format!(
+                    "this {} identity already belongs to another user; sign in with it instead",
+                    identity.provider
+                ),
+            ));
         }
         None => {}
     }
-    users::add_identity(&mut *tx, app_id, user_id, identity.provider, identity.provider, &identity.subject, &identity_data(identity), now).await?;
+    users::add_identity(
+        &mut *tx,
+        app_id,
+        user_id,
+        identity.provider,
+        identity.provider,
+        &identity.subject,
+        &identity_data(identity),
+        now,
+    )
+    .await
+    .map_err(on_conflict(
+        ErrorCode::IdentityInUse,
+        "this identity was just linked to another user",
+    ))?;
     if let Some(user) = users::get(&mut *tx, user_id).await? {
         // Fill profile fields the user does not have yet; never overwrite (e.g. a confirmed email).
         let mut data = user.data;
@@ -69,53 +128,114 @@ pub async fn link(state: &AppState, app_id: &str, identity: &ExternalIdentity, u
         users::set_data(&mut *tx, user_id, &data).await?;
     }
     tx.commit().await?;
-    tracing::info!(app_id, user_id, provider = identity.provider, "linked an identity");
+    tracing::info!(
+        app_id,
+        user_id,
+        provider = identity.provider,
+        "linked an identity"
+    );
     Ok(())
 }
 
 /// The identity a token-mode credential payload proves: `custom-token`, `custom-function`,
 /// `oauth2-google` (`authCode` or `id_token`), `oauth2-apple` (`id_token`), `oauth2-facebook`
 /// (`accessToken`).
-pub async fn identity_from_payload(state: &AppState, app_id: &str, name: &str, body: &Value) -> ApiResult<ExternalIdentity> {
-    let app = state.provider(app_id, name)?;
-    match name {
-        provider::CUSTOM_TOKEN => custom_token(state, app_id, body).await,
-        provider::CUSTOM_FUNCTION => custom_function(state, app_id, body).await,
-        provider::GOOGLE | provider::APPLE | provider::FACEBOOK => {
-            let upstream = app.oauth_client(name).and_then(|c| Upstream::resolve(name, c)).ok_or_else(ApiError::internal)?;
-            if name == provider::FACEBOOK {
-                return upstream.facebook_identity(state, field(body, "accessToken")?).await;
+pub(crate) async fn identity_from_payload(
+    state: &AppState,
+    app_id: &str,
+    provider: ProviderType,
+    credentials: ExternalCredentials,
+) -> ApiResult<ExternalIdentity> {
+    let app = state.provider(app_id, provider)?;
+    let name = provider.as_str();
+    match (provider, credentials) {
+        (ProviderType::CustomToken, ExternalCredentials::Token(creds)) => {
+            custom_token(state, app_id, creds).await
+        }
+        (ProviderType::CustomFunction, ExternalCredentials::Function(payload)) => {
+            custom_function(state, app_id, payload).await
+        }
+        (
+            ProviderType::Google | ProviderType::Apple | ProviderType::Facebook,
+            ExternalCredentials::OAuth(creds),
+        ) => {
+            let upstream = app
+                .oauth_client(name)
+                .and_then(|c| Upstream::resolve(name, c))
+                .ok_or_else(ApiError::internal)?;
+            if provider == ProviderType::Facebook {
+                return upstream
+                    .facebook_identity(state, creds.access_token.required("accessToken")?)
+                    .await;
             }
-            if let Some(token) = body.get("id_token").or_else(|| body.get("idToken")).and_then(Value::as_str) {
+            // The first spelling present decides, as for any client that sends both.
+            let id_token = if creds.id_token.is_present() {
+                creds.id_token.text()
+            } else {
+                creds.id_token_camel.text()
+            };
+            if let Some(token) = id_token {
                 return upstream.verify_id_token(state, token, None, false).await;
             }
-            if name == provider::GOOGLE {
-                if let Some(code) = body.get("authCode").and_then(Value::as_str) {
+            if provider == ProviderType::Google {
+                if let Some(code) = creds.auth_code.text() {
                     let cfg = app.google.as_ref().ok_or_else(ApiError::internal)?;
-                    let redirect = body.get("redirectUri").and_then(Value::as_str).map(str::to_string)
-                        .or_else(|| cfg.auth_code_redirect_uri.clone()).unwrap_or_else(|| "postmessage".into());
-                    let verifier = body.get("codeVerifier").or_else(|| body.get("code_verifier")).and_then(Value::as_str);
+                    let redirect = creds
+                        .redirect_uri
+                        .text()
+                        .map(str::to_string)
+                        .or_else(|| cfg.auth_code_redirect_uri.clone())
+                        .unwrap_or_else(|| "postmessage".into());
+                    let verifier = if creds.code_verifier_camel.is_present() {
+                        creds.code_verifier_camel.text()
+                    } else {
+                        creds.code_verifier.text()
+                    };
                     let tokens = upstream.exchange(state, code, &redirect, verifier).await?;
-                    return upstream.verify_id_token(state, upstream.id_token_of(&tokens)?, None, false).await;
+                    return upstream
+                        .verify_id_token(state, upstream.id_token_of(&tokens)?, None, false)
+                        .await;
                 }
-                return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingParameter,
-                    "oauth2-google needs authCode or id_token (or a redirect login: GET …/login?redirect=…)"));
+                return Err(ApiError::new(
+                    ErrorCode::MissingParameter,
+                    "oauth2-google needs authCode or id_token \
+                     (or a redirect login: GET …/login?redirect=…)",
+                ));
             }
-            Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingParameter, format!("{name} needs id_token")))
+            Err(ApiError::new(
+                ErrorCode::MissingParameter,
+                format!("{name} needs id_token"),
+            ))
         }
-        _ => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest,
-            format!("{name} signs in through a browser redirect only: GET …/auth/providers/{name}/login?redirect=…"))),
+        _ => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "{name} signs in through a browser redirect only: \
+                     GET …/auth/providers/{name}/login?redirect=…"
+            ),
+        )),
     }
 }
 
 /// `custom-token`: `{"token": "<JWT>"}` verified per the app's configuration (S-50..S-53).
-async fn custom_token(state: &AppState, app_id: &str, body: &Value) -> ApiResult<ExternalIdentity> {
+async fn custom_token(
+    state: &AppState,
+    app_id: &str,
+    creds: CustomTokenLogin,
+) -> ApiResult<ExternalIdentity> {
     let app = state.app(app_id)?;
     let cfg = app.custom_token.as_ref().ok_or_else(ApiError::internal)?;
-    let token = field(body, "token")?;
+    let token = creds.token.required("token")?;
     let alg = jwt::algorithm(&cfg.algorithm).ok_or_else(ApiError::internal)?;
     let issuers = [cfg.issuer.clone()];
-    let rules = Rules { algorithms: &[alg], issuers: &issuers, audiences: &cfg.audience, max_age_secs: Some(cfg.max_age_secs), nonce: None, azp: None };
+    let rules = Rules {
+        algorithms: &[alg],
+        issuers: &issuers,
+        audiences: &cfg.audience,
+        max_age_secs: Some(cfg.max_age_secs),
+        nonce: None,
+        azp: None,
+    };
     let static_key;
     let keys = match (&cfg.jwks_url, &cfg.public_key_pem, &cfg.secret) {
         (Some(url), _, _) => KeySource::Jwks(url),
@@ -132,34 +252,64 @@ async fn custom_token(state: &AppState, app_id: &str, body: &Value) -> ApiResult
         }
         _ => return Err(ApiError::internal()),
     };
-    let claims = jwt::verify(&state.outbound, &state.jwks, token, keys, &rules, state.now()).await
-        .map_err(|e| jwt_error(provider::CUSTOM_TOKEN, e))?;
+    let claims = jwt::verify(
+        &state.outbound,
+        &state.jwks,
+        token,
+        keys,
+        &rules,
+        state.now(),
+    )
+    .await
+    .map_err(|e| jwt_error(provider::CUSTOM_TOKEN, e))?;
     let mut data = Map::new();
     for mapping in &cfg.metadata {
-        let value = mapping.claim.split('.').try_fold(&Value::Object(claims.clone()), |v, part| v.get(part)).cloned();
+        let value = mapping
+            .claim
+            .split('.')
+            .try_fold(&Value::Object(claims.clone()), |v, part| v.get(part))
+            .cloned();
         match value {
             Some(v) if !v.is_null() => {
                 data.insert(mapping.field.clone(), v);
             }
-            _ if mapping.required => return Err(refused(provider::CUSTOM_TOKEN, format!("the token lacks the required claim {:?}", mapping.claim))),
+            _ if mapping.required => {
+                return Err(refused(
+                    provider::CUSTOM_TOKEN,
+                    format!("the token lacks the required claim {:?}", mapping.claim),
+                ))
+            }
             _ => {}
         }
     }
     if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
-        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or_else(|| state.now());
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| state.now());
         if !crate::store::jti::remember(state.db.writer(), app_id, jti, exp + jwt::LEEWAY).await? {
-            return Err(refused(provider::CUSTOM_TOKEN, "the token was already used (jti replay)"));
+            return Err(refused(
+                provider::CUSTOM_TOKEN,
+                "the token was already used (jti replay)",
+            ));
         }
     }
     Ok(ExternalIdentity {
         provider: provider::CUSTOM_TOKEN,
         issuer: cfg.issuer.clone(),
-        subject: claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string(),
+        subject: claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         data,
     })
 }
 
-fn pem_key(alg: jsonwebtoken::Algorithm, pem: &str) -> Result<jsonwebtoken::DecodingKey, jsonwebtoken::errors::Error> {
+fn pem_key(
+    alg: jsonwebtoken::Algorithm,
+    pem: &str,
+) -> Result<jsonwebtoken::DecodingKey, jsonwebtoken::errors::Error> {
     use jsonwebtoken::Algorithm::*;
     match alg {
         ES256 | ES384 => jsonwebtoken::DecodingKey::from_ec_pem(pem.as_bytes()),
@@ -169,31 +319,78 @@ fn pem_key(alg: jsonwebtoken::Algorithm, pem: &str) -> Result<jsonwebtoken::Deco
 }
 
 /// Profile fields a custom function may set.
-const FUNCTION_FIELDS: &[&str] = &["name", "email", "first_name", "last_name", "picture_url", "gender", "birthday", "min_age", "max_age"];
+const FUNCTION_FIELDS: &[&str] = &[
+    "name",
+    "email",
+    "first_name",
+    "last_name",
+    "picture_url",
+    "gender",
+    "birthday",
+    "min_age",
+    "max_age",
+];
 
 /// `custom-function`: the payload goes to the app's signed webhook, which answers
 /// `{"id": "<external id>", ...profile fields}` or refuses (any non-2xx answer). Ids live under
 /// the custom-function provider only, so a hook cannot hand out another provider's user (S-56).
-async fn custom_function(state: &AppState, app_id: &str, body: &Value) -> ApiResult<ExternalIdentity> {
+async fn custom_function(
+    state: &AppState,
+    app_id: &str,
+    payload: FunctionPayload,
+) -> ApiResult<ExternalIdentity> {
     let app = state.app(app_id)?;
-    let hook = app.custom_function.as_ref().ok_or_else(ApiError::internal)?;
-    let mut payload = body.clone();
+    let hook = app
+        .custom_function
+        .as_ref()
+        .ok_or_else(ApiError::internal)?;
+    let FunctionPayload(mut payload) = payload;
     if let Value::Object(map) = &mut payload {
         map.remove("options");
     }
-    let answer = webhook::call(&state.outbound, hook, "custom-function.login", app_id, payload, state.now()).await
-        .map_err(|e| {
-            tracing::warn!(app_id, error = %e, "custom function webhook failed");
-            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::AuthError, "custom function authentication failed")
-        })?;
+    let answer = webhook::call(
+        &state.outbound,
+        hook,
+        "custom-function.login",
+        app_id,
+        payload,
+        state.now(),
+    )
+    .await
+    .map_err(|e| {
+        tracing::warn!(app_id, error = %e, "custom function webhook failed");
+        ApiError::new(
+            ErrorCode::AuthError,
+            "custom function authentication failed",
+        )
+    })?;
     let id = match answer.get("id") {
         Some(Value::String(id)) if !id.is_empty() && id.len() <= 255 => id.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => {
-            tracing::info!(app_id, "custom function refused the login (no id in its answer)");
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::AuthError, "custom function authentication failed"));
+            tracing::info!(
+                app_id,
+                "custom function refused the login (no id in its answer)"
+            );
+            return Err(ApiError::new(
+                ErrorCode::AuthError,
+                "custom function authentication failed",
+            ));
         }
     };
-    let data = FUNCTION_FIELDS.iter().filter_map(|f| answer.get(*f).filter(|v| v.is_string()).map(|v| (f.to_string(), v.clone()))).collect();
-    Ok(ExternalIdentity { provider: provider::CUSTOM_FUNCTION, issuer: hook.url.clone(), subject: id, data })
+    let data = FUNCTION_FIELDS
+        .iter()
+        .filter_map(|f| {
+            answer
+                .get(*f)
+                .filter(|v| v.is_string())
+                .map(|v| (f.to_string(), v.clone()))
+        })
+        .collect();
+    Ok(ExternalIdentity {
+        provider: provider::CUSTOM_FUNCTION,
+        issuer: hook.url.clone(),
+        subject: id,
+        data,
+    })
 }

@@ -3,6 +3,7 @@
 
 pub mod anonymous;
 pub mod api_key;
+pub mod credentials;
 pub mod external;
 pub mod magic_link;
 pub mod phone;
@@ -13,67 +14,135 @@ pub mod userpass_functions;
 
 use gatehouse_proto::auth::LoginResponse;
 use gatehouse_proto::routes::provider;
+use gatehouse_proto::{ErrorCode, ProviderType};
 use serde_json::Value;
 
+use self::credentials::{parse, FunctionPayload, RedirectRedeem};
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::{self, AccessAuth, LoginContext};
 use crate::state::AppState;
 
-/// Providers this build implements.
-pub const SUPPORTED: &[&str] = &[provider::ANONYMOUS, provider::USERPASS, provider::API_KEY, provider::PHONE_PASSWORD,
-    provider::SMS_CODE, provider::MAGIC_LINK, provider::CUSTOM_TOKEN, provider::CUSTOM_FUNCTION, provider::GOOGLE,
-    provider::APPLE, provider::FACEBOOK, provider::GITHUB, provider::DISCORD, provider::TWITTER];
+/// Providers this build implements (every one the protocol names).
+pub const SUPPORTED: &[ProviderType] = ProviderType::ALL;
 
-/// A redirect provider's login body that redeems the app code of a finished browser sign-in.
-fn is_redemption(provider_name: &str, body: &Value) -> bool {
-    provider::REDIRECT.contains(&provider_name) && body.get("code").is_some()
+/// What a token-mode external login sends: the provider decides which fields it reads.
+pub(crate) enum ExternalCredentials {
+    Token(credentials::CustomTokenLogin),
+    Function(FunctionPayload),
+    OAuth(credentials::OAuthTokenLogin),
 }
 
-/// `POST {app}/auth/providers/{provider}/login`.
-pub async fn login(state: &AppState, app_id: &str, provider_name: &str, body: &Value, ctx: &LoginContext,
-    ip: std::net::IpAddr) -> ApiResult<LoginResponse> {
-    state.provider(app_id, provider_name)?;
-    match provider_name {
-        provider::ANONYMOUS => anonymous::login(state, app_id, ctx, ip).await,
-        provider::USERPASS => userpass::login(state, app_id, body, ctx, ip).await,
-        provider::API_KEY => api_key::login(state, app_id, body, ctx, ip).await,
-        provider::PHONE_PASSWORD => phone::login_password(state, app_id, body, ctx, ip).await,
-        provider::SMS_CODE => phone::login_code(state, app_id, body, ctx, ip).await,
-        provider::MAGIC_LINK => magic_link::login(state, app_id, body, ctx, ip).await,
-        name if is_redemption(name, body) => redirect::redeem(state, app_id, name, body, ctx, None).await,
-        name if name == provider::CUSTOM_TOKEN || name == provider::CUSTOM_FUNCTION || provider::REDIRECT.contains(&name) => {
+impl ExternalCredentials {
+    fn parse(provider: ProviderType, body: Value) -> ApiResult<ExternalCredentials> {
+        Ok(match provider {
+            ProviderType::CustomToken => ExternalCredentials::Token(parse(body)?),
+            ProviderType::CustomFunction => ExternalCredentials::Function(FunctionPayload(body)),
+            _ => ExternalCredentials::OAuth(parse(body)?),
+        })
+    }
+}
+
+/// A redirect provider's login body that redeems the app code of a finished browser sign-in.
+fn redemption(provider: ProviderType, body: &Value) -> ApiResult<Option<RedirectRedeem>> {
+    if !provider.is_redirect() {
+        return Ok(None);
+    }
+    let redeem: RedirectRedeem = parse(body.clone())?;
+    Ok(redeem.code.is_present().then_some(redeem))
+}
+
+/// `POST {app}/auth/providers/{provider}/login`. `body` is the relaxed EJSON body; each provider
+/// decodes its own credential type from it.
+pub async fn login(
+    state: &AppState,
+    app_id: &str,
+    provider_name: &str,
+    body: Value,
+    ctx: &LoginContext,
+    ip: std::net::IpAddr,
+) -> ApiResult<LoginResponse> {
+    let (_, provider) = state.provider_named(app_id, provider_name)?;
+    match provider {
+        ProviderType::Anonymous => anonymous::login(state, app_id, ctx, ip).await,
+        ProviderType::Userpass => userpass::login(state, app_id, parse(body)?, ctx, ip).await,
+        ProviderType::ApiKey => api_key::login(state, app_id, parse(body)?, ctx, ip).await,
+        ProviderType::PhonePassword => {
+            phone::login_password(state, app_id, parse(body)?, ctx, ip).await
+        }
+        ProviderType::SmsCode => phone::login_code(state, app_id, parse(body)?, ctx, ip).await,
+        ProviderType::MagicLink => magic_link::login(state, app_id, parse(body)?, ctx, ip).await,
+        external_provider => {
+            if let Some(redeem) = redemption(external_provider, &body)? {
+                return redirect::redeem(state, app_id, external_provider, redeem, ctx, None).await;
+            }
             state.limiter.check(crate::ratelimit::Group::Login, ip)?;
-            let identity = external::identity_from_payload(state, app_id, name, body).await?;
+            let credentials = ExternalCredentials::parse(external_provider, body)?;
+            let identity =
+                external::identity_from_payload(state, app_id, external_provider, credentials)
+                    .await?;
             external::open_session(state, app_id, &identity, ctx).await
         }
-        other => Err(not_implemented(other)),
     }
 }
 
 /// `POST {app}/auth/providers/{provider}/login?link=true`: adds the identity to the user of the
 /// access token and answers with a fresh access token for the same session.
-pub async fn link(state: &AppState, app_id: &str, provider_name: &str, body: &Value, auth: &AccessAuth,
-    ip: std::net::IpAddr) -> ApiResult<LoginResponse> {
-    state.provider(app_id, provider_name)?;
+pub async fn link(
+    state: &AppState,
+    app_id: &str,
+    provider_name: &str,
+    body: Value,
+    auth: &AccessAuth,
+    ip: std::net::IpAddr,
+) -> ApiResult<LoginResponse> {
+    let (_, provider) = state.provider_named(app_id, provider_name)?;
     if auth.session.app_id != app_id {
-        return Err(ApiError::invalid_session("invalid session: the token belongs to another app"));
+        return Err(ApiError::invalid_session(
+            "invalid session: the token belongs to another app",
+        ));
     }
-    match provider_name {
-        provider::USERPASS => userpass::link(state, app_id, body, &auth.session.user_id, ip).await?,
-        provider::ANONYMOUS => return Err(ApiError::bad_request("anonymous credentials cannot be linked to an existing user")),
-        provider::API_KEY => return Err(ApiError::bad_request("API keys belong to a user already and cannot be linked")),
-        provider::PHONE_PASSWORD | provider::SMS_CODE | provider::MAGIC_LINK => {
-            return Err(ApiError::bad_request(format!("{provider_name} identities cannot be linked to an existing user yet")));
+    match provider {
+        ProviderType::Userpass => {
+            userpass::link(state, app_id, parse(body)?, &auth.session.user_id, ip).await?
         }
-        name if is_redemption(name, body) => {
-            let ctx = LoginContext { device: Default::default(), user_agent: None, ip: Some(ip.to_string()) };
-            return redirect::redeem(state, app_id, name, body, &ctx, Some(auth)).await;
+        ProviderType::Anonymous => {
+            return Err(ApiError::bad_request(
+                "anonymous credentials cannot be linked to an existing user",
+            ))
         }
-        name if name == provider::CUSTOM_TOKEN || name == provider::CUSTOM_FUNCTION || provider::REDIRECT.contains(&name) => {
-            let identity = external::identity_from_payload(state, app_id, name, body).await?;
+        ProviderType::ApiKey => {
+            return Err(ApiError::bad_request(
+                "API keys belong to a user already and cannot be linked",
+            ))
+        }
+        ProviderType::PhonePassword | ProviderType::SmsCode | ProviderType::MagicLink => {
+            return Err(ApiError::bad_request(format!(
+                "{provider} identities cannot be linked to an existing user yet"
+            )));
+        }
+        external_provider => {
+            if let Some(redeem) = redemption(external_provider, &body)? {
+                let ctx = LoginContext {
+                    device: Default::default(),
+                    user_agent: None,
+                    ip: Some(ip.to_string()),
+                };
+                return redirect::redeem(
+                    state,
+                    app_id,
+                    external_provider,
+                    redeem,
+                    &ctx,
+                    Some(auth),
+                )
+                .await;
+            }
+            let credentials = ExternalCredentials::parse(external_provider, body)?;
+            let identity =
+                external::identity_from_payload(state, app_id, external_provider, credentials)
+                    .await?;
             external::link(state, app_id, &identity, &auth.session.user_id).await?;
         }
-        other => return Err(not_implemented(other)),
     }
     let now = state.now();
     Ok(LoginResponse {
@@ -103,8 +172,13 @@ pub(crate) struct LocalAccount<'a> {
 
 /// The account's user — created on its first login, as App Services does — and a new session for
 /// it, in one transaction. Shared by password, SMS-code and magic-link logins.
-pub(crate) async fn open_account_session(state: &AppState, app_id: &str, account: LocalAccount<'_>, session_provider: &str,
-    ctx: &LoginContext) -> ApiResult<LoginResponse> {
+pub(crate) async fn open_account_session(
+    state: &AppState,
+    app_id: &str,
+    account: LocalAccount<'_>,
+    session_provider: &str,
+    ctx: &LoginContext,
+) -> ApiResult<LoginResponse> {
     use crate::store::{phone as phone_accounts, userpass as email_accounts, users};
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
@@ -118,39 +192,54 @@ pub(crate) async fn open_account_session(state: &AppState, app_id: &str, account
                 AccountKind::Phone => provider::PHONE_PASSWORD,
             };
             let user_id = users::create(&mut *tx, app_id, "normal", &data, now).await?;
-            users::add_identity(&mut *tx, app_id, &user_id, identity, identity, account.id, &data, now).await?;
+            users::add_identity(
+                &mut *tx, app_id, &user_id, identity, identity, account.id, &data, now,
+            )
+            .await?;
             let attached = match account.kind {
-                AccountKind::Userpass => email_accounts::attach_user(&mut *tx, account.id, &user_id).await?,
-                AccountKind::Phone => phone_accounts::attach_user(&mut *tx, account.id, &user_id).await?,
+                AccountKind::Userpass => {
+                    email_accounts::attach_user(&mut *tx, account.id, &user_id).await?
+                }
+                AccountKind::Phone => {
+                    phone_accounts::attach_user(&mut *tx, account.id, &user_id).await?
+                }
             };
             if !attached {
-                return Err(ApiError::unavailable("a concurrent login is creating this user; try again"));
+                return Err(ApiError::unavailable(
+                    "a concurrent login is creating this user; try again",
+                ));
             }
             user_id
         }
     };
-    let user = users::get(&mut *tx, &user_id).await?.ok_or_else(ApiError::invalid_credentials)?;
+    let user = users::get(&mut *tx, &user_id)
+        .await?
+        .ok_or_else(ApiError::invalid_credentials)?;
     if user.disabled {
-        return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, gatehouse_proto::ErrorCode::UserDisabled,
-            "this user has been disabled by an administrator"));
+        return Err(ApiError::new(
+            ErrorCode::UserDisabled,
+            "this user has been disabled by an administrator",
+        ));
     }
-    let response = sessions::open(state, &mut tx, app_id, &user_id, session_provider, None, ctx).await?;
+    let response = sessions::open(
+        state,
+        &mut tx,
+        app_id,
+        &user_id,
+        session_provider,
+        None,
+        ctx,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(app_id, user_id, provider = session_provider, "login");
     Ok(response)
 }
 
-fn not_implemented(name: &str) -> ApiError {
-    ApiError::new(axum::http::StatusCode::NOT_FOUND, gatehouse_proto::ErrorCode::AuthProviderNotFound,
-        format!("authentication provider {name:?} is not available on this server"))
-}
-
-/// A required string field of a credential payload.
-pub(crate) fn field<'a>(body: &'a Value, name: &str) -> ApiResult<&'a str> {
-    match body.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ApiError::invalid_parameter(format!("{name} must be a string"))),
-        None => Err(ApiError::new(axum::http::StatusCode::BAD_REQUEST, gatehouse_proto::ErrorCode::MissingParameter,
-            format!("missing parameter: {name}"))),
-    }
+/// A provider name an app enables but this build does not implement.
+pub(crate) fn not_implemented(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::AuthProviderNotFound,
+        format!("authentication provider {name:?} is not available on this server"),
+    )
 }

@@ -7,13 +7,11 @@
 //! only; stored as keyed hashes; at most one text per number per minute and five per hour;
 //! numbers outside the app's country allowlist get nothing.
 
-use axum::http::StatusCode;
 use gatehouse_proto::auth::LoginResponse;
 use gatehouse_proto::routes::provider;
-use gatehouse_proto::ErrorCode;
-use serde_json::Value;
+use gatehouse_proto::{ErrorCode, ProviderType};
 
-use super::field;
+use super::credentials::{PhonePasswordLogin, SmsCodeLogin};
 use super::throttle::check_password;
 use crate::config::AppConfig;
 use crate::crypto::random_bytes;
@@ -23,19 +21,22 @@ use crate::ratelimit::Group;
 use crate::sessions::LoginContext;
 use crate::state::AppState;
 use crate::store::phone::{self as accounts, CodeCheck, PhoneAccount};
+use crate::store::Purpose;
 use crate::store::{failures, sessions as session_rows};
 
 pub const MAX_ATTEMPTS: i64 = 5;
 
-const CONFIRM: &str = "confirm";
-const RESET: &str = "reset";
-const LOGIN: &str = "login";
-
 fn parse(app: &AppConfig, input: &str) -> ApiResult<Phone> {
-    let phone = crate::phone::canonicalize(input).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidPhone, e))?;
+    let phone =
+        crate::phone::canonicalize(input).map_err(|e| ApiError::new(ErrorCode::InvalidPhone, e))?;
     if !app.phone.allows(&phone.country) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::CountryNotAllowed,
-            format!("this app does not send text messages to {} numbers", phone.country)));
+        return Err(ApiError::new(
+            ErrorCode::CountryNotAllowed,
+            format!(
+                "this app does not send text messages to {} numbers",
+                phone.country
+            ),
+        ));
     }
     Ok(phone)
 }
@@ -51,121 +52,276 @@ fn new_code() -> String {
     }
 }
 
-fn code_hash(state: &AppState, app_id: &str, phone: &str, purpose: &str, code: &str) -> String {
-    state.keys.code_hash(&format!("sms-{purpose}"), &format!("{app_id}/{phone}"), code)
+/// The keyed hash of a code. A confirmation code is also bound to the password hash it was
+/// issued for (`bound_to`): after a re-registration replaced that password, the code matches
+/// nothing.
+fn code_hash(
+    state: &AppState,
+    app_id: &str,
+    phone: &str,
+    purpose: Purpose,
+    code: &str,
+    bound_to: Option<&str>,
+) -> String {
+    let context = match (purpose, bound_to) {
+        (Purpose::Confirm, Some(hash)) => format!(
+            "{app_id}/{phone}/{}",
+            crate::store::userpass::password_fingerprint(hash)
+        ),
+        _ => format!("{app_id}/{phone}"),
+    };
+    state
+        .keys
+        .code_hash(&format!("sms-{}", purpose.as_str()), &context, code)
 }
 
-/// Per-number send limit, applied before looking the number up (so it says nothing about it).
-fn send_allowed(state: &AppState, phone: &Phone) -> ApiResult<()> {
-    if state.limiter.allow_mail("sms", &phone.e164) {
-        Ok(())
-    } else {
-        Err(ApiError::too_many_requests(60))
-    }
+/// Per-number, per-IP and global SMS budgets, applied before looking the number up (so the
+/// answer says nothing about it).
+fn send_allowed(state: &AppState, phone: &Phone, ip: std::net::IpAddr) -> ApiResult<()> {
+    state.limiter.allow_sms(&phone.e164, ip)
 }
 
-async fn send_code(state: &AppState, app_id: &str, app: &AppConfig, phone: &str, purpose: &str) -> ApiResult<()> {
+async fn send_code(
+    state: &AppState,
+    app_id: &str,
+    app: &AppConfig,
+    phone: &str,
+    purpose: Purpose,
+    bound_to: Option<&str>,
+) -> ApiResult<()> {
     let code = new_code();
     let now = state.now();
     let ttl = state.config.tokens.sms_code_ttl_secs;
     let mut tx = state.db.writer().begin().await?;
-    accounts::issue_code(&mut tx, app_id, phone, purpose, &code_hash(state, app_id, phone, purpose, &code), now, ttl).await?;
+    accounts::issue_code(
+        &mut tx,
+        app_id,
+        phone,
+        purpose,
+        &code_hash(state, app_id, phone, purpose, &code, bound_to),
+        now,
+        ttl,
+    )
+    .await?;
     tx.commit().await?;
-    let name = if app.name.is_empty() { app_id } else { &app.name };
-    state.sms.send(phone, format!("{code} is your {name} code. It expires in {} minutes. Never share it.", ttl / 60));
+    let name = if app.name.is_empty() {
+        app_id
+    } else {
+        &app.name
+    };
+    state.sms.send(
+        phone,
+        format!(
+            "{code} is your {name} code. It expires in {} minutes. Never share it.",
+            ttl / 60
+        ),
+    );
     Ok(())
 }
 
-async fn verify_code(state: &AppState, app_id: &str, phone: &str, purpose: &str, code: &str) -> ApiResult<()> {
-    let wrong = || ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidCode, "the code is not right; check the latest text message");
+async fn verify_code(
+    state: &AppState,
+    app_id: &str,
+    phone: &str,
+    purpose: Purpose,
+    code: &str,
+    bound_to: Option<&str>,
+) -> ApiResult<()> {
+    let wrong = || {
+        ApiError::new(
+            ErrorCode::InvalidCode,
+            "the code is not right; check the latest text message",
+        )
+    };
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(wrong());
     }
-    let hash = code_hash(state, app_id, phone, purpose, code);
-    match accounts::check_code(&state.db, app_id, phone, purpose, &hash, state.now(), MAX_ATTEMPTS).await? {
+    let hash = code_hash(state, app_id, phone, purpose, code, bound_to);
+    match accounts::check_code(
+        &state.db,
+        app_id,
+        phone,
+        purpose,
+        &hash,
+        state.now(),
+        MAX_ATTEMPTS,
+    )
+    .await?
+    {
         CodeCheck::Accepted => Ok(()),
         CodeCheck::Wrong | CodeCheck::NoCode => Err(wrong()),
-        CodeCheck::Expired => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::CodeExpired, "the code has expired; ask for a new one")),
-        CodeCheck::AlreadyUsed => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::CodeAlreadyUsed, "the code was already used; ask for a new one")),
-        CodeCheck::TooManyAttempts => Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::TooManyAttempts,
-            "too many wrong tries for this code; ask for a new one")),
+        CodeCheck::Expired => Err(ApiError::new(
+            ErrorCode::CodeExpired,
+            "the code has expired; ask for a new one",
+        )),
+        CodeCheck::AlreadyUsed => Err(ApiError::new(
+            ErrorCode::CodeAlreadyUsed,
+            "the code was already used; ask for a new one",
+        )),
+        CodeCheck::TooManyAttempts => Err(ApiError::new(
+            ErrorCode::TooManyAttempts,
+            "too many wrong tries for this code; ask for a new one",
+        )),
     }
 }
 
 fn check_policy(state: &AppState, app: &AppConfig, password: &str) -> ApiResult<String> {
-    state.policy.check(password, &[app.name.as_str(), "gatehouse"])
-        .map_err(|v| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::WeakPassword, v.to_string()))
+    state
+        .policy
+        .check(password, &[app.name.as_str(), "gatehouse"])
+        .map_err(|v| ApiError::new(ErrorCode::WeakPassword, v.to_string()))
 }
 
-pub async fn register(state: &AppState, app_id: &str, phone: &str, password: &str, ip: std::net::IpAddr) -> ApiResult<()> {
-    let app = state.provider(app_id, provider::PHONE_PASSWORD)?;
+pub async fn register(
+    state: &AppState,
+    app_id: &str,
+    phone: &str,
+    password: &str,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    let app = state.provider(app_id, ProviderType::PhonePassword)?;
     state.limiter.check(Group::Register, ip)?;
     let phone = parse(app, phone)?;
     let normalized = check_policy(state, app, password)?;
     let hash = state.hasher.hash(normalized).await?;
     let needs_code = app.phone.require_confirmation;
-    let created = accounts::insert(state.db.writer(), app_id, &phone.e164, &hash, !needs_code, state.now()).await?;
-    match created {
-        Some(_) if needs_code => {
-            if state.limiter.allow_mail("sms", &phone.e164) {
-                send_code(state, app_id, app, &phone.e164, CONFIRM).await?;
+    let created = accounts::insert(
+        state.db.writer(),
+        app_id,
+        &phone.e164,
+        &hash,
+        !needs_code,
+        state.now(),
+    )
+    .await?;
+    let replaced = match created {
+        Some(_) => true,
+        // No second account. An unconfirmed one takes the new registrant's password (codes
+        // texted for the earlier password stop working) and a fresh code goes to the number.
+        None => match accounts::by_phone(state.db.writer(), app_id, &phone.e164).await? {
+            Some(existing) if !existing.confirmed => {
+                let replaced =
+                    accounts::replace_unconfirmed_password(state.db.writer(), &existing.id, &hash)
+                        .await?;
+                if replaced && !needs_code {
+                    accounts::confirm(state.db.writer(), &existing.id, state.now()).await?;
+                }
+                replaced
             }
+            _ => false,
+        },
+    };
+    if !replaced {
+        if app.strict_app_services_errors {
+            return Err(ApiError::new(
+                ErrorCode::AccountNameInUse,
+                "name already in use",
+            ));
         }
-        Some(_) => {}
-        None if app.strict_app_services_errors => {
-            return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::AccountNameInUse, "name already in use"));
-        }
-        None => {
-            // No second account; an unconfirmed owner gets a fresh code.
-            let existing = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
-            if existing.is_some_and(|a| !a.confirmed) && state.limiter.allow_mail("sms", &phone.e164) {
-                send_code(state, app_id, app, &phone.e164, CONFIRM).await?;
-            }
-        }
+        return Ok(());
+    }
+    if needs_code && state.limiter.allow_sms(&phone.e164, ip).is_ok() {
+        send_code(
+            state,
+            app_id,
+            app,
+            &phone.e164,
+            Purpose::Confirm,
+            Some(&hash),
+        )
+        .await?;
     }
     Ok(())
 }
 
-pub async fn confirm(state: &AppState, app_id: &str, phone: &str, code: &str) -> ApiResult<()> {
-    let app = state.provider(app_id, provider::PHONE_PASSWORD)?;
+pub async fn confirm(
+    state: &AppState,
+    app_id: &str,
+    phone: &str,
+    code: &str,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    let app = state.provider(app_id, ProviderType::PhonePassword)?;
+    state.limiter.check(Group::Redeem, ip)?;
     let phone = parse(app, phone)?;
-    verify_code(state, app_id, &phone.e164, CONFIRM, code).await?;
-    if let Some(account) = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await? {
-        accounts::confirm(state.db.writer(), &account.id, state.now()).await?;
+    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
+    let bound_to = account.as_ref().map(|a| a.password_hash.as_str());
+    verify_code(state, app_id, &phone.e164, Purpose::Confirm, code, bound_to).await?;
+    if let Some(account) = account.filter(|a| !a.confirmed) {
+        // Only the password the code was texted for becomes live.
+        let now = state.now();
+        if !accounts::confirm_bound(state.db.writer(), &account.id, &account.password_hash, now)
+            .await?
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidCode,
+                "the code is not right; check the latest text message",
+            ));
+        }
     }
     Ok(())
 }
 
-/// `confirm/send` and `reset/send` for `phone-password`, `send` for `sms-code`: 204 either way.
-pub async fn send(state: &AppState, app_id: &str, provider_name: &str, purpose_action: &str, phone: &str, ip: std::net::IpAddr) -> ApiResult<()> {
-    let app = state.provider(app_id, provider_name)?;
+/// `confirm/send` and `reset/send` for `phone-password` (purposes `Confirm`, `Reset`), `send`
+/// for `sms-code` (`Login`): 204 either way.
+pub async fn send(
+    state: &AppState,
+    app_id: &str,
+    purpose: Purpose,
+    phone: &str,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    let provider = if purpose == Purpose::Login {
+        ProviderType::SmsCode
+    } else {
+        ProviderType::PhonePassword
+    };
+    let app = state.provider(app_id, provider)?;
     state.limiter.check(Group::EmailSend, ip)?;
     let phone = parse(app, phone)?;
-    send_allowed(state, &phone)?;
+    send_allowed(state, &phone, ip)?;
     let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
-    let purpose = match purpose_action {
-        "confirm/send" => account.as_ref().filter(|a| !a.confirmed).map(|_| CONFIRM),
-        "reset/send" => account.as_ref().map(|_| RESET),
-        _ => account.as_ref().filter(|a| a.confirmed).map(|_| LOGIN),
+    let wanted = match purpose {
+        Purpose::Confirm => account.as_ref().is_some_and(|a| !a.confirmed),
+        Purpose::Reset => account.is_some(),
+        Purpose::Login => account.as_ref().is_some_and(|a| a.confirmed),
     };
-    match purpose {
-        Some(purpose) => send_code(state, app_id, app, &phone.e164, purpose).await,
+    match wanted.then_some(purpose) {
+        Some(purpose) => {
+            let bound_to = account.as_ref().map(|a| a.password_hash.as_str());
+            send_code(state, app_id, app, &phone.e164, purpose, bound_to).await
+        }
         None if app.strict_app_services_errors && account.is_none() => {
-            Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UserNotFound, "user not found"))
+            Err(ApiError::new(ErrorCode::UserNotFound, "user not found"))
         }
         None => Ok(()),
     }
 }
 
-pub async fn reset(state: &AppState, app_id: &str, phone: &str, code: &str, password: &str) -> ApiResult<()> {
-    let app = state.provider(app_id, provider::PHONE_PASSWORD)?;
+pub async fn reset(
+    state: &AppState,
+    app_id: &str,
+    phone: &str,
+    code: &str,
+    password: &str,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    let app = state.provider(app_id, ProviderType::PhonePassword)?;
+    state.limiter.check(Group::Redeem, ip)?;
     let phone = parse(app, phone)?;
+    // The policy first (cheap: a weak choice must not burn the code), then the code, and only
+    // for a right code the costly hash.
     let normalized = check_policy(state, app, password)?;
+    verify_code(state, app_id, &phone.e164, Purpose::Reset, code, None).await?;
     let hash = state.hasher.hash(normalized).await?;
-    verify_code(state, app_id, &phone.e164, RESET, code).await?;
-    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidCode, "the code is not right; check the latest text message")
-    })?;
+    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidCode,
+                "the code is not right; check the latest text message",
+            )
+        })?;
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     accounts::set_password(&mut *tx, &account.id, &hash).await?;
@@ -175,7 +331,10 @@ pub async fn reset(state: &AppState, app_id: &str, phone: &str, code: &str, pass
     }
     failures::clear(&mut *tx, app_id, &account_key(&account.phone)).await?;
     tx.commit().await?;
-    tracing::info!(app_id, "phone password reset; every session of the user ended");
+    tracing::info!(
+        app_id,
+        "phone password reset; every session of the user ended"
+    );
     Ok(())
 }
 
@@ -183,43 +342,93 @@ fn account_key(e164: &str) -> String {
     format!("phone:{e164}")
 }
 
-pub async fn login_password(state: &AppState, app_id: &str, body: &Value, ctx: &LoginContext, ip: std::net::IpAddr) -> ApiResult<LoginResponse> {
-    let raw = field(body, "phone")?;
-    let password = field(body, "password")?;
+pub async fn login_password(
+    state: &AppState,
+    app_id: &str,
+    creds: PhonePasswordLogin,
+    ctx: &LoginContext,
+    ip: std::net::IpAddr,
+) -> ApiResult<LoginResponse> {
+    let raw = creds.phone.required("phone")?;
+    let password = creds.password.required("password")?;
     // An unparsable number can have no account: the same generic failure, after the same work.
     let phone = crate::phone::canonicalize(raw).ok();
-    let key = account_key(phone.as_ref().map(|p| p.e164.as_str()).unwrap_or(raw.trim()));
+    let key = account_key(
+        phone
+            .as_ref()
+            .map(|p| p.e164.as_str())
+            .unwrap_or(raw.trim()),
+    );
     let account = match &phone {
         Some(p) => accounts::by_phone(state.db.reader(), app_id, &p.e164).await?,
         None => None,
     };
-    let stale = check_password(state, app_id, &key, account.as_ref().map(|a| a.password_hash.clone()), password, ip).await?;
+    let stale = check_password(
+        state,
+        app_id,
+        &key,
+        account.as_ref().map(|a| a.password_hash.clone()),
+        password,
+        ip,
+    )
+    .await?;
     let account = account.ok_or_else(ApiError::invalid_credentials)?;
     if stale {
-        let hash = state.hasher.hash(crate::password::policy::normalize(password)).await?;
+        let hash = state
+            .hasher
+            .hash(crate::password::policy::normalize(password))
+            .await?;
         accounts::set_password(state.db.writer(), &account.id, &hash).await?;
     }
     if !account.confirmed {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::AuthError,
-            "confirmation required: enter the code texted to your phone, or ask for a new one"));
+        return Err(ApiError::new(
+            ErrorCode::AuthError,
+            "confirmation required: enter the code texted to your phone, or ask for a new one",
+        ));
     }
     open_session(state, app_id, &account, provider::PHONE_PASSWORD, ctx).await
 }
 
-pub async fn login_code(state: &AppState, app_id: &str, body: &Value, ctx: &LoginContext, ip: std::net::IpAddr) -> ApiResult<LoginResponse> {
+pub async fn login_code(
+    state: &AppState,
+    app_id: &str,
+    creds: SmsCodeLogin,
+    ctx: &LoginContext,
+    ip: std::net::IpAddr,
+) -> ApiResult<LoginResponse> {
     let app = state.app(app_id)?;
     state.limiter.check(Group::Login, ip)?;
-    let phone = parse(app, field(body, "phone")?)?;
-    verify_code(state, app_id, &phone.e164, LOGIN, field(body, "code")?).await?;
-    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?
+    let phone = parse(app, creds.phone.required("phone")?)?;
+    verify_code(
+        state,
+        app_id,
+        &phone.e164,
+        Purpose::Login,
+        creds.code.required("code")?,
+        None,
+    )
+    .await?;
+    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164)
+        .await?
         .filter(|a| a.confirmed)
         .ok_or_else(ApiError::invalid_credentials)?;
     open_session(state, app_id, &account, provider::SMS_CODE, ctx).await
 }
 
-async fn open_session(state: &AppState, app_id: &str, account: &PhoneAccount, session_provider: &str, ctx: &LoginContext) -> ApiResult<LoginResponse> {
-    let account = super::LocalAccount { kind: super::AccountKind::Phone, id: &account.id, user_id: account.user_id.as_deref(),
-        field: "phone", value: &account.phone };
+async fn open_session(
+    state: &AppState,
+    app_id: &str,
+    account: &PhoneAccount,
+    session_provider: &str,
+    ctx: &LoginContext,
+) -> ApiResult<LoginResponse> {
+    let account = super::LocalAccount {
+        kind: super::AccountKind::Phone,
+        id: &account.id,
+        user_id: account.user_id.as_deref(),
+        field: "phone",
+        value: &account.phone,
+    };
     super::open_account_session(state, app_id, account, session_provider, ctx).await
 }
 
@@ -227,8 +436,11 @@ async fn open_session(state: &AppState, app_id: &str, account: &PhoneAccount, se
 mod tests {
     #[test]
     fn codes_are_six_digits_and_vary() {
-        let codes: std::collections::HashSet<String> = (0..200).map(|_| super::new_code()).collect();
-        assert!(codes.iter().all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
+        let codes: std::collections::HashSet<String> =
+            (0..200).map(|_| super::new_code()).collect();
+        assert!(codes
+            .iter()
+            .all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
         assert!(codes.len() > 190);
     }
 }

@@ -17,7 +17,12 @@ pub struct KeyRow {
 
 impl KeyRow {
     pub fn to_wire(&self) -> ApiKey {
-        ApiKey { id: self.id.clone(), key: None, name: self.name.clone(), disabled: self.disabled }
+        ApiKey {
+            id: self.id.clone(),
+            key: None,
+            name: self.name.clone(),
+            disabled: self.disabled,
+        }
     }
 }
 
@@ -40,11 +45,24 @@ pub enum Created {
     NameTaken,
 }
 
-pub async fn insert<'c>(ex: impl Executor<'c, Database = Any>, row: &KeyRow, key_hash: &str) -> Result<Created, sqlx::Error> {
-    let result = sqlx::query(&format!("INSERT INTO api_keys ({COLUMNS}, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-        .bind(&row.id).bind(&row.app_id).bind(&row.user_id).bind(&row.kind).bind(&row.name)
-        .bind(crate::db::flag(row.disabled)).bind(row.created_at).bind(key_hash)
-        .execute(ex).await;
+pub async fn insert<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    row: &KeyRow,
+    key_hash: &str,
+) -> Result<Created, sqlx::Error> {
+    let result = sqlx::query(&format!(
+        "INSERT INTO api_keys ({COLUMNS}, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(&row.id)
+    .bind(&row.app_id)
+    .bind(&row.user_id)
+    .bind(&row.kind)
+    .bind(&row.name)
+    .bind(crate::db::flag(row.disabled))
+    .bind(row.created_at)
+    .bind(key_hash)
+    .execute(ex)
+    .await;
     match result {
         Ok(_) => Ok(Created::Ok),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Created::NameTaken),
@@ -52,46 +70,106 @@ pub async fn insert<'c>(ex: impl Executor<'c, Database = Any>, row: &KeyRow, key
     }
 }
 
-pub async fn count_for_user<'c>(ex: impl Executor<'c, Database = Any>, user_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(user_id).fetch_one(ex).await
+pub async fn count_for_user<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(ex)
+        .await
 }
 
-pub async fn list_for_user<'c>(ex: impl Executor<'c, Database = Any>, user_id: &str) -> Result<Vec<KeyRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"))
-        .bind(user_id).fetch_all(ex).await?;
+pub async fn list_for_user<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<Vec<KeyRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(user_id)
+    .fetch_all(ex)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
-pub async fn list_kind<'c>(ex: impl Executor<'c, Database = Any>, app_id: &str, kind: &str) -> Result<Vec<KeyRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE app_id = $1 AND kind = $2 ORDER BY created_at, id"))
-        .bind(app_id).bind(kind).fetch_all(ex).await?;
+pub async fn list_kind<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    app_id: &str,
+    kind: &str,
+) -> Result<Vec<KeyRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE app_id = $1 AND kind = $2 ORDER BY created_at, id"
+    ))
+    .bind(app_id)
+    .bind(kind)
+    .fetch_all(ex)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
 /// A key of this user (another user's key id is "not found", never "forbidden").
-pub async fn get_for_user<'c>(ex: impl Executor<'c, Database = Any>, user_id: &str, id: &str) -> Result<Option<KeyRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1 AND user_id = $2"))
-        .bind(id).bind(user_id).fetch_optional(ex).await?;
+pub async fn get_for_user<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    id: &str,
+) -> Result<Option<KeyRow>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn get<'c>(ex: impl Executor<'c, Database = Any>, id: &str) -> Result<Option<KeyRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1")).bind(id).fetch_optional(ex).await?;
+pub async fn get<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+) -> Result<Option<KeyRow>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_hash<'c>(ex: impl Executor<'c, Database = Any>, app_id: &str, key_hash: &str) -> Result<Option<KeyRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND app_id = $2"))
-        .bind(key_hash).bind(app_id).fetch_optional(ex).await?;
+pub async fn by_hash<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    app_id: &str,
+    key_hash: &str,
+) -> Result<Option<KeyRow>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND app_id = $2"
+    ))
+    .bind(key_hash)
+    .bind(app_id)
+    .fetch_optional(ex)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn set_disabled<'c>(ex: impl Executor<'c, Database = Any>, id: &str, disabled: bool) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE api_keys SET disabled = $1 WHERE id = $2").bind(crate::db::flag(disabled)).bind(id).execute(ex).await?;
+pub async fn set_disabled<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+    disabled: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_keys SET disabled = $1 WHERE id = $2")
+        .bind(crate::db::flag(disabled))
+        .bind(id)
+        .execute(ex)
+        .await?;
     Ok(())
 }
 
-pub async fn delete<'c>(ex: impl Executor<'c, Database = Any>, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(ex).await?;
+pub async fn delete<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM api_keys WHERE id = $1")
+        .bind(id)
+        .execute(ex)
+        .await?;
     Ok(())
 }

@@ -15,13 +15,37 @@ pub struct Pruned {
 
 pub async fn prune(db: &Db, now: i64, failure_window_secs: i64) -> Result<Pruned, sqlx::Error> {
     let cutoff = now - KEEP_ENDED_SESSIONS_SECS;
-    let sessions = sqlx::query("DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR expires_at < $1")
-        .bind(cutoff).execute(db.writer()).await?.rows_affected();
-    let tokens = sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1").bind(now - 24 * 3600).execute(db.writer()).await?.rows_affected();
+    let sessions = sqlx::query(
+        "DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at \
+         < $1) OR expires_at < $1",
+    )
+    .bind(cutoff)
+    .execute(db.writer())
+    .await?
+    .rows_affected();
+    let tokens = sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1")
+        .bind(now - 24 * 3600)
+        .execute(db.writer())
+        .await?
+        .rows_affected();
     let failures = sqlx::query("DELETE FROM login_failures WHERE last_failure_at < $1")
-        .bind(now - failure_window_secs).execute(db.writer()).await?.rows_affected();
-    // Flows are kept a day past expiry so a late replayed code still finds (and revokes) its session.
-    sqlx::query("DELETE FROM oauth_flows WHERE expires_at < $1").bind(now - 24 * 3600).execute(db.writer()).await?;
-    sqlx::query("DELETE FROM used_jtis WHERE expires_at < $1").bind(now).execute(db.writer()).await?;
-    Ok(Pruned { sessions, tokens, failures })
+        .bind(now - failure_window_secs)
+        .execute(db.writer())
+        .await?
+        .rows_affected();
+    // Flows are kept a day past expiry so a late replayed code still finds (and revokes) its
+    // session.
+    sqlx::query("DELETE FROM oauth_flows WHERE expires_at < $1")
+        .bind(now - 24 * 3600)
+        .execute(db.writer())
+        .await?;
+    sqlx::query("DELETE FROM used_jtis WHERE expires_at < $1")
+        .bind(now)
+        .execute(db.writer())
+        .await?;
+    Ok(Pruned {
+        sessions,
+        tokens,
+        failures,
+    })
 }

@@ -14,6 +14,26 @@ pub mod users;
 
 use serde_json::{Map, Value};
 
+/// What a mailed token or a texted code is for; stored as its [`Purpose::as_str`] and part of a
+/// code's keyed hash, so a code issued for one purpose never works for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Confirm,
+    Reset,
+    /// Signing in with a texted code (`sms-code`).
+    Login,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Confirm => "confirm",
+            Purpose::Reset => "reset",
+            Purpose::Login => "login",
+        }
+    }
+}
+
 pub(crate) fn json_map(text: &str) -> Map<String, Value> {
     serde_json::from_str(text).unwrap_or_default()
 }

@@ -33,77 +33,181 @@ pub struct FlowRow {
     pub session_device_id: Option<String>,
 }
 
-const COLUMNS: &str = "id, app_id, provider, state_hash, binding_hash, start_hash, nonce, upstream_verifier, code_challenge, \
-    redirect_uri, client_state, device, link_user_id, expires_at, callback_at, identity, app_code_hash, app_code_expires_at, \
-    redeemed_at, session_user_id, session_device_id";
+const COLUMNS: &str = "id, app_id, provider, state_hash, binding_hash, start_hash, nonce, \
+                       upstream_verifier, code_challenge, \
+    redirect_uri, client_state, device, link_user_id, expires_at, callback_at, identity, \
+                       app_code_hash, app_code_expires_at, \
+                       redeemed_at, session_user_id, session_device_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<FlowRow, sqlx::Error> {
     Ok(FlowRow {
-        id: r.try_get("id")?, app_id: r.try_get("app_id")?, provider: r.try_get("provider")?, state_hash: r.try_get("state_hash")?,
-        binding_hash: r.try_get("binding_hash")?, start_hash: r.try_get("start_hash")?, nonce: r.try_get("nonce")?,
-        upstream_verifier: r.try_get("upstream_verifier")?, code_challenge: r.try_get("code_challenge")?,
-        redirect_uri: r.try_get("redirect_uri")?, client_state: r.try_get("client_state")?, device: r.try_get("device")?,
-        link_user_id: r.try_get("link_user_id")?, expires_at: r.try_get("expires_at")?, callback_at: r.try_get("callback_at")?,
-        identity: r.try_get("identity")?, app_code_hash: r.try_get("app_code_hash")?, app_code_expires_at: r.try_get("app_code_expires_at")?,
-        redeemed_at: r.try_get("redeemed_at")?, session_user_id: r.try_get("session_user_id")?, session_device_id: r.try_get("session_device_id")?,
+        id: r.try_get("id")?,
+        app_id: r.try_get("app_id")?,
+        provider: r.try_get("provider")?,
+        state_hash: r.try_get("state_hash")?,
+        binding_hash: r.try_get("binding_hash")?,
+        start_hash: r.try_get("start_hash")?,
+        nonce: r.try_get("nonce")?,
+        upstream_verifier: r.try_get("upstream_verifier")?,
+        code_challenge: r.try_get("code_challenge")?,
+        redirect_uri: r.try_get("redirect_uri")?,
+        client_state: r.try_get("client_state")?,
+        device: r.try_get("device")?,
+        link_user_id: r.try_get("link_user_id")?,
+        expires_at: r.try_get("expires_at")?,
+        callback_at: r.try_get("callback_at")?,
+        identity: r.try_get("identity")?,
+        app_code_hash: r.try_get("app_code_hash")?,
+        app_code_expires_at: r.try_get("app_code_expires_at")?,
+        redeemed_at: r.try_get("redeemed_at")?,
+        session_user_id: r.try_get("session_user_id")?,
+        session_device_id: r.try_get("session_device_id")?,
     })
 }
 
-pub async fn insert<'c>(ex: impl Executor<'c, Database = Any>, f: &FlowRow, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO oauth_flows (id, app_id, provider, state_hash, binding_hash, start_hash, nonce, upstream_verifier, \
-                 code_challenge, redirect_uri, client_state, device, link_user_id, expires_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
-        .bind(&f.id).bind(&f.app_id).bind(&f.provider).bind(&f.state_hash).bind(&f.binding_hash).bind(&f.start_hash)
-        .bind(&f.nonce).bind(&f.upstream_verifier).bind(&f.code_challenge).bind(&f.redirect_uri).bind(&f.client_state)
-        .bind(&f.device).bind(&f.link_user_id).bind(f.expires_at).bind(now)
-        .execute(ex).await?;
+pub async fn insert<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    f: &FlowRow,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO oauth_flows (id, app_id, provider, state_hash, binding_hash, \
+         start_hash, nonce, upstream_verifier, \
+         code_challenge, redirect_uri, client_state, device, link_user_id, expires_at, \
+         created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(&f.id)
+    .bind(&f.app_id)
+    .bind(&f.provider)
+    .bind(&f.state_hash)
+    .bind(&f.binding_hash)
+    .bind(&f.start_hash)
+    .bind(&f.nonce)
+    .bind(&f.upstream_verifier)
+    .bind(&f.code_challenge)
+    .bind(&f.redirect_uri)
+    .bind(&f.client_state)
+    .bind(&f.device)
+    .bind(&f.link_user_id)
+    .bind(f.expires_at)
+    .bind(now)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
-pub async fn get<'c>(ex: impl Executor<'c, Database = Any>, id: &str) -> Result<Option<FlowRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE id = $1")).bind(id).fetch_optional(ex).await?;
+pub async fn get<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+) -> Result<Option<FlowRow>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_state<'c>(ex: impl Executor<'c, Database = Any>, state_hash: &str) -> Result<Option<FlowRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE state_hash = $1")).bind(state_hash).fetch_optional(ex).await?;
+pub async fn by_state<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    state_hash: &str,
+) -> Result<Option<FlowRow>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM oauth_flows WHERE state_hash = $1"
+    ))
+    .bind(state_hash)
+    .fetch_optional(ex)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// A flow started by an app is bound to the first browser that opens its start link, and gets
 /// the upstream state that browser will carry (only its hash is stored, so it is made now).
-pub async fn bind<'c>(ex: impl Executor<'c, Database = Any>, id: &str, binding_hash: &str, state_hash: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE oauth_flows SET binding_hash = $1, state_hash = $2, start_hash = NULL \
-                            WHERE id = $3 AND binding_hash IS NULL AND start_hash IS NOT NULL")
-        .bind(binding_hash).bind(state_hash).bind(id).execute(ex).await?;
+pub async fn bind<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+    binding_hash: &str,
+    state_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE oauth_flows SET binding_hash = $1, state_hash = $2, start_hash = NULL \
+         WHERE id = $3 AND binding_hash IS NULL AND start_hash IS NOT NULL",
+    )
+    .bind(binding_hash)
+    .bind(state_hash)
+    .bind(id)
+    .execute(ex)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The provider came back: the flow is used up whatever happens next.
-pub async fn mark_callback<'c>(ex: impl Executor<'c, Database = Any>, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE oauth_flows SET callback_at = $1 WHERE id = $2 AND callback_at IS NULL")
-        .bind(now).bind(id).execute(ex).await?;
+pub async fn mark_callback<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE oauth_flows SET callback_at = $1 WHERE id = $2 AND callback_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(ex)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Records the verified identity and the hash of the code handed to the app.
-pub async fn set_identity<'c>(ex: impl Executor<'c, Database = Any>, id: &str, identity: &str, code_hash: &str,
-    code_expires_at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE oauth_flows SET identity = $1, app_code_hash = $2, app_code_expires_at = $3 WHERE id = $4")
-        .bind(identity).bind(code_hash).bind(code_expires_at).bind(id).execute(ex).await?;
+pub async fn set_identity<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+    identity: &str,
+    code_hash: &str,
+    code_expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE oauth_flows SET identity = $1, app_code_hash = $2, app_code_expires_at = \
+         $3 WHERE id = $4",
+    )
+    .bind(identity)
+    .bind(code_hash)
+    .bind(code_expires_at)
+    .bind(id)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
 /// Uses the app code once (right or wrong verifier alike: a failed attempt burns it).
-pub async fn redeem<'c>(ex: impl Executor<'c, Database = Any>, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE oauth_flows SET redeemed_at = $1 WHERE id = $2 AND redeemed_at IS NULL")
-        .bind(now).bind(id).execute(ex).await?;
+pub async fn redeem<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE oauth_flows SET redeemed_at = $1 WHERE id = $2 AND redeemed_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(ex)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Remembers which session the redemption opened, so a replayed code can revoke it.
-pub async fn set_session<'c>(ex: impl Executor<'c, Database = Any>, id: &str, user_id: &str, device_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE oauth_flows SET session_user_id = $1, session_device_id = $2 WHERE id = $3")
-        .bind(user_id).bind(device_id).bind(id).execute(ex).await?;
+pub async fn set_session<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+    user_id: &str,
+    device_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE oauth_flows SET session_user_id = $1, session_device_id = $2 WHERE id = $3",
+    )
+    .bind(user_id)
+    .bind(device_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
     Ok(())
 }

@@ -8,11 +8,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use gatehouse_proto::routes::provider as p;
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse as _,
-    TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse as _, TokenUrl,
 };
 use serde_json::Value;
 
@@ -33,7 +36,11 @@ impl oauth2::ExtraTokenFields for IdTokenField {}
 
 impl std::fmt::Debug for IdTokenField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.id_token.is_some() { "IdTokenField(<redacted>)" } else { "IdTokenField(None)" })
+        f.write_str(if self.id_token.is_some() {
+            "IdTokenField(<redacted>)"
+        } else {
+            "IdTokenField(None)"
+        })
     }
 }
 
@@ -79,7 +86,8 @@ struct Guarded<'o>(&'o Outbound);
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Guarded<'_> {
     type Error = Transport;
-    type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Transport>> + Send + 'c>>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Transport>> + Send + 'c>>;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
@@ -105,10 +113,16 @@ impl Upstream {
             None if matches!(self.provider, p::DISCORD | p::TWITTER) => AuthType::BasicAuth,
             None => AuthType::RequestBody,
         };
-        let client = Client::<EndpointNotSet, EndpointNotSet>::new(ClientId::new(self.client_id.clone()))
-            .set_auth_uri(AuthUrl::new(self.authorize_url.clone()).map_err(|e| misconfigured("authorize", e))?)
-            .set_token_uri(TokenUrl::new(self.token_url.clone()).map_err(|e| misconfigured("token", e))?)
-            .set_auth_type(auth_type);
+        let client =
+            Client::<EndpointNotSet, EndpointNotSet>::new(ClientId::new(self.client_id.clone()))
+                .set_auth_uri(
+                    AuthUrl::new(self.authorize_url.clone())
+                        .map_err(|e| misconfigured("authorize", e))?,
+                )
+                .set_token_uri(
+                    TokenUrl::new(self.token_url.clone()).map_err(|e| misconfigured("token", e))?,
+                )
+                .set_auth_type(auth_type);
         Ok(match secret.filter(|s| !s.is_empty()) {
             Some(secret) => client.set_client_secret(ClientSecret::new(secret)),
             None => client,
@@ -117,9 +131,18 @@ impl Upstream {
 
     /// The authorization request the browser is sent to: our `state`, the S256 challenge of
     /// `verifier`, and (OpenID Connect) the `nonce`.
-    pub fn authorize(&self, callback: &str, state: &str, verifier: &str, nonce: &str, login_hint: Option<&str>) -> ApiResult<String> {
+    pub fn authorize(
+        &self,
+        callback: &str,
+        state: &str,
+        verifier: &str,
+        nonce: &str,
+        login_hint: Option<&str>,
+    ) -> ApiResult<String> {
         let callback = RedirectUrl::new(callback.to_string()).map_err(|_| ApiError::internal())?;
-        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.to_string()));
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            verifier.to_string(),
+        ));
         // Facebook documents a comma-separated scope list.
         let scopes: Vec<Scope> = if self.provider == p::FACEBOOK {
             vec![Scope::new(self.scopes.join(","))]
@@ -127,7 +150,8 @@ impl Upstream {
             self.scopes.iter().cloned().map(Scope::new).collect()
         };
         let client = self.oauth_client(None)?;
-        let mut request = client.authorize_url(|| CsrfToken::new(state.to_string()))
+        let mut request = client
+            .authorize_url(|| CsrfToken::new(state.to_string()))
             .set_redirect_uri(Cow::Owned(callback))
             .set_pkce_challenge(challenge)
             .add_scopes(scopes);
@@ -144,7 +168,13 @@ impl Upstream {
     }
 
     /// Exchanges an authorization code for the provider's token response.
-    pub async fn exchange(&self, state: &AppState, code: &str, redirect_uri: &str, verifier: Option<&str>) -> ApiResult<TokenAnswer> {
+    pub async fn exchange(
+        &self,
+        state: &AppState,
+        code: &str,
+        redirect_uri: &str,
+        verifier: Option<&str>,
+    ) -> ApiResult<TokenAnswer> {
         let client = self.oauth_client(Some(self.client_secret(state.now())?))?;
         let mut request = client.exchange_code(AuthorizationCode::new(code.to_string()));
         request = match RedirectUrl::new(redirect_uri.to_string()) {
@@ -159,18 +189,33 @@ impl Upstream {
         match request.request_async(&Guarded(&state.outbound)).await {
             Ok(answer) => Ok(answer),
             Err(RequestTokenError::Request(e)) => Err(upstream_unavailable(provider, e)),
-            Err(RequestTokenError::ServerResponse(e)) => {
-                Err(refused(provider, format!("the provider refused the authorization code ({})", e.error().as_ref())))
-            }
+            Err(RequestTokenError::ServerResponse(e)) => Err(refused(
+                provider,
+                format!(
+                    "the provider refused the authorization code ({})",
+                    e.error().as_ref()
+                ),
+            )),
             // Not RFC 6749's shapes: GitHub's errors come with HTTP 200, Facebook's `error` is an
             // object, and an answer may lack `access_token`.
-            Err(RequestTokenError::Parse(_, body)) => Err(match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Object(map)) => match map.get("error") {
-                    Some(error) => refused(provider, format!("the provider refused the authorization code ({})", error_code(error))),
-                    None => refused(provider, "the token response has no access token"),
-                },
-                _ => upstream_unavailable(provider, "the token endpoint's answer is not a JSON object"),
-            }),
+            Err(RequestTokenError::Parse(_, body)) => {
+                Err(match serde_json::from_slice::<Value>(&body) {
+                    Ok(Value::Object(map)) => match map.get("error") {
+                        Some(error) => refused(
+                            provider,
+                            format!(
+                                "the provider refused the authorization code ({})",
+                                error_code(error)
+                            ),
+                        ),
+                        None => refused(provider, "the token response has no access token"),
+                    },
+                    _ => upstream_unavailable(
+                        provider,
+                        "the token endpoint's answer is not a JSON object",
+                    ),
+                })
+            }
             Err(RequestTokenError::Other(why)) => Err(upstream_unavailable(provider, why)),
         }
     }
@@ -181,7 +226,11 @@ impl Upstream {
 fn error_code(error: &Value) -> String {
     match error {
         Value::String(code) => code.clone(),
-        Value::Object(e) => e.get("type").and_then(Value::as_str).unwrap_or("error").to_string(),
+        Value::Object(e) => e
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_string(),
         _ => "error".into(),
     }
 }
@@ -192,43 +241,80 @@ mod tests {
     use crate::config::OAuthClientConfig;
 
     fn upstream(provider: &str) -> Upstream {
-        let cfg = OAuthClientConfig { client_id: "client-1".into(), ..OAuthClientConfig::default() };
+        let cfg = OAuthClientConfig {
+            client_id: "client-1".into(),
+            ..OAuthClientConfig::default()
+        };
         Upstream::resolve(provider, &cfg).unwrap()
     }
 
     fn query(url: &str) -> Vec<(String, String)> {
-        url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
+        url::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
     }
 
     #[test]
     fn the_authorization_request_carries_state_pkce_nonce_and_form_post() {
         let verifier = "dBjftJeZ4CVP-mJ0kkFtDVs3dGzSmFGPyCwrjkL1oy0";
-        let url = upstream(p::APPLE).authorize("https://auth.example/cb", "st", verifier, "n1", Some("a@b.c")).unwrap();
-        assert!(url.starts_with("https://appleid.apple.com/auth/authorize?"), "{url}");
+        let url = upstream(p::APPLE)
+            .authorize(
+                "https://auth.example/cb",
+                "st",
+                verifier,
+                "n1",
+                Some("a@b.c"),
+            )
+            .unwrap();
+        assert!(
+            url.starts_with("https://appleid.apple.com/auth/authorize?"),
+            "{url}"
+        );
         let q = query(&url);
         let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("response_type"), Some("code"));
         assert_eq!(get("client_id"), Some("client-1"));
         assert_eq!(get("state"), Some("st"));
         // Computed independently (Python hashlib + base64.urlsafe_b64encode).
-        assert_eq!(get("code_challenge"), Some("UAp9I0t3BiXfhHGC0vByQUMJEcasn_b0HFTgC1GkYnE"));
+        assert_eq!(
+            get("code_challenge"),
+            Some("UAp9I0t3BiXfhHGC0vByQUMJEcasn_b0HFTgC1GkYnE")
+        );
         assert_eq!(get("code_challenge_method"), Some("S256"));
         assert_eq!(get("redirect_uri"), Some("https://auth.example/cb"));
         assert_eq!(get("scope"), Some("openid name email"));
-        assert_eq!((get("nonce"), get("response_mode"), get("login_hint")), (Some("n1"), Some("form_post"), Some("a@b.c")));
+        assert_eq!(
+            (get("nonce"), get("response_mode"), get("login_hint")),
+            (Some("n1"), Some("form_post"), Some("a@b.c"))
+        );
     }
 
     #[test]
     fn non_oidc_providers_get_no_nonce_and_facebook_commas() {
         let verifier = "dBjftJeZ4CVP-mJ0kkFtDVs3dGzSmFGPyCwrjkL1oy0";
-        let q = query(&upstream(p::FACEBOOK).authorize("https://auth.example/cb", "st", verifier, "n1", Some("x")).unwrap());
-        assert!(q.iter().all(|(k, _)| k != "nonce" && k != "login_hint" && k != "response_mode"), "{q:?}");
-        assert!(q.contains(&("scope".into(), "email,public_profile".into())), "{q:?}");
+        let q = query(
+            &upstream(p::FACEBOOK)
+                .authorize("https://auth.example/cb", "st", verifier, "n1", Some("x"))
+                .unwrap(),
+        );
+        assert!(
+            q.iter()
+                .all(|(k, _)| k != "nonce" && k != "login_hint" && k != "response_mode"),
+            "{q:?}"
+        );
+        assert!(
+            q.contains(&("scope".into(), "email,public_profile".into())),
+            "{q:?}"
+        );
     }
 
     #[test]
     fn an_id_token_never_shows_in_debug() {
-        let field = IdTokenField { id_token: Some("eyJhbGciOi.secret.sig".into()) };
+        let field = IdTokenField {
+            id_token: Some("eyJhbGciOi.secret.sig".into()),
+        };
         assert!(!format!("{field:?}").contains("eyJ"));
     }
 }
