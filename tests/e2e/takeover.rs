@@ -136,6 +136,7 @@ async fn re_registration_under_the_mail_limit_is_finished_by_a_resend(b: Backend
 /// A confirmation token works only for the password hash it was issued for, even if nothing
 /// voided it (a re-registration racing the confirmation).
 async fn confirmation_links_are_bound_to_their_password(b: Backend) {
+    use gatehouse_server::store::unconfirmed::{self, PasswordTable};
     use gatehouse_server::store::userpass as rows;
     let t = TestServer::start(b).await;
     let victim = unique_email("bound");
@@ -147,11 +148,14 @@ async fn confirmation_links_are_bound_to_their_password(b: Backend) {
         .unwrap()
         .unwrap();
     let other = t.state().hasher.hash(OWNER_PW.into()).await.unwrap();
-    assert!(
-        rows::replace_unconfirmed_password(db.writer(), &account.id, &other)
-            .await
-            .unwrap()
-    );
+    assert!(unconfirmed::replace_password(
+        db.writer(),
+        PasswordTable::Userpass,
+        &account.id,
+        &other
+    )
+    .await
+    .unwrap());
     confirm(&t, APP, &token, &token_id)
         .await
         .err(400, "UserpassTokenInvalid");
@@ -253,6 +257,7 @@ async fn phone_re_registration_replaces_an_unconfirmed_password(b: Backend) {
     }
     // A code is bound to the password it was texted for, even if nothing voided it.
     use gatehouse_server::store::phone as rows;
+    use gatehouse_server::store::unconfirmed::{self, PasswordTable};
     let phone = "+14155550103";
     t.post(
         APP,
@@ -269,7 +274,7 @@ async fn phone_re_registration_replaces_an_unconfirmed_password(b: Backend) {
         .unwrap();
     let other = t.state().hasher.hash(OWNER_PW.into()).await.unwrap();
     assert!(
-        rows::replace_unconfirmed_password(db.writer(), &account.id, &other)
+        unconfirmed::replace_password(db.writer(), PasswordTable::Phone, &account.id, &other)
             .await
             .unwrap()
     );

@@ -21,6 +21,7 @@ use crate::ratelimit::Group;
 use crate::sessions::LoginContext;
 use crate::state::AppState;
 use crate::store::phone::{self as accounts, CodeCheck, PhoneAccount};
+use crate::store::unconfirmed::{self, PasswordTable};
 use crate::store::Purpose;
 use crate::store::{failures, sessions as session_rows};
 
@@ -200,9 +201,13 @@ pub async fn register(
         // texted for the earlier password stop working) and a fresh code goes to the number.
         None => match accounts::by_phone(state.db.writer(), app_id, &phone.e164).await? {
             Some(existing) if !existing.confirmed => {
-                let replaced =
-                    accounts::replace_unconfirmed_password(state.db.writer(), &existing.id, &hash)
-                        .await?;
+                let replaced = unconfirmed::replace_password(
+                    state.db.writer(),
+                    PasswordTable::Phone,
+                    &existing.id,
+                    &hash,
+                )
+                .await?;
                 if replaced && !needs_code {
                     accounts::confirm(state.db.writer(), &existing.id, state.now()).await?;
                 }
@@ -250,8 +255,14 @@ pub async fn confirm(
     if let Some(account) = account.filter(|a| !a.confirmed) {
         // Only the password the code was texted for becomes live.
         let now = state.now();
-        if !accounts::confirm_bound(state.db.writer(), &account.id, &account.password_hash, now)
-            .await?
+        if !unconfirmed::confirm_bound(
+            state.db.writer(),
+            PasswordTable::Phone,
+            &account.id,
+            &account.password_hash,
+            now,
+        )
+        .await?
         {
             return Err(ApiError::new(
                 ErrorCode::InvalidCode,

@@ -23,6 +23,7 @@ use crate::ratelimit::Group;
 use crate::sessions::LoginContext;
 use crate::state::AppState;
 use crate::store::failures;
+use crate::store::unconfirmed::{self, PasswordTable};
 use crate::store::userpass::{self as accounts, Account, Purpose};
 use crate::store::{sessions as session_rows, users};
 
@@ -62,7 +63,7 @@ async fn verify(
     Ok(account)
 }
 
-fn unconfirmed() -> ApiError {
+fn confirmation_required() -> ApiError {
     ApiError::new(
         ErrorCode::AuthError,
         "confirmation required: open the link in the confirmation email, or ask for a new one",
@@ -85,7 +86,7 @@ pub async fn login(
     )
     .await?;
     if !account.confirmed {
-        return Err(unconfirmed());
+        return Err(confirmation_required());
     }
     open_session(state, app_id, &account, provider::USERPASS, ctx).await
 }
@@ -124,7 +125,7 @@ pub async fn link(
     )
     .await?;
     if !account.confirmed {
-        return Err(unconfirmed());
+        return Err(confirmation_required());
     }
     match account.user_id.as_deref() {
         Some(owner) if owner == user_id => Ok(()),
@@ -263,7 +264,9 @@ async fn existing_registration(
     };
     if !account.confirmed {
         let mut tx = state.db.writer().begin().await?;
-        if accounts::replace_unconfirmed_password(&mut *tx, &account.id, hash).await? {
+        if unconfirmed::replace_password(&mut *tx, PasswordTable::Userpass, &account.id, hash)
+            .await?
+        {
             let account = accounts::by_id(&mut *tx, &account.id)
                 .await?
                 .ok_or_else(ApiError::internal)?;
@@ -420,7 +423,14 @@ pub(crate) async fn confirm_token(
     // Only the password the token was issued for becomes live (a re-registration since then
     // replaced it and voided the token; this also closes the race with one in flight).
     if !account.confirmed
-        && !accounts::confirm_bound(&mut *tx, &account.id, &account.password_hash, now).await?
+        && !unconfirmed::confirm_bound(
+            &mut *tx,
+            PasswordTable::Userpass,
+            &account.id,
+            &account.password_hash,
+            now,
+        )
+        .await?
     {
         return Err(invalid_token());
     }

@@ -9,6 +9,7 @@ pub mod maintenance;
 pub mod oauth_flows;
 pub mod phone;
 pub mod sessions;
+pub mod unconfirmed;
 pub mod userpass;
 pub mod users;
 

@@ -104,45 +104,6 @@ pub async fn confirm<'c>(
     Ok(())
 }
 
-/// Confirms the account only while its password hash is still `hash` (the one the code was
-/// issued for); false when a re-registration replaced it meanwhile or it was confirmed.
-pub async fn confirm_bound<'c>(
-    ex: impl Executor<'c, Database = Any>,
-    id: &str,
-    hash: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE phone_accounts SET confirmed_at = $1 \
-         WHERE id = $2 AND confirmed_at IS NULL AND password_hash = $3",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(hash)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Replaces the password of a still unconfirmed account (a new registration of its number: the
-/// newest registrant's password wins); false when the account is confirmed.
-pub async fn replace_unconfirmed_password<'c>(
-    ex: impl Executor<'c, Database = Any>,
-    id: &str,
-    hash: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE phone_accounts SET password_hash = $1, norm_version = $2 \
-         WHERE id = $3 AND confirmed_at IS NULL",
-    )
-    .bind(hash)
-    .bind(crate::password::policy::NORMALIZATION_VERSION)
-    .bind(id)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 pub async fn attach_user<'c>(
     ex: impl Executor<'c, Database = Any>,
     id: &str,

@@ -124,45 +124,6 @@ pub async fn confirm<'c>(
     Ok(())
 }
 
-/// Confirms the account only while its password hash is still `hash` (the one the confirmation
-/// token was issued for); false when it changed meanwhile (a re-registration) or was confirmed.
-pub async fn confirm_bound<'c>(
-    ex: impl Executor<'c, Database = Any>,
-    id: &str,
-    hash: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE userpass SET confirmed_at = $1 \
-         WHERE id = $2 AND confirmed_at IS NULL AND password_hash = $3",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(hash)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Replaces the password of an account that is still unconfirmed (a new registration of its
-/// address: the newest registrant's password wins); false when the account is confirmed.
-pub async fn replace_unconfirmed_password<'c>(
-    ex: impl Executor<'c, Database = Any>,
-    id: &str,
-    hash: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE userpass SET password_hash = $1, norm_version = $2 \
-         WHERE id = $3 AND confirmed_at IS NULL",
-    )
-    .bind(hash)
-    .bind(crate::password::policy::NORMALIZATION_VERSION)
-    .bind(id)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// The fingerprint of a password hash a confirmation token is bound to.
 pub fn password_fingerprint(hash: &str) -> String {
     crate::crypto::sha256_hex(format!("gatehouse-password-fp:{hash}").as_bytes())
