@@ -38,7 +38,7 @@ impl CallbackUrl {
                 .is_some()
             {
                 return Err(Error::InvalidArgument(format!(
-                    "the sign-in address names {name:?} more than once; it was refused"
+                    "the sign-in address names {name:?} more than once"
                 )));
             }
         }
@@ -65,7 +65,10 @@ pub(crate) fn browser_url_of_server(location: &str, base: &str) -> Result<String
         return refuse("cannot be compared with the server's address");
     };
     if url.origin() != server.origin() {
-        return refuse("is not on the server's own origin");
+        return refuse(
+            "is not on the server's own origin (the server's public URL must be the address \
+             this connection uses)",
+        );
     }
     let host = url.host_str().unwrap_or_default();
     let loopback = host.eq_ignore_ascii_case("localhost")

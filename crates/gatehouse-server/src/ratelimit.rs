@@ -70,12 +70,9 @@ impl<K: Hash + Eq, V> Generations<K, V> {
 /// The key a client address is limited under: an IPv4 address as is (also when mapped into
 /// IPv6), an IPv6 address by its /64, which one customer usually holds whole.
 pub fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
-        },
+    match crate::client_addr::canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
     }
 }
 
