@@ -17,7 +17,9 @@
 #      version, or package-lock.json is newer than the last install.
 #      SETUP_SKIP_NODE=1 skips this step (scripts/run.sh does; only the tests need realm-web).
 #   4. tests/peers/.venv: a Python venv with aiosmtpd (the real SMTP server the mail tests send
-#      to), created or completed only when missing. Skipped with SETUP_SKIP_NODE=1 as well.
+#      to) and standardwebhooks (the official Standard Webhooks library every webhook test's
+#      receiver verifies with), created or completed only when missing or not the pinned
+#      version. Skipped with SETUP_SKIP_NODE=1 as well.
 #   5. tests/peers/oidc: `npm ci` (oidc-provider, the real OpenID provider the identity-provider
 #      tests log in against) when node_modules/oidc-provider is missing, is not the locked
 #      version, or package-lock.json is newer than the last install. Skipped with SETUP_SKIP_NODE=1.
@@ -113,8 +115,9 @@ if [ "${SETUP_SKIP_NODE:-0}" = 1 ]; then
   exit 0
 fi
 
-# ---- 4. aiosmtpd for the mail tests -------------------------------------------------------------
+# ---- 4. aiosmtpd for the mail tests, standardwebhooks for the webhook tests ----------------------
 AIOSMTPD_VERSION=1.4.6
+STANDARDWEBHOOKS_VERSION=1.1.0
 VENV="$ROOT/tests/peers/.venv"
 if "$VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
   say "aiosmtpd: $AIOSMTPD_VERSION up to date"
@@ -122,6 +125,14 @@ else
   say "aiosmtpd: installing $AIOSMTPD_VERSION into tests/peers/.venv"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+fi
+# The package has no __version__; its installed metadata says which one it is.
+if "$VENV/bin/python" -c "import standardwebhooks, sys, importlib.metadata as m; sys.exit(m.version('standardwebhooks') != '$STANDARDWEBHOOKS_VERSION')" 2>/dev/null; then
+  say "standardwebhooks: $STANDARDWEBHOOKS_VERSION up to date"
+else
+  say "standardwebhooks: installing $STANDARDWEBHOOKS_VERSION into tests/peers/.venv"
+  [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 fi
 
 command -v node >/dev/null 2>&1 || die "node was not found (Debian package nodejs)"

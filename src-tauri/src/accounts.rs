@@ -72,6 +72,7 @@ impl Desktop {
                 .unwrap_or_default(),
             profile: profile.map(|p| p.data).unwrap_or_default(),
             device_id: user.device_id(),
+            custom_data: user.custom_data(),
         })
     }
 
@@ -82,9 +83,33 @@ impl Desktop {
         user_id: &str,
         request: SignIn,
     ) -> Result<AccountDetails> {
-        let credentials = request.credentials()?;
+        let credentials = self.form_credentials(connection, &request)?;
         let (_, user, offline) = self.user(connection, user_id).await?;
         Desktop::track(&offline, user.link_credentials(credentials).await)?;
+        self.account_details(connection, user_id).await
+    }
+
+    /// Gets a fresh access token, and with it the custom data as the server has it now.
+    pub async fn refresh_custom_data(
+        self: &Arc<Self>,
+        connection: &str,
+        user_id: &str,
+    ) -> Result<AccountDetails> {
+        let (_, user, offline) = self.user(connection, user_id).await?;
+        Desktop::track(&offline, user.refresh_custom_data().await)?;
+        self.account_details(connection, user_id).await
+    }
+
+    /// Removes one identity from the account (the server keeps one it can sign in with).
+    pub async fn unlink_identity(
+        self: &Arc<Self>,
+        connection: &str,
+        user_id: &str,
+        provider: &str,
+        id: &str,
+    ) -> Result<AccountDetails> {
+        let (_, user, offline) = self.user(connection, user_id).await?;
+        Desktop::track(&offline, user.unlink_identity(provider, id).await)?;
         self.account_details(connection, user_id).await
     }
 

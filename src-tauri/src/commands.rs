@@ -174,6 +174,27 @@ pub async fn link_identity(
 }
 
 #[tauri::command]
+pub async fn refresh_custom_data(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+) -> Result<AccountDetails> {
+    core.refresh_custom_data(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn unlink_identity(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    provider: String,
+    id: String,
+) -> Result<AccountDetails> {
+    core.unlink_identity(&connection, &user, &provider, &id)
+        .await
+}
+
+#[tauri::command]
 pub async fn log_out(core: Core<'_>, connection: String, user: String) -> Result<Overview> {
     core.log_out(&connection, &user).await
 }

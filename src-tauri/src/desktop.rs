@@ -115,6 +115,9 @@ pub struct Desktop {
     /// SDK's `PendingMagicLink`, which the SDK hands to its caller instead of keeping. Browser
     /// sign-ins' verifiers stay in the SDK.
     pub(crate) pending: Mutex<HashMap<String, Pending>>,
+    /// SMS sign-in codes asked for and not yet used, by (connection, number as typed): the SDK's
+    /// `PendingSmsCode` holds the verifier that alone can redeem the code.
+    pub(crate) sms_codes: Mutex<HashMap<(String, String), crate::sign_in::SmsWaiting>>,
     start_local: bool,
     started: tokio::sync::OnceCell<()>,
 }
@@ -138,6 +141,7 @@ impl Desktop {
             connections: tokio::sync::RwLock::new(Vec::new()),
             local: tokio::sync::Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
+            sms_codes: Mutex::new(HashMap::new()),
             start_local: options.start_local,
             started: tokio::sync::OnceCell::new(),
         }
@@ -528,7 +532,7 @@ pub(crate) fn account_view(c: &Connection, user: &User, active: bool) -> Account
         id: user.id().into(),
         display_name: views::display_name(user),
         email: user.email(),
-        provider: user.provider_type(),
+        provider: user.sign_in_provider(),
         state: views::account_state(user, active, offline),
         reauth_at: if user.state() == UserState::LoggedIn {
             user.session_expires_at()

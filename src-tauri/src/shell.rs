@@ -17,6 +17,10 @@ pub enum UiEvent {
         state: String,
         ok: bool,
         message: String,
+        /// The account signed in (connection id and user id), when it worked: a window waiting
+        /// to retry an action that needed a recent sign-in of that account goes on.
+        connection: Option<String>,
+        user: Option<String>,
     },
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse_client::{App, Credentials, PendingMagicLink, ProviderType, User};
+use gatehouse_client::{App, Credentials, PendingMagicLink, PendingSmsCode, ProviderType, User};
 use serde::Deserialize;
 
 use crate::desktop::{Desktop, REDIRECT_URI};
@@ -23,7 +23,11 @@ const PENDING_TTL: Duration = gatehouse_client::PENDING_REDIRECT_TTL;
 #[derive(Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum SignIn {
-    Anonymous,
+    /// `new`: a new anonymous user even when one is signed in on this connection.
+    Anonymous {
+        #[serde(default)]
+        new: bool,
+    },
     Email {
         email: String,
         password: String,
@@ -75,7 +79,8 @@ fn required<'a>(value: &'a str, what: &str) -> Result<&'a str> {
 impl SignIn {
     pub fn credentials(&self) -> Result<Credentials> {
         Ok(match self {
-            SignIn::Anonymous => Credentials::anonymous(),
+            SignIn::Anonymous { new: false } => Credentials::anonymous(),
+            SignIn::Anonymous { new: true } => Credentials::anonymous_new(),
             SignIn::Email { email, password } => {
                 if password.is_empty() {
                     return Err(DesktopError::InvalidInput("The password is missing".into()));
@@ -88,10 +93,13 @@ impl SignIn {
                 }
                 Credentials::phone_password(required(phone, "The phone number")?, password)
             }
-            SignIn::SmsCode { phone, code } => Credentials::sms_code(
-                required(phone, "The phone number")?,
-                required(code, "The code")?,
-            ),
+            // The code is redeemable only with the verifier of the send that asked for it,
+            // which the desktop keeps (`Desktop::form_credentials`).
+            SignIn::SmsCode { .. } => {
+                return Err(DesktopError::InvalidInput(
+                    "Send a code to this number first".into(),
+                ))
+            }
             SignIn::ApiKey { key } => Credentials::api_key(required(key, "The API key")?),
             SignIn::Jwt { token } => Credentials::jwt(required(token, "The token")?),
             SignIn::Function { payload } => {
@@ -153,16 +161,53 @@ impl Pending {
     }
 }
 
+/// An SMS sign-in code waiting to be typed: the SDK's flow and when it was asked for.
+pub(crate) struct SmsWaiting {
+    flow: PendingSmsCode,
+    started: Instant,
+}
+
+fn sms_key(connection: &str, phone: &str) -> (String, String) {
+    (connection.to_string(), phone.trim().to_string())
+}
+
 impl Desktop {
     pub async fn sign_in(
         self: &Arc<Self>,
         connection: &str,
         request: SignIn,
     ) -> Result<AccountView> {
-        let credentials = request.credentials()?;
+        let credentials = self.form_credentials(connection, &request)?;
         let (app, offline) = self.app(connection).await?;
         let user = Desktop::track(&offline, app.log_in(credentials).await)?;
+        if let SignIn::SmsCode { phone, .. } = &request {
+            lock(&self.sms_codes).remove(&sms_key(connection, phone));
+        }
         self.signed_in(connection, &app, &user).await
+    }
+
+    /// A form's credentials; an SMS code goes with the verifier of the send that asked for it
+    /// on this connection and number (the window never sees it).
+    pub(crate) fn form_credentials(
+        &self,
+        connection: &str,
+        request: &SignIn,
+    ) -> Result<Credentials> {
+        let SignIn::SmsCode { phone, code } = request else {
+            return request.credentials();
+        };
+        let key = sms_key(connection, required(phone, "The phone number")?);
+        let code = required(code, "The code")?;
+        let mut codes = lock(&self.sms_codes);
+        codes.retain(|_, w| w.started.elapsed() <= PENDING_TTL);
+        codes
+            .get(&key)
+            .map(|w| Credentials::sms_code(&w.flow, code))
+            .ok_or_else(|| {
+                DesktopError::InvalidInput(
+                    "Send a code to this number first (or again: codes expire)".into(),
+                )
+            })
     }
 
     async fn signed_in(
@@ -268,11 +313,17 @@ impl Desktop {
 
     pub async fn send_sms_code(self: &Arc<Self>, connection: &str, phone: &str) -> Result<()> {
         let (app, offline) = self.app(connection).await?;
-        Desktop::track(
-            &offline,
-            app.send_sms_code(required(phone, "The phone number")?)
-                .await,
-        )
+        let phone = required(phone, "The phone number")?;
+        let flow = Desktop::track(&offline, app.send_sms_code(phone).await)?;
+        // A new send for the same number starts a new flow; the older code is then abandoned.
+        lock(&self.sms_codes).insert(
+            sms_key(connection, phone),
+            SmsWaiting {
+                flow,
+                started: Instant::now(),
+            },
+        );
+        Ok(())
     }
 
     /// Opens the system browser at the provider's sign-in; finishes when the deep link comes
@@ -457,6 +508,8 @@ impl Desktop {
                 state: state.into(),
                 ok: true,
                 message: format!("Signed in as {}", account.display_name),
+                connection: Some(account.connection.clone()),
+                user: Some(account.id.clone()),
             }),
             Err(e) => {
                 // Keep waiting when trying again can work: the server was unreachable (the SDK
@@ -471,6 +524,8 @@ impl Desktop {
                     state: state.into(),
                     ok: false,
                     message,
+                    connection: None,
+                    user: None,
                 });
             }
         }

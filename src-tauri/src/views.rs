@@ -25,6 +25,8 @@ pub struct AccountView {
     /// Name, else email, else phone, else a description of the provider ("Anonymous user").
     pub display_name: String,
     pub email: Option<String>,
+    /// The provider to sign in again with (for an anonymous account that linked a permanent
+    /// identity, that identity's); `anon-user` only for anonymous-only accounts.
     pub provider: Option<String>,
     pub state: AccountState,
     /// Unix seconds when the session must be renewed by signing in again, if known.
@@ -98,6 +100,8 @@ pub struct AccountDetails {
     pub profile: serde_json::Map<String, serde_json::Value>,
     pub identities: Vec<IdentityView>,
     pub device_id: Option<String>,
+    /// The operator's custom data from the current access token (empty when none).
+    pub custom_data: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,7 +153,7 @@ pub fn display_name(user: &User) -> String {
         .or_else(|| user.email())
         .or_else(|| field("email"))
         .or_else(|| field("phone"))
-        .unwrap_or_else(|| match user.provider_type().as_deref() {
+        .unwrap_or_else(|| match user.sign_in_provider().as_deref() {
             None => "Unknown user".into(),
             Some(p) => match ProviderType::parse(p) {
                 Some(ProviderType::Anonymous) => "Anonymous user".into(),
@@ -159,12 +163,10 @@ pub fn display_name(user: &User) -> String {
         })
 }
 
-/// Whether the account signed in anonymously (it cannot sign in again once logged out).
+/// Whether the account is anonymous-only (it cannot sign in again once logged out). Follows
+/// its identities: one that linked a permanent identity is not.
 pub fn is_anonymous(user: &User) -> bool {
-    user.provider_type()
-        .as_deref()
-        .and_then(ProviderType::parse)
-        == Some(ProviderType::Anonymous)
+    user.is_anonymous()
 }
 
 /// Words for a provider type (its wire name when this app does not know it).

@@ -422,6 +422,18 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
         (1..=60).contains(&secs) && message.contains(" seconds"),
         "{e}"
     );
+    // A code only signs in with the verifier of the send that asked for it, which the app
+    // keeps; with no send of its own there is nothing to redeem (the refused send made none).
+    let request = json!({"method": "sms_code", "phone": phone, "code": code});
+    let e = w.err(
+        "sign_in",
+        json!({"connection": "local", "request": request}),
+    );
+    assert_eq!(e["code"], "InvalidInput", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("Send a code"),
+        "{e}"
+    );
     assert_eq!(phone_user["state"], "active", "{phone_user}");
     w.ok(
         "remove_account",

@@ -240,6 +240,8 @@ fn the_window_listens_to_exactly_the_app_events() {
             state: "s".into(),
             ok: true,
             message: "m".into(),
+            connection: None,
+            user: None,
         },
     ];
     for e in &all {

@@ -14,8 +14,94 @@ both_backends!(
     sessions_are_listed_per_device_and_one_can_be_revoked,
     revoke_others_and_revoke_all,
     sessions_of_other_users_are_out_of_reach,
-    changing_the_password_ends_the_other_sessions
+    changing_the_password_ends_the_other_sessions,
+    two_logins_from_one_device_keep_both_sessions
 );
+
+/// Issue 15, item 1: each login is its own session. Two programs on one device (two realm-web
+/// `App`s share a device id) signed in as one user both keep working; the SDK, signing an account
+/// in again, ends the session it replaces itself.
+async fn two_logins_from_one_device_keep_both_sessions(b: Backend) {
+    let t = TestServer::start(b).await;
+    let email = unique_email("one-device");
+    t.register_and_confirm(APP, &email, PASSWORD).await;
+    let first = Tokens::from(
+        t.login(
+            APP,
+            "local-userpass",
+            json!({"username": email, "password": PASSWORD}),
+        )
+        .await
+        .ok(),
+    );
+    let second = Tokens::from(
+        t.login(
+            APP,
+            "local-userpass",
+            json!({"username": email, "password": PASSWORD,
+                   "options": {"device": {"deviceId": first.device_id}}}),
+        )
+        .await
+        .ok(),
+    );
+    assert_eq!(second.device_id, first.device_id, "one device");
+    for tokens in [&first, &second] {
+        t.call(
+            Method::POST,
+            &t.api("/auth/session"),
+            Some(&tokens.refresh),
+            None,
+        )
+        .await
+        .ok();
+        t.call(
+            Method::GET,
+            &t.api("/auth/api_keys"),
+            Some(&tokens.refresh),
+            None,
+        )
+        .await
+        .ok();
+    }
+    let listed = t
+        .call(
+            Method::GET,
+            &t.api("/auth/sessions"),
+            Some(&first.access),
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+
+    // Through the SDK: logging the same account in again replaces its session, and only it.
+    let sdk = Sdk::new();
+    let app = sdk.app(&t).await;
+    let user = app
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
+    app.log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
+    let mut live = 0;
+    for _ in 0..100 {
+        live = user.sessions().list().await.unwrap().len();
+        if live == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(live, 3, "the two raw logins and the SDK's newest session");
+    t.call(
+        Method::POST,
+        &t.api("/auth/session"),
+        Some(&first.refresh),
+        None,
+    )
+    .await
+    .ok();
+}
 
 async fn two_devices(
     t: &TestServer,

@@ -11,14 +11,16 @@ use gatehouse_server::config::{
 use gatehouse_server::Secret;
 use serde_json::{json, Value};
 
-use crate::peers::hooks::{
-    now_unix, verify_standard_webhook, JwksServer, Responder, WebhookReceiver,
-};
+use crate::peers::hooks::{now_unix, JwksServer, Responder, WebhookReceiver};
 use crate::peers::oidc::OidcPeer;
 use crate::peers::standins::{FacebookStandin, FacebookUser};
 use crate::support::{Backend, TestServer, APP};
 
-const HOOK_SECRET: &str = "whsec-test-0123456789abcdef0123456789abcdef";
+/// In the Standard Webhooks form (`whsec_` + base64 of 32 random bytes): the receivers, built on
+/// the official `standardwebhooks` library, key their check with the decoded bytes.
+const HOOK_SECRET: &str = "whsec_3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=";
+/// A secret without the prefix: the key is its text (documented), the receiver given its bytes.
+const PLAIN_HOOK_SECRET: &str = "plain-hook-secret-0123456789abcdef0123456789";
 
 fn enable<'a>(
     config: &'a mut Config,
@@ -32,13 +34,13 @@ fn enable<'a>(
 
 fn jwt_config(jwks: &JwksServer) -> CustomTokenConfig {
     CustomTokenConfig {
-        issuer: "https://idp.example".into(),
+        issuer: Some("https://idp.example".into()),
         audience: vec![APP.into()],
         algorithm: "ES256".into(),
         jwks_url: Some(jwks.jwks_url()),
         public_key_pem: None,
         secret: None,
-        max_age_secs: 3600,
+        max_age_secs: Some(3600),
         metadata: vec![
             ClaimMapping {
                 claim: "name".into(),
@@ -372,32 +374,20 @@ async fn custom_function_webhook_decides_and_fails_closed() {
         first.json()["data"].get("options").is_none(),
         "device options are not the payload"
     );
-    // The reference receiver check: fine now, refused as a replay and 6 minutes later.
-    let mut seen = std::collections::HashSet::new();
-    verify_standard_webhook(
-        HOOK_SECRET.as_bytes(),
-        &first.headers,
-        &first.body,
-        now_unix(),
-        &mut seen,
-    )
-    .unwrap();
-    assert!(verify_standard_webhook(
-        HOOK_SECRET.as_bytes(),
-        &first.headers,
-        &first.body,
-        now_unix(),
-        &mut seen
-    )
-    .is_err());
-    assert!(verify_standard_webhook(
-        HOOK_SECRET.as_bytes(),
-        &first.headers,
-        &first.body,
-        now_unix() + 360,
-        &mut Default::default()
-    )
-    .is_err());
+    // The library binds the signature to the body and the timestamp: a changed body, or the
+    // same one under another timestamp, is refused; the delivery verbatim is a repeated id.
+    let mut tampered = first.body.clone();
+    tampered.push(b' ');
+    assert_eq!(hook.resend(first, &tampered, None).await, 401);
+    assert_eq!(
+        hook.resend(first, &first.body, Some(now_unix() - 360))
+            .await,
+        401
+    );
+    assert_eq!(hook.resend(first, &first.body, None).await, 200);
+    let seen = hook.requests();
+    assert!(!seen[seen.len() - 3].signature_ok && !seen[seen.len() - 2].signature_ok);
+    assert!(seen[seen.len() - 1].repeated_id);
     let before = t.user_count().await;
     t.login(
         APP,
@@ -619,6 +609,36 @@ async fn custom_confirmation_and_reset_functions() {
     )
     .await
     .ok();
+    let requests = hook.requests();
+    assert!(requests.len() >= 6);
+    for r in &requests {
+        assert!(r.signature_ok, "standardwebhooks: {:?}", r.signature_error);
+    }
+}
+
+/// A secret without `whsec_` is its own text as the key (documented); a receiver keyed with those
+/// bytes verifies, one that reads the secret the specification's way does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_webhook_secret_signs_with_its_text() {
+    let hook = WebhookReceiver::start(PLAIN_HOOK_SECRET).await;
+    let url = hook.url();
+    let t = TestServer::start_with(Backend::Sqlite, |c| {
+        function_config(c, url);
+        let app = c.apps.get_mut(APP).unwrap();
+        app.custom_function.as_mut().unwrap().secret = Secret::new(PLAIN_HOOK_SECRET);
+    })
+    .await;
+    hook.respond(Responder::Answer(200, json!({"id": "plain-1"})));
+    t.login(APP, "custom-function", json!({"u": 1})).await.ok();
+    let first = &hook.requests()[0];
+    assert!(first.signature_ok, "{:?}", first.signature_error);
+    // The same delivery, checked by a receiver holding the spec-form secret of other bytes.
+    let other = WebhookReceiver::start(HOOK_SECRET).await;
+    assert_eq!(other.resend(first, &first.body, None).await, 401);
+    assert_eq!(
+        other.requests()[0].signature_error.as_deref(),
+        Some("No matching signature found")
+    );
 }
 
 fn oidc_client(op: &OidcPeer) -> OAuthClientConfig {

@@ -16,12 +16,14 @@ use gatehouse_server::Secret;
 use serde_json::json;
 
 use crate::both_backends;
+use crate::peers::pkce_pair;
 use crate::sdk::Sdk;
 use crate::support::*;
 
 both_backends!(
     register_confirm_log_in_and_reset_by_text,
     sms_codes_sign_in_a_confirmed_number,
+    sms_codes_are_bound_to_the_flow_that_asked,
     codes_resist_guessing_reuse_expiry_and_cross_use,
     sends_are_limited_and_country_bound
 );
@@ -265,12 +267,9 @@ async fn sms_codes_sign_in_a_confirmed_number(b: Backend) {
         .ok();
     let sdk = Sdk::new();
     let app = sdk.app(&t).await;
-    app.send_sms_code(PHONE).await.unwrap();
+    let pending = app.send_sms_code(PHONE).await.unwrap();
     let code = twilio.code_after(PHONE, 1).await;
-    let user = app
-        .log_in(Credentials::sms_code(PHONE, &code))
-        .await
-        .unwrap();
+    let user = app.complete_sms_code(&pending, &code).await.unwrap();
     assert_eq!(
         user.id(),
         by_password["user_id"],
@@ -278,14 +277,14 @@ async fn sms_codes_sign_in_a_confirmed_number(b: Backend) {
     );
     assert_eq!(user.provider_type().as_deref(), Some("sms-code"));
     assert_eq!(
-        app.log_in(Credentials::sms_code(PHONE, &code))
+        app.log_in(Credentials::sms_code(&pending, &code))
             .await
             .unwrap_err()
             .code(),
         "CodeAlreadyUsed"
     );
     // An unknown or unconfirmed number gets the same answer and no text.
-    app.send_sms_code("+14155552672").await.unwrap();
+    let unknown = app.send_sms_code("+14155552672").await.unwrap();
     t.post(
         APP,
         "/auth/providers/phone-password/register",
@@ -302,7 +301,7 @@ async fn sms_codes_sign_in_a_confirmed_number(b: Backend) {
         "only the confirmation code"
     );
     assert_eq!(
-        app.log_in(Credentials::sms_code("+14155552672", "123456"))
+        app.complete_sms_code(&unknown, "123456")
             .await
             .unwrap_err()
             .code(),
@@ -310,18 +309,143 @@ async fn sms_codes_sign_in_a_confirmed_number(b: Backend) {
     );
 }
 
-async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
+/// Sends for a flow by raw HTTP (an attacker's client, or a second device).
+async fn send_for(t: &TestServer, phone: &str, challenge: &str) -> Reply {
+    t.post(
+        APP,
+        "/auth/providers/sms-code/send",
+        json!({"phone": phone, "code_challenge": challenge, "code_challenge_method": "S256"}),
+    )
+    .await
+}
+
+async fn login_for(t: &TestServer, code: &str, verifier: &str) -> Reply {
+    t.login(
+        APP,
+        "sms-code",
+        json!({"phone": PHONE, "code": code, "code_verifier": verifier}),
+    )
+    .await
+}
+
+fn other_than(code: &str) -> &'static str {
+    if code == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
+}
+
+/// Issue 12, item 17: a texted sign-in code belongs to the flow that asked for it, like a magic
+/// link. The victim signs in through the SDK; the attacker knows the number and drives raw HTTP.
+async fn sms_codes_are_bound_to_the_flow_that_asked(b: Backend) {
     let (t, twilio) = server(b, false).await;
     confirmed(&t, &twilio, PHONE).await;
-    let login = |code: String| t.login(APP, "sms-code", json!({"phone": PHONE, "code": code}));
-    // Five wrong guesses void the code: the right one fails afterwards.
+    let sdk = Sdk::new();
+    let app = sdk.app(&t).await;
+    let mut texts = twilio.count_to(PHONE);
+    let mut next_code = || {
+        texts += 1;
+        let seen = texts - 1;
+        let twilio = twilio.clone();
+        async move { twilio.code_after(PHONE, seen).await }
+    };
+
+    // Another flow's verifier cannot redeem the victim's code, even holding the code itself
+    // (read over a shoulder, or forwarded), and its tries do not use up the victim's.
+    let victim = app.send_sms_code(PHONE).await.unwrap();
+    let code = next_code().await;
+    let (attacker, attacker_challenge) = pkce_pair();
+    for _ in 0..6 {
+        login_for(&t, &code, &attacker)
+            .await
+            .err(400, "InvalidCode");
+    }
+    // A verifier that is no PKCE verifier at all is refused before any lookup.
+    login_for(&t, &code, "short")
+        .await
+        .err(400, "InvalidParameter");
+    t.login(APP, "sms-code", json!({"phone": PHONE, "code": code}))
+        .await
+        .err(400, "MissingParameter");
+    let user = app.complete_sms_code(&victim, &code).await.unwrap();
+
+    // The attacker's send, made while the victim is typing, neither voids nor replaces the
+    // victim's code: both codes stay good, each for its own flow.
+    let victim = app.send_sms_code(PHONE).await.unwrap();
+    let victim_code = next_code().await;
+    send_for(&t, PHONE, &attacker_challenge).await.void();
+    let attacker_code = next_code().await;
+    if attacker_code != victim_code {
+        // The attacker's own code does not open the victim's flow.
+        assert_eq!(
+            app.complete_sms_code(&victim, &attacker_code)
+                .await
+                .unwrap_err()
+                .code(),
+            "InvalidCode"
+        );
+    }
+    let again = app.complete_sms_code(&victim, &victim_code).await.unwrap();
+    assert_eq!(again.id(), user.id());
+
+    // Wrong guesses on the attacker's flow lock that flow's code only.
+    let victim = app.send_sms_code(PHONE).await.unwrap();
+    let victim_code = next_code().await;
+    send_for(&t, PHONE, &attacker_challenge).await.void();
+    let attacker_code = next_code().await;
+    for _ in 0..5 {
+        login_for(&t, other_than(&attacker_code), &attacker)
+            .await
+            .err(400, "InvalidCode");
+    }
+    login_for(&t, &attacker_code, &attacker)
+        .await
+        .err(400, "TooManyAttempts");
+    app.complete_sms_code(&victim, &victim_code).await.unwrap();
+
+    // A new send from the same flow replaces that flow's older code.
+    let victim = app.send_sms_code(PHONE).await.unwrap();
+    let first = next_code().await;
+    app.resend_sms_code(&victim).await.unwrap();
+    let second = next_code().await;
+    if first != second {
+        assert_eq!(
+            app.complete_sms_code(&victim, &first)
+                .await
+                .unwrap_err()
+                .code(),
+            "InvalidCode"
+        );
+    }
+    app.complete_sms_code(&victim, &second).await.unwrap();
+    // A send without a challenge is refused: no code bound to no flow is ever texted.
+    let before = twilio.count_to(PHONE);
     t.post(
         APP,
         "/auth/providers/sms-code/send",
         json!({"phone": PHONE}),
     )
     .await
-    .void();
+    .err(400, "InvalidParameter");
+    send_for(&t, PHONE, "not-a-challenge")
+        .await
+        .err(400, "InvalidParameter");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(twilio.count_to(PHONE), before);
+}
+
+async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
+    let (t, twilio) = server(b, false).await;
+    confirmed(&t, &twilio, PHONE).await;
+    let (verifier, challenge) = pkce_pair();
+    let login = |code: String| {
+        let (t, verifier) = (&t, verifier.clone());
+        async move { login_for(t, &code, &verifier).await }
+    };
+    let send = || send_for(&t, PHONE, &challenge);
+    // Five wrong guesses void the code: the right one fails afterwards.
+    send().await.void();
     let code = twilio.code_after(PHONE, 1).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
@@ -329,13 +453,7 @@ async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
     }
     login(code).await.err(400, "TooManyAttempts");
     // 50 concurrent wrong guesses: at most five are ever compared, so the code is void after.
-    t.post(
-        APP,
-        "/auth/providers/sms-code/send",
-        json!({"phone": PHONE}),
-    )
-    .await
-    .void();
+    send().await.void();
     let code = twilio.code_after(PHONE, 2).await;
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..50 {
@@ -343,10 +461,10 @@ async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
             t.http.clone(),
             t.app_path(APP, "/auth/providers/sms-code/login"),
         );
-        let wrong = wrong.to_string();
+        let (wrong, verifier) = (wrong.to_string(), verifier.clone());
         set.spawn(async move {
             http.post(url)
-                .json(&json!({"phone": PHONE, "code": wrong}))
+                .json(&json!({"phone": PHONE, "code": wrong, "code_verifier": verifier}))
                 .send()
                 .await
                 .unwrap()
@@ -371,13 +489,7 @@ async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
     )
     .await
     .void();
-    t.post(
-        APP,
-        "/auth/providers/sms-code/send",
-        json!({"phone": PHONE}),
-    )
-    .await
-    .void();
+    send().await.void();
     let code = twilio.code_after(PHONE, 3).await;
     t.state().clock.advance(5 * 60 + 1);
     login(code).await.err(400, "CodeExpired");
@@ -390,59 +502,31 @@ async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
     .await
     .void();
     let reset_code = twilio.code_after(PHONE, 4).await;
-    t.post(
-        APP,
-        "/auth/providers/sms-code/send",
-        json!({"phone": PHONE}),
-    )
-    .await
-    .void();
+    send().await.void();
     let login_code = twilio.code_after(PHONE, 5).await;
     if reset_code != login_code {
         login(reset_code).await.err(400, "InvalidCode");
     }
     login(login_code).await.ok();
-    t.login(APP, "sms-code", json!({"phone": PHONE, "code": "12345"}))
-        .await
-        .err(400, "InvalidCode");
+    login("12345".into()).await.err(400, "InvalidCode");
 }
 
 async fn sends_are_limited_and_country_bound(b: Backend) {
     let (t, twilio) = server(b, true).await;
     confirmed(&t, &twilio, PHONE).await;
     // The registration text was the minute's one text to this number.
-    let r = t
-        .post(
-            APP,
-            "/auth/providers/sms-code/send",
-            json!({"phone": PHONE}),
-        )
-        .await;
+    let (_, challenge) = pkce_pair();
+    let r = send_for(&t, PHONE, &challenge).await;
     assert!(r.headers.contains_key("retry-after"));
     r.err(429, "TooManyRequests");
     // The same limit for a number without an account: nothing to learn from it.
-    t.post(
-        APP,
-        "/auth/providers/sms-code/send",
-        json!({"phone": "+14155552679"}),
-    )
-    .await
-    .void();
-    t.post(
-        APP,
-        "/auth/providers/sms-code/send",
-        json!({"phone": "+14155552679"}),
-    )
-    .await
-    .err(429, "TooManyRequests");
+    send_for(&t, "+14155552679", &challenge).await.void();
+    send_for(&t, "+14155552679", &challenge)
+        .await
+        .err(429, "TooManyRequests");
     // Outside the allowlist: a clear refusal, and nothing reaches the SMS API.
     let before = twilio.sent.lock().unwrap().len();
-    let e = t
-        .post(
-            APP,
-            "/auth/providers/sms-code/send",
-            json!({"phone": "+44 20 7946 0958"}),
-        )
+    let e = send_for(&t, "+44 20 7946 0958", &challenge)
         .await
         .err(400, "CountryNotAllowed");
     assert!(e["error"].as_str().unwrap().contains("GB"));
@@ -459,9 +543,7 @@ async fn sends_are_limited_and_country_bound(b: Backend) {
         "+1 415 555 2671 ext",
         "+1\n4155552671",
     ] {
-        t.post(APP, "/auth/providers/sms-code/send", json!({"phone": bad}))
-            .await
-            .err(400, "InvalidPhone");
+        send_for(&t, bad, &challenge).await.err(400, "InvalidPhone");
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(twilio.sent.lock().unwrap().len(), before);

@@ -52,3 +52,38 @@ async fn realm_web_works_unchanged_on_sqlite() {
 async fn realm_web_works_unchanged_on_postgres() {
     run_flow(Backend::Postgres).await;
 }
+
+/// Issue 15, item 1: two realm-web `App`s on one device, signed in as one user, both keep working
+/// (tests/realm-web/one-device.cjs).
+async fn two_apps_on_one_device(backend: Backend) {
+    let t = TestServer::start(backend).await;
+    let email = unique_email("one-device");
+    t.register_and_confirm(APP, &email, PASSWORD).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/realm-web/one-device.cjs");
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .env("GATEHOUSE_URL", &t.base)
+        .env("GATEHOUSE_APP_ID", APP)
+        .env("GATEHOUSE_EMAIL", &email)
+        .env("GATEHOUSE_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("\"ok\":true"),
+        "two realm-web Apps on one device:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_realm_web_apps_on_one_device_keep_their_sessions_on_sqlite() {
+    two_apps_on_one_device(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_realm_web_apps_on_one_device_keep_their_sessions_on_postgres() {
+    two_apps_on_one_device(Backend::Postgres).await;
+}

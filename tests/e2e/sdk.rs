@@ -22,6 +22,7 @@ both_backends!(
     api_keys_round_trip_through_the_sdk,
     email_password_actions_through_the_sdk,
     linking_an_anonymous_user,
+    a_stale_sign_in_is_its_own_error_and_keeps_the_user,
     a_hundred_concurrent_calls_on_an_expired_token_refresh_once,
     a_server_outage_keeps_every_token,
     a_revoked_session_logs_the_user_out_with_events,
@@ -244,6 +245,8 @@ async fn email_password_actions_through_the_sdk(b: Backend) {
     let auth = app.email_password_auth();
     let email = unique_email("ep");
     auth.register(&email, PASSWORD).await.unwrap();
+    // The account is made just after the answer (equal time for known addresses, issue 12).
+    t.settle().await;
     assert_eq!(
         app.log_in(Credentials::email_password(&email, PASSWORD))
             .await
@@ -289,11 +292,20 @@ async fn linking_an_anonymous_user(b: Backend) {
     let sdk = Sdk::new();
     let app = sdk.app(&t).await;
     let anon = app.log_in(Credentials::anonymous()).await.unwrap();
+    assert!(anon.is_anonymous());
+    assert_eq!(anon.sign_in_provider().as_deref(), Some("anon-user"));
     let email = unique_email("link");
     t.register_and_confirm(APP, &email, PASSWORD).await;
     anon.link_credentials(Credentials::email_password(&email, PASSWORD))
         .await
         .unwrap();
+    // The account's kind follows its identities (issue 15, item 6): permanent now, signed in
+    // again with email/password, still first logged in anonymously.
+    assert!(!anon.is_anonymous());
+    assert_eq!(anon.sign_in_provider().as_deref(), Some("local-userpass"));
+    assert_eq!(anon.provider_type().as_deref(), Some("anon-user"));
+    let key = anon.api_keys().create("after-link").await.unwrap();
+    assert!(key.key.is_some(), "a permanent user keeps API keys");
     let types: Vec<_> = anon
         .identities()
         .iter()
@@ -316,10 +328,88 @@ async fn linking_an_anonymous_user(b: Backend) {
             .code(),
         "InvalidArgument"
     );
+    // Logged out it stays on the device, signed out, and signs in again as the same user.
+    anon.log_out().await.unwrap();
+    assert_eq!(anon.state(), UserState::LoggedOut);
+    assert!(app.all_users().iter().any(|u| u == &anon));
+    assert!(
+        !anon.is_anonymous(),
+        "the stored profile still says permanent"
+    );
+    let again = app
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(again, anon);
+    assert_eq!(again.api_keys().fetch_all().await.unwrap().len(), 1);
+    // Unlinking the anonymous identity leaves an email-only user (issue 15, item 7); the last
+    // identity cannot go.
+    let anon_identity = again.identities()[0].clone();
+    let profile = again
+        .unlink_identity(&anon_identity.provider_type, &anon_identity.id)
+        .await
+        .unwrap();
+    assert_eq!(profile.identities.len(), 1);
+    assert_eq!(again.identities().len(), 1, "the stored profile follows");
+    let last = again.identities()[0].clone();
+    let err = again
+        .unlink_identity(&last.provider_type, &last.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "BadRequest", "{err}");
+}
+
+/// Issue 12, item 4: past the recent-sign-in window a new key is refused with its own variant;
+/// the user stays signed in, and signing in again lets the same call through.
+async fn a_stale_sign_in_is_its_own_error_and_keeps_the_user(b: Backend) {
+    let t = TestServer::start(b).await;
+    let sdk = Sdk::new();
+    let app = sdk.app(&t).await;
+    let email = unique_email("stale");
+    t.register_and_confirm(APP, &email, PASSWORD).await;
+    let user = app
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
+    t.state().clock.advance(301);
+    let err = user.api_keys().create("late").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::RecentSignInRequired { message } if message.contains("API key")),
+        "{err:?}"
+    );
+    assert_eq!(
+        user.state(),
+        UserState::LoggedIn,
+        "the session is still good"
+    );
+    user.refresh_profile().await.unwrap();
+    let again = app
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(again, user);
+    assert!(user.api_keys().create("late").await.unwrap().key.is_some());
 }
 
 async fn a_hundred_concurrent_calls_on_an_expired_token_refresh_once(b: Backend) {
-    let t = TestServer::start_with(b, |c| c.tokens.access_ttl_secs = 2).await;
+    use crate::peers::hooks::{Responder, WebhookReceiver};
+    let secret = "whsec_3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=";
+    let hook = WebhookReceiver::start(secret).await;
+    hook.respond(Responder::Answer(200, json!({"result": "pong"})));
+    let url = hook.url();
+    let t = TestServer::start_with(b, |c| {
+        c.tokens.access_ttl_secs = 2;
+        c.outbound.allow_loopback_http = true;
+        let ping = gatehouse_server::config::FunctionConfig {
+            url,
+            secret: gatehouse_server::Secret::new(secret),
+            private: false,
+            timeout_ms: None,
+        };
+        let app = c.apps.get_mut(APP).unwrap();
+        app.functions.insert("ping".into(), ping);
+    })
+    .await;
     let sdk = Sdk::new();
     let app = sdk.app(&t).await;
     let user = email_login(&t, &app, "flight").await;
@@ -331,13 +421,20 @@ async fn a_hundred_concurrent_calls_on_an_expired_token_refresh_once(b: Backend)
         set.spawn(async move { user.call_function("ping", vec![json!(1)]).await });
     }
     while let Some(r) = set.join_next().await {
-        // The server has no functions: each call must reach it (authenticated) and be refused.
-        assert_eq!(r.unwrap().unwrap_err().code(), "FunctionNotFound");
+        // Each call must reach the function (authenticated) and come back with its answer.
+        assert_eq!(r.unwrap().unwrap(), json!("pong"));
     }
+    let delivered = hook.requests();
+    assert_eq!(delivered.len(), 100, "every call ran the function once");
+    assert!(delivered.iter().all(|d| d.signature_ok));
     assert_eq!(
         t.state().metrics.refreshes.load(Ordering::Relaxed) - before,
         1,
         "exactly one refresh request"
+    );
+    assert_eq!(
+        user.call_function("pong", vec![]).await.unwrap_err().code(),
+        "FunctionNotFound"
     );
 }
 

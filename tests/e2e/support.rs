@@ -305,7 +305,14 @@ impl TestServer {
         );
     }
 
+    /// Waits until the server's background jobs queued so far (the address-dependent work of
+    /// register, resend, reset and magic-link requests, done after answering) have finished.
+    pub async fn settle(&self) {
+        self.state().background.settle().await;
+    }
+
     pub async fn mails_to(&self, to: &str) -> Vec<Value> {
+        self.settle().await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.outbox()
             .into_iter()
@@ -391,4 +398,81 @@ impl From<Value> for Tokens {
 /// A unique address per call, so tests never collide.
 pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.test", hex_id().replace('_', "-"))
+}
+
+/// Two-sided p-value of the Mann-Whitney U test that `a` and `b` come from the same
+/// distribution: normal approximation with tie correction (fine for samples of a few hundred).
+pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    let mut all: Vec<(f64, bool)> = a
+        .iter()
+        .map(|&x| (x, true))
+        .chain(b.iter().map(|&x| (x, false)))
+        .collect();
+    all.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let (mut rank_sum_a, mut ties, mut i) = (0.0, 0.0, 0);
+    while i < all.len() {
+        let j = (i..all.len())
+            .find(|&j| all[j].0 != all[i].0)
+            .unwrap_or(all.len());
+        let tied = (j - i) as f64;
+        let rank = (i + j + 1) as f64 / 2.0; // the mean of ranks i+1 ..= j
+        rank_sum_a += rank * all[i..j].iter().filter(|x| x.1).count() as f64;
+        ties += tied * tied * tied - tied;
+        i = j;
+    }
+    let n = n1 + n2;
+    let u = rank_sum_a - n1 * (n1 + 1.0) / 2.0;
+    let sigma = (n1 * n2 / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0)))).sqrt();
+    let z = ((u - n1 * n2 / 2.0).abs() - 0.5).max(0.0) / sigma;
+    erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// Complementary error function, x >= 0 (Numerical Recipes `erfcc`, error below 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = [
+        -1.26551223,
+        1.00002368,
+        0.37409196,
+        0.09678418,
+        -0.18628806,
+        0.27886807,
+        -1.13520398,
+        1.48851587,
+        -0.82215223,
+        0.17087277,
+    ];
+    let sum = poly.iter().rev().fold(0.0, |acc, c| c + t * acc);
+    t * (-x * x + sum).exp()
+}
+
+/// The `gatehoused` binary next to this test binary (`target/debug/deps/e2e-…`).
+pub fn gatehoused() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join("gatehoused");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first (cargo build -p gatehouse-server --bins; scripts/test.sh \
+         does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn run_gatehoused(args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(gatehoused());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("GATEHOUSE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.args(args)
+        .env("GATEHOUSE_LOG", "warn")
+        .output()
+        .unwrap()
 }

@@ -557,7 +557,7 @@ async fn resets_and_confirmations_have_a_per_ip_bucket(b: Backend) {
 async fn custom_functions_answer_alike_for_unknown_and_confirmed_users(b: Backend) {
     use crate::peers::hooks::{Responder, WebhookReceiver};
     use gatehouse_server::config::WebhookConfig;
-    const SECRET: &str = "whsec-test-0123456789abcdef0123456789abcdef";
+    const SECRET: &str = "whsec_3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=";
     let hook = WebhookReceiver::start(SECRET).await;
     let url = hook.url();
     let t = TestServer::start_with(b, |c| {

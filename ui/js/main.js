@@ -12,6 +12,7 @@ import { initKeys } from "./panels/keys.js";
 import { initOutbox } from "./panels/outbox.js";
 import { initSessions } from "./panels/sessions.js";
 import { initSignIn } from "./signin.js";
+import { signedIn } from "./step-up.js";
 import { setRefresh, state } from "./state.js";
 import { initTabs } from "./tabs.js";
 
@@ -29,9 +30,10 @@ async function main() {
   });
   await listen(EVENTS.accounts, () => refresh());
   await listen(EVENTS.notice, (p) => notify(p.level, p.message));
-  await listen(EVENTS.signInFinished, (p) => {
+  await listen(EVENTS.signInFinished, async (p) => {
     notify(p.ok ? "success" : "error", p.message);
-    refresh();
+    await refresh();
+    if (p.ok) signedIn(p.connection, p.user);
   });
   await refresh();
   if (state.overview) document.body.dataset.readyMs = String(Date.now() - state.overview.launched_at_ms);

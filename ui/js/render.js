@@ -83,9 +83,24 @@ export function renderProviders(providers, enabled, chosen, choose) {
   }));
 }
 
-export function renderAccountDetails(d) {
-  const identities = d.identities.map((i) => el("li", { text: `${label(i.provider)}: ${i.id}` }));
+// `unlink(identity, button)` removes one; offered while the account has more than one.
+export function renderAccountDetails(d, { unlink }) {
+  const several = d.identities.length > 1;
+  const identities = d.identities.map((i) => el("li", { "data-provider": i.provider },
+    el("span", { text: `${label(i.provider)}: ${i.id}` }),
+    several ? " " : null,
+    several ? el("button", {
+      type: "button",
+      class: "secondary unlink-identity",
+      text: "Unlink",
+      "aria-label": `Unlink ${label(i.provider)} ${i.id}`,
+      onclick: (ev) => unlink(i, ev.currentTarget),
+    }) : null));
   $("account-identities").replaceChildren(...identities);
+  const custom = Object.keys(d.custom_data).length > 0;
+  $("account-custom-data").hidden = !custom;
+  $("account-custom-data-empty").hidden = custom;
+  $("account-custom-data").textContent = custom ? JSON.stringify(d.custom_data, null, 2) : "";
   $("account-profile").replaceChildren(...Object.entries(d.profile).flatMap(([k, v]) => [
     el("dt", { text: k }),
     el("dd", { text: typeof v === "string" ? v : JSON.stringify(v) }),

@@ -9,6 +9,7 @@ import { FORMS } from "./forms/index.js";
 import { PROVIDERS, provider } from "./providers.js";
 import { renderProviders } from "./render.js";
 import { refresh, state } from "./state.js";
+import { accountOf, signedIn, withRecentSignIn } from "./step-up.js";
 import { showTab } from "./tabs.js";
 
 // The overview changed: refill the connection choice, and ask the server for its methods only
@@ -79,9 +80,11 @@ export function chooseProvider(p) {
     // The form's request: signs in, or links the method to the account being linked.
     finish: async (request, button) => {
       const user = link ? link.id : null;
-      const result = await attempt(() => (user
-        ? call("link_identity", { connection: connection(), user, request }, button)
-        : call("sign_in", { connection: connection(), request }, button)), error);
+      const conn = connection();
+      const result = user
+        ? await withRecentSignIn(accountOf(conn, user), `link ${p.label}`,
+          () => call("link_identity", { connection: conn, user, request }, button), error)
+        : await attempt(() => call("sign_in", { connection: conn, request }, button), error);
       if (!result) return;
       closeForm();
       if (user) {
@@ -93,7 +96,8 @@ export function chooseProvider(p) {
         state.provider = null;
         showProviders();
       }
-      refresh();
+      await refresh();
+      if (!user) signedIn(result.connection, result.id);
     },
     // Waiting for a browser or a mail now: the pending card takes over.
     waiting: () => {
@@ -115,7 +119,10 @@ export async function reauth(a) {
   const p = provider(a.provider);
   if (p && state.enabled.has(p.type)) {
     chooseProvider(p);
-    if (a.email && $("f-email")) $("f-email").value = a.email;
+    if (a.email && $("f-email")) {
+      $("f-email").value = a.email;
+      if ($("f-password")) $("f-password").focus();
+    }
   }
 }
 

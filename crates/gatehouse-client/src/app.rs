@@ -234,12 +234,6 @@ impl App {
         }
     }
 
-    /// Texts a sign-in code to a confirmed number; log in with `Credentials::sms_code`. Answers
-    /// the same whether or not the number has an account.
-    pub async fn send_sms_code(&self, phone: &str) -> Result<()> {
-        crate::phone::send_sms_code(&self.shared, phone).await
-    }
-
     /// The active user, if it is logged in.
     pub fn current_user(&self) -> Option<User> {
         self.shared.user(&self.shared.accounts.active_user_id()?)
@@ -322,12 +316,10 @@ impl App {
         // Reuse only a logged-in user whose identities are all anonymous (a linked user is not
         // "the anonymous user" any more) — realm-web reuses logged-out ones, a known bug.
         let anonymous = ProviderType::Anonymous.as_str();
-        let id = self.shared.accounts.find_logged_in(|u| {
-            u.provider_type == anonymous
-                && u.profile
-                    .as_ref()
-                    .is_none_or(|p| p.identities.iter().all(|i| i.provider_type == anonymous))
-        })?;
+        let id = self
+            .shared
+            .accounts
+            .find_logged_in(|u| u.provider_type == anonymous && u.is_anonymous())?;
         self.shared.user(&id)
     }
 

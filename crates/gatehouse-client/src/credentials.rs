@@ -99,6 +99,7 @@ impl Credentials {
             ProviderType::Google,
             LoginCredential::IdToken(IdTokenLogin {
                 id_token: id_token.into(),
+                nonce: None,
             }),
         )
     }
@@ -108,6 +109,7 @@ impl Credentials {
             ProviderType::Apple,
             LoginCredential::IdToken(IdTokenLogin {
                 id_token: id_token.into(),
+                nonce: None,
             }),
         )
     }
@@ -131,13 +133,15 @@ impl Credentials {
         )
     }
 
-    /// A code texted to a confirmed number (see `App::send_sms_code`).
-    pub fn sms_code(phone: &str, code: &str) -> Credentials {
+    /// The code texted for `pending` (see `App::send_sms_code`): only the flow that asked can
+    /// redeem it, so the body carries that flow's PKCE verifier.
+    pub fn sms_code(pending: &crate::PendingSmsCode, code: &str) -> Credentials {
         Self::new(
             ProviderType::SmsCode,
             LoginCredential::SmsCode(SmsCodeLogin {
-                phone: phone.into(),
+                phone: pending.phone.clone(),
                 code: code.into(),
+                code_verifier: pending.verifier.clone(),
             }),
         )
     }
@@ -206,9 +210,13 @@ mod tests {
             sent(&Credentials::phone_password("+1", "pw")),
             json!({"phone": "+1", "password": "pw"})
         );
+        let sms = crate::PendingSmsCode {
+            phone: "+1".into(),
+            verifier: "v".into(),
+        };
         assert_eq!(
-            sent(&Credentials::sms_code("+1", "123456")),
-            json!({"phone": "+1", "code": "123456"})
+            sent(&Credentials::sms_code(&sms, "123456")),
+            json!({"phone": "+1", "code": "123456", "code_verifier": "v"})
         );
         assert!(
             Credentials::anonymous().reuse_anonymous
@@ -225,7 +233,7 @@ mod tests {
             (Credentials::apple("t"), "oauth2-apple"),
             (Credentials::facebook("t"), "oauth2-facebook"),
             (Credentials::phone_password("p", "p"), "phone-password"),
-            (Credentials::sms_code("p", "c"), "sms-code"),
+            (Credentials::sms_code(&sms, "c"), "sms-code"),
         ];
         for (c, name) in providers {
             assert_eq!(c.provider(), name);

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use gatehouse_proto::ErrorCode;
+
 /// Stable machine-readable codes for errors that did not come from the server (the desktop app
 /// forwards them across IPC next to the server's `error_code`s).
 pub mod codes {
@@ -30,6 +32,11 @@ pub enum Error {
         code: String,
         message: String,
     },
+    /// A lasting change (an API key, a linked identity, deleting the account, a new password)
+    /// needs a recent sign-in: sign the same user in again, then retry. The session is still
+    /// good; nothing was changed.
+    #[error("{message}")]
+    RecentSignInRequired { message: String },
     /// The server could not be reached or the connection failed. Nothing was changed locally.
     #[error("cannot reach the server at {url}: {detail}")]
     Transport { url: String, detail: String },
@@ -70,6 +77,7 @@ impl Error {
     pub fn code(&self) -> &str {
         match self {
             Error::Server { code, .. } => code,
+            Error::RecentSignInRequired { .. } => ErrorCode::RecentSignInRequired.as_str(),
             Error::Transport { .. } => codes::TRANSPORT,
             Error::Decode(_) => codes::DECODE,
             Error::Keychain { .. } => codes::KEYCHAIN,

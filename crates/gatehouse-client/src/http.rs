@@ -2,7 +2,7 @@
 //! to endpoints that need them (unlike realm-web, nothing leaks onto public endpoints). Bodies go
 //! out and come back as `gatehouse-proto` types.
 
-use gatehouse_proto::ErrorBody;
+use gatehouse_proto::{ErrorBody, ErrorCode};
 use reqwest::{Method, StatusCode};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -172,6 +172,11 @@ fn transport(url: &str, e: reqwest::Error) -> Error {
 
 fn server_error(status: StatusCode, bytes: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) if body.error_code == ErrorCode::RecentSignInRequired.as_str() => {
+            Error::RecentSignInRequired {
+                message: body.error,
+            }
+        }
         Ok(body) if !body.error_code.is_empty() || !body.error.is_empty() => Error::Server {
             status: status.as_u16(),
             code: if body.error_code.is_empty() {
@@ -263,6 +268,24 @@ mod tests {
             base,
         };
         http.send(Request::new(Method::GET, "/x")).await
+    }
+
+    #[test]
+    fn a_recent_sign_in_refusal_is_its_own_variant_and_never_ends_the_session() {
+        let body = br#"{"error":"creating an API key needs a sign-in",
+                        "error_code":"RecentSignInRequired","link":""}"#;
+        let err = server_error(StatusCode::FORBIDDEN, body);
+        assert!(
+            matches!(&err, Error::RecentSignInRequired { message } if message.contains("sign-in")),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "RecentSignInRequired");
+        assert!(!err.is_invalid_session() && !err.is_transient());
+        let other = server_error(
+            StatusCode::FORBIDDEN,
+            br#"{"error":"no","error_code":"Forbidden"}"#,
+        );
+        assert!(matches!(other, Error::Server { status: 403, .. }));
     }
 
     #[tokio::test]

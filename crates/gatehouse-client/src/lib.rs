@@ -28,6 +28,7 @@
 )]
 #![cfg_attr(test, allow(clippy::disallowed_macros))]
 
+mod activity;
 mod api_keys;
 mod app;
 pub mod callback_url;
@@ -45,6 +46,7 @@ mod phone;
 mod pkce;
 mod redirect_login;
 mod sessions;
+mod sms_code;
 pub mod store;
 mod user;
 
@@ -54,11 +56,14 @@ pub use credentials::Credentials;
 pub use email_password::EmailPasswordAuth;
 pub use error::{codes, Error, Result};
 pub use events::{Event, LogoutReason};
-pub use gatehouse_proto::auth::{ApiKey, Identity, Profile, ProviderInfo, SessionInfo};
+pub use gatehouse_proto::auth::{
+    ActivityEvent, ApiKey, Identity, Profile, ProviderInfo, SessionInfo,
+};
 pub use gatehouse_proto::ProviderType;
 pub use magic_link::PendingMagicLink;
 pub use pending_redirects::PENDING_REDIRECT_TTL;
 pub use phone::PhonePasswordAuth;
 pub use redirect_login::RedirectLogin;
 pub use sessions::Sessions;
+pub use sms_code::PendingSmsCode;
 pub use user::{User, UserState};

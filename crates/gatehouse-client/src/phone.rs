@@ -89,8 +89,3 @@ impl PhonePasswordAuth {
         self.post("reset", &body).await
     }
 }
-
-/// Texts a sign-in code (`sms-code/send`).
-pub(crate) async fn send_sms_code(shared: &Shared, number: &str) -> Result<()> {
-    post(shared, ProviderType::SmsCode, "send", &phone(number)).await
-}

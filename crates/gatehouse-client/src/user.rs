@@ -95,11 +95,30 @@ impl User {
             .map_or(UserState::Removed, UserState::from)
     }
 
-    /// Provider of the first login.
+    /// Provider of the first login (see [`User::sign_in_provider`] for the one to sign in
+    /// again with).
     pub fn provider_type(&self) -> Option<String> {
         self.shared
             .accounts
             .stored(self.id(), |u| u.provider_type.clone())
+    }
+
+    /// Whether the user is anonymous-only, derived from its identities after every login, link
+    /// and profile refresh: an anonymous user that linked email/password (or any permanent
+    /// identity) is a permanent user, which can sign in again after a logout.
+    pub fn is_anonymous(&self) -> bool {
+        self.shared
+            .accounts
+            .stored(self.id(), |u| u.is_anonymous())
+            .unwrap_or(false)
+    }
+
+    /// The provider to sign in again with: the first login's, or for an anonymous user that
+    /// linked a permanent identity, that identity's.
+    pub fn sign_in_provider(&self) -> Option<String> {
+        self.shared
+            .accounts
+            .stored(self.id(), |u| u.sign_in_provider())
     }
 
     pub fn device_id(&self) -> Option<String> {
@@ -365,6 +384,22 @@ impl User {
         Ok(())
     }
 
+    /// Removes one identity (by its provider type and id, as in [`User::identities`]) from this
+    /// user, then refreshes the profile. The server keeps at least one identity the user can
+    /// sign in again with (400 otherwise) and wants a recent sign-in
+    /// ([`Error::RecentSignInRequired`]).
+    pub async fn unlink_identity(&self, provider_type: &str, id: &str) -> Result<Profile> {
+        let path = format!(
+            "{}/{}/{}",
+            routes::IDENTITIES,
+            path_segment(provider_type),
+            path_segment(id)
+        );
+        self.access_request::<Void>(Method::DELETE, path, None)
+            .await?;
+        self.refresh_profile().await
+    }
+
     /// Calls a server function with positional arguments.
     pub async fn call_function(&self, name: &str, args: Vec<Value>) -> Result<Value> {
         let path = format!("{}/functions/call", routes::app_base(&self.shared.app_id));
@@ -401,6 +436,19 @@ impl User {
     pub async fn delete(&self) -> Result<()> {
         self.app().delete_user(self).await
     }
+}
+
+/// `text` as one URL path segment: RFC 3986 unreserved characters as they are, every other byte
+/// percent-encoded (an identity id may hold `/`, `@` or `%`).
+fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -459,5 +507,12 @@ mod tests {
             (None, None),
             "claims of unexpected types count as absent"
         );
+    }
+
+    #[test]
+    fn identity_ids_become_one_path_segment() {
+        assert_eq!(super::path_segment("local-userpass"), "local-userpass");
+        assert_eq!(super::path_segment("a/b@c %"), "a%2Fb%40c%20%25");
+        assert_eq!(super::path_segment("ü"), "%C3%BC");
     }
 }

@@ -163,6 +163,24 @@ pub struct SessionInfo {
     pub rotating: bool,
 }
 
+/// One security event of the user, as listed by `GET /auth/activity` (Gatehouse extension),
+/// newest first. `kind` names the event (`refresh_token_reuse`, …); `detail` is an object whose
+/// members depend on it (for a reuse: `session_id`, `device_id`, `device`, `provider_type`).
+/// `ip` and `user_agent` are those of the request that caused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityEvent {
+    pub id: String,
+    pub kind: String,
+    #[serde(default)]
+    pub detail: Map<String, Value>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
 /// `POST /auth/password` body (Gatehouse extension): change the password of the logged-in user's
 /// email/password account; every other session ends.
 #[derive(Clone, Serialize, Deserialize)]

@@ -52,6 +52,7 @@ codes! {
     APIKeyNotFound => "APIKeyNotFound",
     APIKeyAlreadyExists => "APIKeyAlreadyExists",
     FunctionNotFound => "FunctionNotFound",
+    FunctionExecutionError => "FunctionExecutionError",
     ReadSizeLimitExceeded => "ReadSizeLimitExceeded",
     InternalServerError => "InternalServerError",
     // Gatehouse additions.
@@ -73,6 +74,11 @@ codes! {
     TooManyAttempts => "TooManyAttempts",
     // A write that collided with another (a unique constraint) and has no more specific meaning.
     Conflict => "Conflict",
+    // A lasting change (API key, linked identity, deletion, password) needs a sign-in within the
+    // last few minutes; the client signs in again and retries (security.md S-67).
+    RecentSignInRequired => "RecentSignInRequired",
+    // The request body did not arrive within `[limits] body_read_timeout_ms`.
+    RequestTimeout => "RequestTimeout",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -38,10 +38,13 @@ pub struct FunctionLogin {
     pub payload: Value,
 }
 
-/// `oauth2-google` and `oauth2-apple` with an OpenID Connect ID token.
+/// `oauth2-google` and `oauth2-apple` with an OpenID Connect ID token. `nonce` (Gatehouse
+/// extension, optional): the nonce the app asked the provider for; the token must then carry it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdTokenLogin {
     pub id_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 /// `oauth2-google` with a server auth code.
@@ -65,11 +68,13 @@ pub struct PhonePasswordLogin {
     pub password: String,
 }
 
-/// `sms-code` (Gatehouse extension): a code texted to a confirmed number.
+/// `sms-code` (Gatehouse extension): a code texted to a confirmed number, with the PKCE verifier
+/// of the `sms-code/send` that asked for it (only that flow can redeem it).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsCodeLogin {
     pub phone: String,
     pub code: String,
+    pub code_verifier: String,
 }
 
 /// The one-time code of a finished browser sign-in or magic link, with the PKCE verifier that
@@ -233,7 +238,10 @@ mod tests {
             json!({"u": [1]})
         );
         assert_eq!(
-            body(LoginCredential::IdToken(IdTokenLogin { id_token: s("i") })),
+            body(LoginCredential::IdToken(IdTokenLogin {
+                id_token: s("i"),
+                nonce: None
+            })),
             json!({"id_token": "i"})
         );
         assert_eq!(
@@ -258,9 +266,10 @@ mod tests {
         assert_eq!(
             body(LoginCredential::SmsCode(SmsCodeLogin {
                 phone: s("+1"),
-                code: s("123456")
+                code: s("123456"),
+                code_verifier: s("v")
             })),
-            json!({"phone": "+1", "code": "123456"})
+            json!({"phone": "+1", "code": "123456", "code_verifier": "v"})
         );
         assert_eq!(
             body(LoginCredential::PkceCode(PkceCodeLogin {

@@ -71,6 +71,11 @@ pub const OAUTH_START: &str = "/api/client/v2.0/auth/oauth2/start";
 
 pub const SESSIONS: &str = "/api/client/v2.0/auth/sessions";
 pub const PASSWORD: &str = "/api/client/v2.0/auth/password";
+/// The user's own security events, newest first (`?limit=`, 1–100, default 50).
+pub const ACTIVITY: &str = "/api/client/v2.0/auth/activity";
+
+/// Gatehouse: the signed-in user's identities; `DELETE {IDENTITIES}/{provider}/{id}` unlinks one.
+pub const IDENTITIES: &str = "/api/client/v2.0/auth/identities";
 
 pub fn session(id: &str) -> String {
     format!("{SESSIONS}/{id}")

@@ -87,6 +87,17 @@ pub struct PhoneRequest {
 
 redacted_debug!(PhonePasswordRequest, PhoneCodeRequest);
 
+/// `sms-code/send`: text a sign-in code to a confirmed number, bound to the flow that asked by a
+/// PKCE S256 challenge; `sms-code/login` then needs the matching `code_verifier`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsCodeRequest {
+    pub phone: String,
+    pub code_challenge: String,
+    #[serde(default = "s256")]
+    pub code_challenge_method: String,
+}
+
 /// `magic-link/send`: ask for a sign-in link for a confirmed address, bound to this device by a
 /// PKCE S256 challenge; the link's page hands a one-time code to `redirect_uri`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

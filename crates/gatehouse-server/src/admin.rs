@@ -19,6 +19,23 @@ pub struct UserSummary {
     pub created_at: i64,
 }
 
+/// `rotate-keys`: replaces the access-token key in the key file (atomically, mode 0600). Former
+/// keys older than one access-token lifetime are dropped from the file.
+pub fn rotate_keys(
+    config: &crate::config::Config,
+) -> anyhow::Result<crate::tokens::key_file::Rotation> {
+    let path = crate::tokens::key_file::path(config);
+    let now = crate::clock::Clock::default().now();
+    let rotation = crate::tokens::key_file::rotate(&path, now, config.tokens.access_ttl_secs)?;
+    tracing::info!(
+        path = %path.display(),
+        new_kid = %rotation.new_kid,
+        old_kid = %rotation.old_kid,
+        "signing key rotated"
+    );
+    Ok(rotation)
+}
+
 fn err(e: ApiError) -> anyhow::Error {
     anyhow::anyhow!(e.message)
 }
@@ -89,4 +106,29 @@ pub async fn set_user_disabled(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// `set-custom-data`: replaces a user's custom data with the JSON object `json` (`null` clears
+/// it); clients see it at their next refresh.
+pub async fn set_custom_data(state: &AppState, user_id: &str, json: &str) -> anyhow::Result<()> {
+    let doc: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| anyhow::anyhow!("--json is not valid JSON: {e}"))?;
+    crate::custom_data::set(state, user_id, doc)
+        .await
+        .map_err(err)
+}
+
+pub async fn get_custom_data(
+    state: &AppState,
+    user_id: &str,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    crate::custom_data::get(state, user_id).await.map_err(err)
+}
+
+/// `new-admin-key`: a fresh key for the admin HTTP API and the line that lets it in (only its
+/// SHA-256 goes into the configuration).
+pub fn new_admin_key() -> (String, String) {
+    let key = format!("gh_admin_{}", crate::crypto::secret_256());
+    let hash = crate::crypto::sha256_hex(key.as_bytes());
+    (key, hash)
 }

@@ -10,9 +10,14 @@ use serde::Deserialize;
 use crate::Secret;
 
 mod external;
+mod functions;
+mod limits;
 pub use external::{
-    ClaimMapping, CustomTokenConfig, OAuthClientConfig, OutboundConfig, WebhookConfig,
+    webhook_key, ClaimMapping, CustomTokenConfig, OAuthClientConfig, OutboundConfig, WebhookConfig,
+    WEBHOOK_SECRET_PREFIX,
 };
+pub use functions::{FunctionConfig, DEFAULT_FUNCTION_TIMEOUT_MS, MAX_FUNCTION_TIMEOUT_MS};
+pub use limits::LimitsConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -38,8 +43,20 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// Browser origins allowed to call this server (CORS).
     pub cors: CorsConfig,
+    /// How long a client may take to send its request headers and body.
+    pub limits: LimitsConfig,
+    /// Operator access over HTTP (custom user data).
+    pub admin: AdminConfig,
     /// Apps served by this server, keyed by app id.
     pub apps: BTreeMap<String, AppConfig>,
+}
+
+/// `[admin]`: keys for the operator's HTTP API (`/api/admin/v1`), stored as the hex SHA-256 of
+/// each key (`gatehoused admin new-admin-key` makes one). Empty: the admin API answers 401.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    pub key_sha256: Vec<String>,
 }
 
 impl Default for Config {
@@ -57,6 +74,8 @@ impl Default for Config {
             sms: None,
             outbound: OutboundConfig::default(),
             cors: CorsConfig::default(),
+            limits: LimitsConfig::default(),
+            admin: AdminConfig::default(),
             apps: BTreeMap::new(),
         }
     }
@@ -115,6 +134,9 @@ pub struct TokenConfig {
     pub sms_code_ttl_secs: i64,
     /// Magic links; at most 10 minutes.
     pub magic_link_ttl_secs: i64,
+    /// Creating an API key, linking an identity, deleting the account and changing the password
+    /// need a session signed in at most this long ago (security.md S-67).
+    pub recent_sign_in_secs: i64,
 }
 
 impl Default for TokenConfig {
@@ -131,6 +153,7 @@ impl Default for TokenConfig {
             reset_ttl_secs: 15 * 60,
             sms_code_ttl_secs: 5 * 60,
             magic_link_ttl_secs: 10 * 60,
+            recent_sign_in_secs: 5 * 60,
         }
     }
 }
@@ -370,6 +393,8 @@ pub struct AppConfig {
     pub github: Option<OAuthClientConfig>,
     pub discord: Option<OAuthClientConfig>,
     pub twitter: Option<OAuthClientConfig>,
+    /// `[apps.<id>.functions.<name>]`: functions clients call by name, each a signed webhook.
+    pub functions: std::collections::BTreeMap<String, FunctionConfig>,
 }
 
 impl AppConfig {
@@ -412,6 +437,7 @@ impl Default for AppConfig {
             github: None,
             discord: None,
             twitter: None,
+            functions: Default::default(),
         }
     }
 }
@@ -475,6 +501,7 @@ impl Config {
     /// Refuses settings that would be unsafe or meaningless, with a sentence saying which.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.cors.validate()?;
+        self.limits.validate()?;
         let sms = &self.rate_limits.sms;
         anyhow::ensure!(
             sms.per_ip_hourly >= 1 && sms.per_number_daily >= 1 && sms.global_daily >= 1,
@@ -514,6 +541,10 @@ impl Config {
             (1..=600).contains(&t.magic_link_ttl_secs),
             "tokens.magic_link_ttl_secs must be between 1 and 600"
         );
+        anyhow::ensure!(
+            (10..=3600).contains(&t.recent_sign_in_secs),
+            "tokens.recent_sign_in_secs must be between 10 and 3600"
+        );
         let p = &self.passwords;
         anyhow::ensure!(
             (8..=64).contains(&p.min_chars),
@@ -550,6 +581,7 @@ impl Config {
                 );
             }
             external::validate_app(id, app)?;
+            functions::validate(id, app)?;
         }
         let loopback = self.listen.ip().is_loopback();
         anyhow::ensure!(
@@ -651,13 +683,13 @@ mod tests {
             .to_string()
             .contains("custom_token"));
         app.custom_token = Some(CustomTokenConfig {
-            issuer: "https://idp".into(),
+            issuer: Some("https://idp".into()),
             audience: vec!["a".into()],
             algorithm: "HS256".into(),
             jwks_url: None,
             public_key_pem: None,
             secret: Some(Secret::new("password1")),
-            max_age_secs: 3600,
+            max_age_secs: Some(3600),
             metadata: vec![],
         });
         c.apps.insert("a".into(), app.clone());
@@ -697,6 +729,73 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("reverse-DNS"));
+    }
+
+    #[test]
+    fn webhook_secrets_are_checked_at_start() {
+        let check = |secret: &str| {
+            let mut c = Config::default();
+            let app = AppConfig {
+                providers: vec!["custom-function".into()],
+                custom_function: Some(WebhookConfig {
+                    url: "https://hooks.example.com/login".into(),
+                    secret: Secret::new(secret),
+                }),
+                ..AppConfig::default()
+            };
+            c.apps.insert("a".into(), app);
+            c.validate().map_err(|e| e.to_string())
+        };
+        check("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        check("a plain secret of at least 32 bytes!").unwrap();
+        let bad = check("whsec_this is not base64 at all, not even close").unwrap_err();
+        assert!(
+            bad.contains("custom_function.secret is not valid base64"),
+            "{bad}"
+        );
+        assert!(
+            !bad.contains("not even close"),
+            "the secret is not shown: {bad}"
+        );
+        assert!(check("whsec_c2hvcnQ=")
+            .unwrap_err()
+            .contains("24 to 64 bytes"));
+        assert!(check("too short")
+            .unwrap_err()
+            .contains("at least 32 bytes"));
+    }
+
+    #[test]
+    fn custom_token_issuer_and_max_age_are_optional() {
+        let mut c = Config::default();
+        let mut token = CustomTokenConfig {
+            issuer: None,
+            audience: vec!["a".into()],
+            algorithm: "HS256".into(),
+            jwks_url: None,
+            public_key_pem: None,
+            secret: Some(Secret::new("k".repeat(32))),
+            max_age_secs: None,
+            metadata: vec![],
+        };
+        let app = |t: &CustomTokenConfig| AppConfig {
+            providers: vec!["custom-token".into()],
+            custom_token: Some(t.clone()),
+            ..AppConfig::default()
+        };
+        c.apps.insert("a".into(), app(&token));
+        c.validate().unwrap();
+        token.issuer = Some(String::new());
+        c.apps.insert("a".into(), app(&token));
+        assert!(c.validate().unwrap_err().to_string().contains("issuer"));
+        token.issuer = None;
+        token.max_age_secs = Some(10);
+        c.apps.insert("a".into(), app(&token));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_age_secs"));
     }
 
     #[test]

@@ -40,6 +40,28 @@ pub fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The permission bits of `path` when group or others have any access to it; None when they
+/// have none or the file does not exist (issue 12, item 17: the signing-key file).
+pub fn open_to_others(path: &Path) -> std::io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                let mode = meta.permissions().mode() & 0o7777;
+                Ok((mode & 0o077 != 0).then_some(mode))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(None)
+    }
+}
+
 /// Creates an empty file with mode 0600 when `path` does not exist yet (SQLite accepts an empty
 /// file as a new database and gives its `-wal` and `-shm` the database file's mode).
 pub fn create_private_file(path: &Path) -> std::io::Result<()> {

@@ -6,15 +6,19 @@
 //! address (tests bind `127.0.0.1:0`), [`http::router`] is the HTTP app, [`admin`] holds the
 //! operator commands.
 
+pub mod activity;
 pub mod admin;
+pub mod background;
 pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod custom_data;
 pub mod db;
 pub mod email;
 pub mod error;
 pub mod files;
+pub mod functions;
 pub mod http;
 pub mod idp;
 pub mod mail;
@@ -23,13 +27,16 @@ pub mod password;
 pub mod phone;
 pub mod providers;
 pub mod ratelimit;
+pub mod read_deadline;
 pub mod server;
 pub mod sessions;
 pub mod sms;
 pub mod state;
+pub mod step_up;
 pub mod store;
 pub mod sync;
 pub mod tokens;
+pub mod user_identities;
 pub mod user_sessions;
 
 pub use config::Config;

@@ -88,8 +88,28 @@ enum Admin {
         #[arg(long)]
         id: String,
     },
+    /// Replace a user's custom data (a JSON object, or `null` to clear it); clients get it in
+    /// their next access token.
+    SetCustomData {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        json: String,
+    },
+    /// Print a user's custom data as JSON.
+    GetCustomData {
+        #[arg(long)]
+        id: String,
+    },
+    /// Make a key for the admin HTTP API (`/api/admin/v1`) and print the `[admin]` line that
+    /// lets it in (only the key's SHA-256 goes into the configuration).
+    NewAdminKey,
     /// Check the database's integrity (SQLite integrity and foreign-key checks).
     Check,
+    /// Replace the access-token signing key. New tokens get the new key (new `kid`) within
+    /// seconds, also in a running server; the old key stays in the JWKS and keeps verifying for
+    /// one access-token lifetime. Refresh tokens and sessions are unaffected.
+    RotateKeys,
 }
 
 fn build_config(cli: &Cli) -> anyhow::Result<Config> {
@@ -164,6 +184,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             server.run_until_signal().await
         }
+        // The key file only: no database is needed (or opened).
+        Command::Admin(Admin::RotateKeys) => {
+            let r = admin::rotate_keys(&config)?;
+            println!(
+                "{}",
+                serde_json::json!({"kid": r.new_kid, "retired": r.old_kid, "published": r.retired})
+            );
+            eprintln!(
+                "signing key rotated: new tokens use kid {}; kid {} is still published and \
+                 verifies for {} s (one access-token lifetime)",
+                r.new_kid, r.old_kid, config.tokens.access_ttl_secs
+            );
+            Ok(())
+        }
         Command::Admin(cmd) => {
             let state = AppState::build(config).await?;
             let result = admin_command(&state, cmd).await;
@@ -203,7 +237,24 @@ async fn admin_command(state: &AppState, cmd: Admin) -> anyhow::Result<()> {
             admin::set_user_disabled(state, &id, false).await?;
             eprintln!("user {id} enabled");
         }
+        Admin::SetCustomData { id, json } => {
+            admin::set_custom_data(state, &id, &json).await?;
+            eprintln!("custom data of user {id} set; clients see it at their next refresh");
+        }
+        Admin::GetCustomData { id } => println!(
+            "{}",
+            serde_json::Value::Object(admin::get_custom_data(state, &id).await?)
+        ),
+        Admin::NewAdminKey => {
+            let (key, hash) = admin::new_admin_key();
+            println!("{key}");
+            eprintln!(
+                "Store the key now: it is shown only this once. Let it in with\n\n\
+                 [admin]\nkey_sha256 = [\"{hash}\"]\n"
+            );
+        }
         Admin::Check => println!("{}", state.db.integrity_check().await?),
+        Admin::RotateKeys => anyhow::bail!("rotate-keys runs without the database"),
     }
     Ok(())
 }

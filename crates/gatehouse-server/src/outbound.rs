@@ -279,12 +279,27 @@ impl Outbound {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<Reply, OutboundError> {
+        self.post_json_within(url, headers, body, None).await
+    }
+
+    /// `post_json` with its own limit for the whole call instead of `outbound.timeout_ms` (app
+    /// functions have theirs); connecting is still bounded by `connect_timeout_ms`.
+    pub async fn post_json_within(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<Reply, OutboundError> {
         let parsed = self.check(url)?;
         let mut request = self
             .client
             .post(parsed.clone())
             .header("content-type", "application/json")
             .body(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
         for (name, value) in headers {
             request = request.header(*name, value);
         }

@@ -16,6 +16,24 @@ pub struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     pruner: JoinHandle<()>,
+    key_watcher: JoinHandle<()>,
+}
+
+/// How often the signing-key file is re-read, so `gatehoused admin rotate-keys` takes effect in a
+/// running server without a restart.
+const KEY_RELOAD_EVERY: Duration = Duration::from_secs(2);
+
+fn spawn_key_watcher(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(KEY_RELOAD_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let keys = state.clone();
+            // A small file read; kept off the async workers all the same.
+            let _ = tokio::task::spawn_blocking(move || keys.keys.reload_if_changed()).await;
+        }
+    })
 }
 
 /// Prunes dead rows at start and then hourly; errors are logged (the next round retries).
@@ -30,6 +48,7 @@ fn spawn_pruner(state: AppState) -> JoinHandle<()> {
                     sessions = p.sessions,
                     tokens = p.tokens,
                     failures = p.failures,
+                    activity = p.activity,
                     "pruned old rows"
                 ),
                 Err(e) => tracing::warn!(error = %e, "pruning old rows failed"),
@@ -50,6 +69,13 @@ impl Server {
         let state = AppState::build(config).await?;
         let app = crate::http::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
+        // Every connection must send its request headers in time (slowloris); `tap_io` only
+        // makes axum's `ConnectInfo<SocketAddr>` available for a listener of our own.
+        let header_timeout = Duration::from_millis(state.config.limits.header_read_timeout_ms);
+        let listener = axum::serve::ListenerExt::tap_io(
+            crate::read_deadline::DeadlineListener::new(listener, header_timeout),
+            |_| {},
+        );
         let task = tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -62,12 +88,14 @@ impl Server {
         });
         tracing::info!(%addr, "gatehoused listening");
         let pruner = spawn_pruner(state.clone());
+        let key_watcher = spawn_key_watcher(state.clone());
         Ok(Server {
             addr,
             state,
             stop: Some(stop),
             task,
             pruner,
+            key_watcher,
         })
     }
 
@@ -78,10 +106,13 @@ impl Server {
     /// Stops accepting, lets in-flight requests finish (up to 10 s), checkpoints the database.
     pub async fn shutdown(mut self) {
         self.pruner.abort();
+        self.key_watcher.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        // Work queued by the last answers (issue 12, item 10) finishes before the pools close.
+        self.state.background.drain(Duration::from_secs(10)).await;
         self.state.db.close().await;
     }
 

@@ -48,7 +48,9 @@ pub async fn open(
         Some(id) if is_object_id(id) && id != NO_DEVICE_ID => id.to_ascii_lowercase(),
         _ => object_id(now),
     };
-    rows::revoke_device(&mut **tx, user_id, &device_id, now).await?;
+    // Each login is its own session, as in App Services: two programs (or two realm-web `App`s)
+    // on one device signed in as one user must not end each other's sessions. A client that
+    // signs an account in again ends its own previous session (the SDK does).
     let secret = crypto::secret_256();
     let session = rows::SessionRow {
         id: object_id(now),
@@ -88,15 +90,22 @@ pub async fn open(
         );
     }
     Ok(LoginResponse {
-        access_token: access_token(state, &session, now),
+        access_token: access_token(state, &session, now).await?,
         refresh_token: Some(refresh_token(state, &session, &secret, now)),
         user_id: user_id.to_string(),
         device_id,
     })
 }
 
-pub fn access_token(state: &AppState, session: &rows::SessionRow, now: i64) -> String {
-    state.keys.sign_access(&AccessClaims {
+/// A new access token for `session`, carrying the user's custom data as it is now (so every
+/// refresh brings it up to date).
+pub async fn access_token(
+    state: &AppState,
+    session: &rows::SessionRow,
+    now: i64,
+) -> ApiResult<String> {
+    let user_data = crate::store::custom_data::get(state.db.reader(), &session.user_id).await?;
+    Ok(state.keys.sign_access(&AccessClaims {
         sub: session.user_id.clone(),
         aud: session.app_id.clone(),
         iss: state.keys.issuer().to_string(),
@@ -106,8 +115,8 @@ pub fn access_token(state: &AppState, session: &rows::SessionRow, now: i64) -> S
         typ: "access".into(),
         baas_device_id: session.device_id.clone(),
         baas_session_id: session.id.clone(),
-        user_data: None,
-    })
+        user_data,
+    }))
 }
 
 fn refresh_token(state: &AppState, session: &rows::SessionRow, secret: &str, iat: i64) -> String {
@@ -133,9 +142,12 @@ pub struct AccessAuth {
 
 /// Checks an access token (the bearer token of a request; `http::extract::AccessCaller`).
 pub async fn authenticate_access(state: &AppState, token: &str) -> ApiResult<AccessAuth> {
-    let claims = state.keys.verify_access(token).ok_or_else(|| {
-        ApiError::invalid_session("invalid session: access token expired or invalid")
-    })?;
+    let claims = state
+        .keys
+        .verify_access(token, state.now())
+        .ok_or_else(|| {
+            ApiError::invalid_session("invalid session: access token expired or invalid")
+        })?;
     let session = live_session(state, &claims.baas_session_id, &claims.aud).await?;
     if session.user_id != claims.sub {
         return Err(ApiError::invalid_session("invalid session"));
@@ -185,10 +197,12 @@ pub async fn authenticate_refresh(
 /// `POST /auth/session`.
 /// `bearer` is the request's bearer token, or why it has none: a request without one still
 /// counts as a refresh attempt.
+/// `from` is the request, named in the activity event a reuse records.
 pub async fn refresh(
     state: &AppState,
     bearer: ApiResult<&str>,
     rotate: bool,
+    from: crate::activity::Origin<'_>,
 ) -> ApiResult<SessionResponse> {
     state
         .metrics
@@ -216,7 +230,7 @@ pub async fn refresh(
                 rows::touch(state.db.writer(), &session.id, now).await?;
             }
             return Ok(SessionResponse {
-                access_token: access_token(state, &session, now),
+                access_token: access_token(state, &session, now).await?,
                 refresh_token: None,
             });
         }
@@ -231,7 +245,7 @@ pub async fn refresh(
         .await?
         {
             return Ok(SessionResponse {
-                access_token: access_token(state, &session, now),
+                access_token: access_token(state, &session, now).await?,
                 refresh_token: Some(refresh_token(state, &session, &next, now)),
             });
         }
@@ -242,19 +256,27 @@ pub async fn refresh(
             .ok_or_else(|| {
                 ApiError::invalid_session("invalid session: the session has ended; log in again")
             })?;
-        return grace_or_reuse(state, &session, &claims, &presented, now, grace, rotate).await;
+        let found = (&session, &claims, presented.as_str());
+        return grace_or_reuse(state, found, now, grace, rotate, from).await;
     }
-    grace_or_reuse(state, &session, &claims, &presented, now, grace, rotate).await
+    grace_or_reuse(
+        state,
+        (&session, &claims, &presented),
+        now,
+        grace,
+        rotate,
+        from,
+    )
+    .await
 }
 
 async fn grace_or_reuse(
     state: &AppState,
-    session: &rows::SessionRow,
-    claims: &RefreshClaims,
-    presented: &str,
+    (session, claims, presented): (&rows::SessionRow, &RefreshClaims, &str),
     now: i64,
     grace: i64,
     rotate: bool,
+    from: crate::activity::Origin<'_>,
 ) -> ApiResult<SessionResponse> {
     let previous = session
         .prev_secret_hash
@@ -269,7 +291,7 @@ async fn grace_or_reuse(
     {
         let next = state.keys.successor_secret(&session.id, &claims.sec);
         return Ok(SessionResponse {
-            access_token: access_token(state, session, now),
+            access_token: access_token(state, session, now).await?,
             refresh_token: Some(refresh_token(state, session, &next, rotated_at)),
         });
     }
@@ -279,6 +301,7 @@ async fn grace_or_reuse(
         user_id = %session.user_id,
         "refresh token reuse detected; session revoked"
     );
+    crate::activity::refresh_token_reuse(state, session, from).await;
     Err(ApiError::invalid_session(
         "invalid session: this refresh token was already used; \
          the session has been ended for safety",

@@ -34,6 +34,8 @@ pub struct Inner {
     /// Guarded client for JWKS, webhooks and OAuth providers.
     pub outbound: crate::outbound::Outbound,
     pub jwks: crate::idp::jwks::JwksCache,
+    /// Address-dependent work done after answering (enumeration-safe timing).
+    pub background: crate::background::Background,
 }
 
 /// Counters for tests and operators.
@@ -62,12 +64,12 @@ impl AppState {
         })?;
         let public_url = config.public_url();
         let db = Db::connect(&config.database_url()).await?;
-        let key_file = config
-            .tokens
-            .key_file
-            .clone()
-            .unwrap_or_else(|| config.data_dir.join("keys.json"));
-        let keys = Keys::load_or_create(&key_file, &config.tokens.issuer)?;
+        let key_file = crate::tokens::key_file::path(&config);
+        let keys = Keys::load_or_create(
+            &key_file,
+            &config.tokens.issuer,
+            config.tokens.access_ttl_secs,
+        )?;
         let hasher = Hasher::new(&config.passwords)?;
         let policy = PasswordPolicy::new(config.passwords.min_chars, config.passwords.max_chars);
         let mailer = Mailer::new(config.smtp.as_ref(), &config.data_dir)?;
@@ -88,6 +90,7 @@ impl AppState {
             metrics: Metrics::default(),
             outbound,
             jwks: Default::default(),
+            background: crate::background::Background::start(),
         })))
     }
 

@@ -7,9 +7,12 @@
 //!   trusted: the secret's SHA-256 must match the session row, so revocation is immediate.
 //!
 //! Keys are generated on first start into `<data-dir>/keys.json` (mode 0600), or the file named
-//! by `tokens.key_file`.
+//! by `tokens.key_file` ([`key_file`]). `gatehoused admin rotate-keys` replaces the access-token
+//! key; a running server re-reads the file every few seconds, signs with the new key at once, and
+//! still verifies (and publishes in its JWKS) a retired key for one access-token lifetime.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine as _;
 use gatehouse_proto::auth::AccessClaims;
@@ -19,31 +22,45 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto;
 
+pub mod key_file;
+
 /// Tokens longer than this are refused before any crypto (security.md S-38).
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
-#[derive(Serialize, Deserialize)]
-struct KeyFile {
-    kid: String,
-    ed25519_pkcs8: String,
-    refresh_hmac: String,
+pub struct Keys {
+    issuer: String,
+    /// How long a retired key keeps verifying: the access-token lifetime.
+    access_ttl_secs: i64,
+    /// The key file, re-read by [`Keys::reload_if_changed`]; None for in-memory test keys.
+    path: Option<PathBuf>,
+    set: RwLock<Arc<KeySet>>,
 }
 
-pub struct Keys {
+/// One reading of the key file.
+struct KeySet {
+    /// The file as read, to notice a rotation.
+    source: Vec<u8>,
     kid: String,
-    issuer: String,
     access_encoding: EncodingKey,
     access_decoding: DecodingKey,
     public_key: Vec<u8>,
     refresh_hmac: Vec<u8>,
     refresh_encoding: EncodingKey,
     refresh_decoding: DecodingKey,
+    retired: Vec<Retired>,
+}
+
+struct Retired {
+    kid: String,
+    public_key: Vec<u8>,
+    decoding: DecodingKey,
+    retired_at: i64,
 }
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keys")
-            .field("kid", &self.kid)
+            .field("kid", &self.current().kid)
             .finish_non_exhaustive()
     }
 }
@@ -73,67 +90,92 @@ impl std::fmt::Debug for RefreshClaims {
 }
 
 impl Keys {
-    /// Loads the key file, or creates it (0600) on first start.
-    pub fn load_or_create(path: &Path, issuer: &str) -> anyhow::Result<Keys> {
-        let file: KeyFile = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                anyhow::anyhow!(
-                    "signing key file {} is unreadable ({e}); restore it from backup \
-                    (deleting it invalidates every issued token)",
-                    path.display()
-                )
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let file = Self::generate_file()?;
-                write_private(path, &serde_json::to_vec_pretty(&file)?)?;
+    /// Loads the key file, or creates it (0600) on first start. A key file that group or others
+    /// may read is refused.
+    pub fn load_or_create(path: &Path, issuer: &str, access_ttl_secs: i64) -> anyhow::Result<Keys> {
+        let bytes = match key_file::read(path)? {
+            Some(bytes) => bytes,
+            None => {
+                key_file::create_new(path, &key_file::generate()?)?;
                 tracing::info!(path = %path.display(), "generated new token signing keys");
-                file
+                key_file::read(path)?.ok_or_else(|| {
+                    anyhow::anyhow!("{} vanished right after it was created", path.display())
+                })?
             }
-            Err(e) => anyhow::bail!("cannot read signing key file {}: {e}", path.display()),
         };
-        Self::from_file(file, issuer)
+        let set = KeySet::parse(path, bytes)?;
+        Ok(Keys {
+            issuer: issuer.to_string(),
+            access_ttl_secs,
+            path: Some(path.to_path_buf()),
+            set: RwLock::new(Arc::new(set)),
+        })
     }
 
     /// Fresh in-memory keys (tests).
     #[cfg(test)]
     pub fn ephemeral(issuer: &str) -> Keys {
-        Self::from_file(Self::generate_file().expect("OS RNG"), issuer)
-            .expect("fresh keys are valid")
-    }
-
-    fn generate_file() -> anyhow::Result<KeyFile> {
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| {
-            anyhow::anyhow!("cannot generate a signing key: the OS random number generator failed")
-        })?;
-        Ok(KeyFile {
-            kid: crypto::b64(&crypto::random_bytes::<9>()),
-            ed25519_pkcs8: crypto::b64(pkcs8.as_ref()),
-            refresh_hmac: crypto::b64(&crypto::random_bytes::<32>()),
-        })
-    }
-
-    fn from_file(file: KeyFile, issuer: &str) -> anyhow::Result<Keys> {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let pkcs8 = b64.decode(&file.ed25519_pkcs8)?;
-        let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
-            .map_err(|_| anyhow::anyhow!("the Ed25519 signing key in keys.json is malformed"))?;
-        let public_key = pair.public_key().as_ref().to_vec();
-        let refresh_hmac = b64.decode(&file.refresh_hmac)?;
-        anyhow::ensure!(
-            refresh_hmac.len() >= 32,
-            "the refresh-token key in keys.json is shorter than 256 bits"
-        );
-        Ok(Keys {
-            kid: file.kid,
+        let file = key_file::generate().expect("OS RNG");
+        let bytes = serde_json::to_vec(&file).expect("serialises");
+        Keys {
             issuer: issuer.to_string(),
-            access_encoding: EncodingKey::from_ed_der(&pkcs8),
-            access_decoding: DecodingKey::from_ed_der(&public_key),
-            public_key,
-            refresh_encoding: EncodingKey::from_secret(&refresh_hmac),
-            refresh_decoding: DecodingKey::from_secret(&refresh_hmac),
-            refresh_hmac,
-        })
+            access_ttl_secs: 900,
+            path: None,
+            set: RwLock::new(Arc::new(
+                KeySet::parse(Path::new("memory"), bytes).expect("fresh keys are valid"),
+            )),
+        }
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        self.set
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-reads the key file and switches to it when it changed (a rotation). True when it did;
+    /// an unreadable file keeps the keys in use (and is logged).
+    pub fn reload_if_changed(&self) -> bool {
+        let Some(path) = &self.path else {
+            return false;
+        };
+        let bytes = match key_file::read(path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                tracing::error!(path = %path.display(), "signing key file is gone; keeping the \
+                                                        keys in memory");
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "keeping the signing keys in memory");
+                return false;
+            }
+        };
+        if bytes == self.current().source {
+            return false;
+        }
+        match KeySet::parse(path, bytes) {
+            Ok(set) => {
+                tracing::info!(kid = %set.kid, "signing keys reloaded (rotation)");
+                *self.set.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "keeping the signing keys in memory");
+                false
+            }
+        }
+    }
+
+    /// The key that signs new access tokens.
+    pub fn kid(&self) -> String {
+        self.current().kid.clone()
+    }
+
+    /// A retired key is usable while tokens it signed may still be unexpired.
+    fn live(&self, retired: &Retired, now: i64) -> bool {
+        now <= retired.retired_at + self.access_ttl_secs
     }
 
     pub fn issuer(&self) -> &str {
@@ -144,16 +186,31 @@ impl Keys {
     // and numbers, so neither serialising nor signing can fail.
     #[allow(clippy::expect_used)]
     pub fn sign_access(&self, claims: &AccessClaims) -> String {
+        let set = self.current();
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.access_encoding)
+        header.kid = Some(set.kid.clone());
+        jsonwebtoken::encode(&header, claims, &set.access_encoding)
             .expect("Ed25519 signing cannot fail")
     }
 
     /// Verifies signature, type, issuer and expiry (no leeway: this server is the only clock
-    /// involved). The session's liveness is the caller's second check.
-    pub fn verify_access(&self, token: &str) -> Option<AccessClaims> {
-        let claims: AccessClaims = decode(token, &self.access_decoding, Algorithm::EdDSA)?;
+    /// involved), with the key the header's `kid` names: the current one, or a retired one for an
+    /// access-token lifetime after its rotation (`now`). The session's liveness is the caller's
+    /// second check.
+    pub fn verify_access(&self, token: &str, now: i64) -> Option<AccessClaims> {
+        let set = self.current();
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid;
+        let key = match kid.as_deref() {
+            None => &set.access_decoding,
+            Some(kid) if kid == set.kid => &set.access_decoding,
+            Some(kid) => {
+                &set.retired
+                    .iter()
+                    .find(|r| r.kid == kid && self.live(r, now))?
+                    .decoding
+            }
+        };
+        let claims: AccessClaims = decode(token, key, Algorithm::EdDSA)?;
         (claims.typ == "access" && claims.iss == self.issuer).then_some(claims)
     }
 
@@ -163,12 +220,13 @@ impl Keys {
     pub fn sign_refresh(&self, claims: &RefreshClaims) -> String {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some("refresh".into());
-        jsonwebtoken::encode(&header, claims, &self.refresh_encoding)
+        jsonwebtoken::encode(&header, claims, &self.current().refresh_encoding)
             .expect("HMAC signing cannot fail")
     }
 
     pub fn verify_refresh(&self, token: &str) -> Option<RefreshClaims> {
-        let claims: RefreshClaims = decode(token, &self.refresh_decoding, Algorithm::HS256)?;
+        let claims: RefreshClaims =
+            decode(token, &self.current().refresh_decoding, Algorithm::HS256)?;
         (claims.typ == "refresh" && claims.iss == self.issuer).then_some(claims)
     }
 
@@ -177,24 +235,78 @@ impl Keys {
     /// (security.md S-41) while the database still holds only hashes.
     pub fn successor_secret(&self, session_id: &str, secret: &str) -> String {
         let input = format!("rotate\n{session_id}\n{secret}");
-        crypto::b64(&crypto::hmac_sha256(&self.refresh_hmac, input.as_bytes()))
+        crypto::b64(&crypto::hmac_sha256(
+            &self.current().refresh_hmac,
+            input.as_bytes(),
+        ))
     }
 
     /// Keyed hash of a short one-time code, bound to what it is for: six digits are too few to
     /// store under a plain hash.
     pub fn code_hash(&self, purpose: &str, subject: &str, code: &str) -> String {
         hex::encode(crypto::hmac_sha256(
-            &self.refresh_hmac,
+            &self.current().refresh_hmac,
             format!("code\n{purpose}\n{subject}\n{code}").as_bytes(),
         ))
     }
 
-    /// The public half as a JWKS document, for resource servers that verify access tokens.
-    pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({"keys": [{
-            "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-            "kid": self.kid, "x": crypto::b64(&self.public_key),
-        }]})
+    /// The public halves as a JWKS document, for resource servers that verify access tokens: the
+    /// current key and the retired ones whose tokens may still be unexpired at `now`.
+    pub fn jwks(&self, now: i64) -> serde_json::Value {
+        let set = self.current();
+        let jwk = |kid: &str, public: &[u8]| {
+            serde_json::json!({
+                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                "kid": kid, "x": crypto::b64(public),
+            })
+        };
+        let mut keys = vec![jwk(&set.kid, &set.public_key)];
+        for r in set.retired.iter().filter(|r| self.live(r, now)) {
+            keys.push(jwk(&r.kid, &r.public_key));
+        }
+        serde_json::json!({ "keys": keys })
+    }
+}
+
+impl KeySet {
+    fn parse(path: &Path, source: Vec<u8>) -> anyhow::Result<KeySet> {
+        let file = key_file::parse(path, &source)?;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let pkcs8 = b64.decode(&file.ed25519_pkcs8)?;
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
+            .map_err(|_| anyhow::anyhow!("the Ed25519 signing key in keys.json is malformed"))?;
+        let public_key = pair.public_key().as_ref().to_vec();
+        let refresh_hmac = b64.decode(&file.refresh_hmac)?;
+        anyhow::ensure!(
+            refresh_hmac.len() >= 32,
+            "the refresh-token key in keys.json is shorter than 256 bits"
+        );
+        let mut retired = Vec::new();
+        for r in &file.retired {
+            let public_key = b64.decode(&r.ed25519_public)?;
+            anyhow::ensure!(
+                public_key.len() == 32,
+                "the retired key {} in keys.json is malformed",
+                r.kid
+            );
+            retired.push(Retired {
+                kid: r.kid.clone(),
+                decoding: DecodingKey::from_ed_der(&public_key),
+                public_key,
+                retired_at: r.retired_at,
+            });
+        }
+        Ok(KeySet {
+            source,
+            kid: file.kid,
+            access_encoding: EncodingKey::from_ed_der(&pkcs8),
+            access_decoding: DecodingKey::from_ed_der(&public_key),
+            public_key,
+            refresh_encoding: EncodingKey::from_secret(&refresh_hmac),
+            refresh_decoding: DecodingKey::from_secret(&refresh_hmac),
+            refresh_hmac,
+            retired,
+        })
     }
 }
 
@@ -213,20 +325,6 @@ fn decode<T: serde::de::DeserializeOwned>(
     jsonwebtoken::decode::<T>(token, key, &validation)
         .ok()
         .map(|d| d.claims)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -256,11 +354,11 @@ mod tests {
     fn access_tokens_verify_and_expire() {
         let keys = Keys::ephemeral("iss");
         let good = keys.sign_access(&access(&keys, now() + 60));
-        assert_eq!(keys.verify_access(&good).unwrap().sub, "u");
+        assert_eq!(keys.verify_access(&good, now()).unwrap().sub, "u");
         let expired = keys.sign_access(&access(&keys, now() - 1));
-        assert!(keys.verify_access(&expired).is_none());
+        assert!(keys.verify_access(&expired, now()).is_none());
         assert!(
-            Keys::ephemeral("iss").verify_access(&good).is_none(),
+            Keys::ephemeral("iss").verify_access(&good, now()).is_none(),
             "another key must not verify"
         );
     }
@@ -280,7 +378,7 @@ mod tests {
             exp: now() + 60,
         });
         assert!(keys.verify_refresh(&refresh).is_some());
-        assert!(keys.verify_access(&refresh).is_none());
+        assert!(keys.verify_access(&refresh, now()).is_none());
         let access = keys.sign_access(&access(&keys, now() + 60));
         assert!(keys.verify_refresh(&access).is_none());
     }
@@ -296,25 +394,28 @@ mod tests {
             r#"{"alg":"HS256"}"#,
         ] {
             let forged = format!("{}.{payload}.", crypto::b64(header.as_bytes()));
-            assert!(keys.verify_access(&forged).is_none(), "{header}");
+            assert!(keys.verify_access(&forged, now()).is_none(), "{header}");
         }
         // HS256 signed with the public key bytes (algorithm confusion) must fail.
         let confused = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &access(&keys, now() + 60),
-            &EncodingKey::from_secret(&keys.public_key),
+            &EncodingKey::from_secret(&keys.current().public_key),
         )
         .unwrap();
-        assert!(keys.verify_access(&confused).is_none());
-        assert!(keys.verify_access(&"a".repeat(9000)).is_none());
+        assert!(keys.verify_access(&confused, now()).is_none());
+        assert!(keys.verify_access(&"a".repeat(9000), now()).is_none());
     }
 
     #[test]
     fn a_damaged_key_file_is_refused_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys.json");
+        key_file::create_new(&path, &key_file::generate().unwrap()).unwrap();
         std::fs::write(&path, b"{ not json").unwrap();
-        let err = Keys::load_or_create(&path, "iss").unwrap_err().to_string();
+        let err = Keys::load_or_create(&path, "iss", 900)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("restore it from backup"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
     }
@@ -323,11 +424,11 @@ mod tests {
     fn key_file_persists_and_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys.json");
-        let a = Keys::load_or_create(&path, "iss").unwrap();
-        let b = Keys::load_or_create(&path, "iss").unwrap();
+        let a = Keys::load_or_create(&path, "iss", 900).unwrap();
+        let b = Keys::load_or_create(&path, "iss", 900).unwrap();
         let token = a.sign_access(&access(&a, now() + 60));
         assert!(
-            b.verify_access(&token).is_some(),
+            b.verify_access(&token, now()).is_some(),
             "a restart keeps the keys"
         );
         #[cfg(unix)]
@@ -341,5 +442,50 @@ mod tests {
         }
         assert_eq!(a.successor_secret("s", "x"), b.successor_secret("s", "x"));
         assert_ne!(a.successor_secret("s", "x"), a.successor_secret("s", "y"));
+    }
+
+    #[test]
+    fn a_rotation_is_picked_up_and_the_old_key_verifies_for_one_access_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let keys = Keys::load_or_create(&path, "iss", 900).unwrap();
+        let old_kid = keys.kid();
+        let old = keys.sign_access(&access(&keys, now() + 60));
+        assert!(!keys.reload_if_changed(), "nothing changed yet");
+        let t = now();
+        key_file::rotate(&path, t, 900).unwrap();
+        assert!(keys.reload_if_changed());
+        assert_ne!(keys.kid(), old_kid);
+        let new = keys.sign_access(&access(&keys, now() + 60));
+        let kid_of = |tok: &str| jsonwebtoken::decode_header(tok).unwrap().kid.unwrap();
+        assert_eq!(kid_of(&new), keys.kid());
+        assert_eq!(kid_of(&old), old_kid);
+        assert!(keys.verify_access(&new, t).is_some());
+        assert!(
+            keys.verify_access(&old, t + 900).is_some(),
+            "within the TTL"
+        );
+        assert!(keys.verify_access(&old, t + 901).is_none(), "past the TTL");
+        let kids = |at: i64| -> Vec<String> {
+            keys.jwks(at)["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(kids(t), vec![keys.kid(), old_kid.clone()]);
+        assert_eq!(kids(t + 901), vec![keys.kid()]);
+        let restarted = Keys::load_or_create(&path, "iss", 900).unwrap();
+        assert!(
+            restarted.verify_access(&old, t).is_some(),
+            "a restart keeps both"
+        );
+        assert!(restarted.verify_access(&new, t).is_some());
+        assert_eq!(
+            restarted.successor_secret("s", "x"),
+            keys.successor_secret("s", "x"),
+            "the refresh key is not rotated"
+        );
     }
 }

@@ -153,7 +153,7 @@ fn the_jwt_parser_refuses_every_unsigned_or_forged_token_without_panicking() {
     let audiences = vec!["gatehouse".to_string()];
     let rules = Rules {
         algorithms: &[Algorithm::HS256],
-        issuers: &issuers,
+        issuers: Some(&issuers),
         audiences: &audiences,
         max_age_secs: None,
         nonce: None,

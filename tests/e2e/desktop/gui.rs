@@ -12,7 +12,13 @@ use crate::peers::free_port;
 
 use super::webdriver::Driver;
 
+/// One window at a time: two apps, each under its own Xvfb with its own WebDriver, starve each
+/// other's start-up on a 2-core runner (the suite runs two tests at once).
+static ONE_WINDOW_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub struct Gui {
+    /// Held for the Gui's life; released after `Drop` has stopped its processes.
+    _turn: std::sync::MutexGuard<'static, ()>,
     pub home: tempfile::TempDir,
     xvfb: Child,
     /// Started once the rest is in place (it needs `command`).
@@ -71,6 +77,10 @@ impl Gui {
     }
 
     pub fn start_with_env(extra_env: &[(&str, &str)]) -> Gui {
+        // A test that failed while holding the turn poisons nothing that matters here.
+        let turn = ONE_WINDOW_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let app = app_binary();
         let shots = app.parent().unwrap().parent().unwrap().join("desktop-e2e");
         std::fs::create_dir_all(&shots).unwrap();
@@ -120,6 +130,7 @@ impl Gui {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let mut gui = Gui {
+            _turn: turn,
             home,
             xvfb,
             driver: None,

@@ -83,6 +83,43 @@ async fn post(url: &str, body: Value) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// Moves the sign-in time of every session of the Local backend `secs` into the past, in its
+/// real SQLite file (the app keeps running; SQLite's WAL lets a second writer in).
+async fn age_local_sessions(gui: &Gui, secs: i64) {
+    let db = local_db(gui).await;
+    sqlx::query("UPDATE sessions SET created_at = created_at - $1")
+        .bind(secs)
+        .execute(db.writer())
+        .await
+        .unwrap();
+    db.close().await;
+}
+
+/// The Local backend's real SQLite database, opened beside the running app.
+async fn local_db(gui: &Gui) -> gatehouse_server::db::Db {
+    let data = gui.home.path().join(".local/share");
+    let file = walk(&data)
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "gatehouse.db"))
+        .unwrap_or_else(|| panic!("no gatehouse.db under {}", data.display()));
+    gatehouse_server::db::Db::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 fn login_url(base: &str, app: &str, provider: &str) -> String {
     format!("{base}/api/client/v2.0/app/{app}/auth/providers/{provider}/login")
 }
@@ -205,6 +242,38 @@ async fn the_real_window() {
         401,
         "a disabled key is refused"
     );
+    d.click(".delete-key").await;
+    d.click("#confirm-ok").await;
+    d.wait("#keys-empty").await;
+
+    // A key needs a recent sign-in (issue 12, item 4): with Ada's session aged past the five
+    // minutes, the window opens her sign-in form in place and, once she has signed in again,
+    // creates the key by itself.
+    age_local_sessions(&gui, 600).await;
+    d.type_into("#key-name", "late-key").await;
+    d.click("#do-create-key").await;
+    d.wait_text(".notice", "confirm it is you").await;
+    d.until(
+        "Ada's sign-in form, her address filled in",
+        "const e = document.getElementById('f-email'); return e && e.value;",
+        json!([]),
+    )
+    .await;
+    assert_eq!(d.text("#new-key-secret").await, "", "no key yet");
+    d.screenshot(&gui.shot("03b-recent-sign-in")).await;
+    d.type_into("#f-password", PASSWORD).await;
+    d.press("#f-password", webdriver::ENTER).await;
+    let late = d
+        .until(
+            "the key created after signing in again",
+            "return document.getElementById('new-key-secret').value;",
+            json!([]),
+        )
+        .await;
+    assert!(late.as_str().unwrap().starts_with("gh_uk_"), "{late}");
+    wait_state(&d, &ada, "active").await;
+    d.wait_text("#keys tr", "late-key").await;
+    d.click("#do-dismiss-key").await;
     d.click(".delete-key").await;
     d.click("#confirm-ok").await;
     d.wait("#keys-empty").await;
@@ -394,5 +463,125 @@ async fn without_a_keychain_the_window_offers_memory_only_sessions() {
     d.click("#do-anon").await;
     let anon = account_id(&d, "Anonymous user").await;
     wait_state(&d, &anon, "active").await;
+    d.quit().await;
+}
+
+/// Issue 15, item 6: an anonymous account that links email/password is a permanent account in
+/// the window — named by its address, allowed API keys, kept in the list when logged out (no
+/// "lost for good" warning), and signed in again with its email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_account_that_links_an_email_becomes_permanent() {
+    let gui = Gui::start();
+    let d = gui.launch().await;
+    d.wait("#provider-anon-user").await;
+    d.click("#provider-anon-user").await;
+    d.click("#do-anon").await;
+    let anon = account_id(&d, "Anonymous user").await;
+    wait_state(&d, &anon, "active").await;
+    // "Continue anonymously" goes back to it; "Start another" makes a second one (issue 15,
+    // item 8), which then stays beside it.
+    d.click("#provider-anon-user").await;
+    d.click("#do-anon").await;
+    d.wait_text(".notice", "Signed in as Anonymous user").await;
+    assert_eq!(d.count("#accounts li").await, 1);
+    d.click("#provider-anon-user").await;
+    d.click("#do-anon-new").await;
+    d.wait_count("#accounts li", 2).await;
+    let second = d
+        .until(
+            "the second anonymous account to be active",
+            concat!(
+                "const li = document.querySelector('#accounts li[data-state=\"active\"]');",
+                " return li ? li.dataset.id : null;",
+            ),
+            json!([]),
+        )
+        .await;
+    assert_ne!(second.as_str().unwrap(), anon);
+    d.click(&format!("#accounts li[data-id=\"{anon}\"] button"))
+        .await;
+    wait_state(&d, &anon, "active").await;
+    d.click("#tab-signin").await;
+
+    // An address to link: registered and confirmed through the Local outbox.
+    d.click("#provider-local-userpass").await;
+    d.type_into("#f-email", "bea@example.test").await;
+    d.type_into("#f-password", PASSWORD).await;
+    d.click("#do-register").await;
+    d.wait_text(".notice", "Registered").await;
+    d.click("#tab-outbox").await;
+    d.click(".use-confirm").await;
+    d.wait_text(".notice", "Confirmed bea@example.test").await;
+
+    // Link it to the anonymous account from its Account tab.
+    d.click("#tab-account").await;
+    d.wait_text("#account-name", "Anonymous user").await;
+    d.click("#do-link").await;
+    d.click("#provider-local-userpass").await;
+    d.type_into("#f-email", "bea@example.test").await;
+    d.type_into("#f-password", PASSWORD).await;
+    d.press("#f-password", webdriver::ENTER).await;
+    d.wait_text(".notice", "is now linked").await;
+    assert_eq!(
+        account_id(&d, "bea@example.test").await,
+        anon,
+        "the same account, named by its address now"
+    );
+    d.click("#tab-keys").await;
+    d.type_into("#key-name", "after-link").await;
+    d.click("#do-create-key").await;
+    d.wait_text("#keys tr", "after-link").await;
+    d.click("#do-dismiss-key").await;
+    d.screenshot(&gui.shot("12-linked-anonymous")).await;
+
+    // Unlink the anonymous identity (issue 15, item 7): the account keeps its email only, and
+    // the last identity offers no Unlink.
+    d.click("#tab-account").await;
+    d.wait_count("#account-identities .unlink-identity", 2)
+        .await;
+    // The panel renders again as the overview refreshes; let that settle before clicking.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    d.click("#account-identities li[data-provider=\"anon-user\"] .unlink-identity")
+        .await;
+    d.click("#confirm-ok").await;
+    d.wait_text(".notice", "is no longer linked").await;
+    d.wait_count("#account-identities li", 1).await;
+    assert_eq!(d.count(".unlink-identity").await, 0);
+
+    // Log out: no warning that it is lost, and it stays in the list, signed out.
+    d.click("#tab-account").await;
+    d.wait_text("#account-identities", "Email").await;
+    d.click("#do-logout").await;
+    wait_state(&d, &anon, "logged_out").await;
+    assert_eq!(d.count("#accounts li").await, 2, "both accounts stay");
+
+    // Signed in again with the linked email: the same account, active.
+    d.click(&format!("#accounts li[data-id=\"{anon}\"] button"))
+        .await;
+    d.click("#do-reauth").await;
+    d.until(
+        "the email form, the address filled in",
+        "const e = document.getElementById('f-email'); return e && e.value;",
+        json!([]),
+    )
+    .await;
+    d.type_into("#f-password", PASSWORD).await;
+    d.press("#f-password", webdriver::ENTER).await;
+    wait_state(&d, &anon, "active").await;
+
+    // Custom data the operator sets (issue 15, item 2) shows on the Account tab once refreshed.
+    d.click("#tab-account").await;
+    d.wait("#account-custom-data-empty").await;
+    let db = local_db(&gui).await;
+    sqlx::query("UPDATE users SET custom_data = $1 WHERE id = $2")
+        .bind(r#"{"plan":"pro"}"#)
+        .bind(&anon)
+        .execute(db.writer())
+        .await
+        .unwrap();
+    db.close().await;
+    d.click("#do-refresh-custom-data").await;
+    d.wait_text("#account-custom-data", "\"plan\": \"pro\"")
+        .await;
     d.quit().await;
 }

@@ -1,14 +1,17 @@
 //! Peers for the custom-function (webhook) and custom-JWT providers.
 //!
-//! `WebhookReceiver` is the developer's endpoint: it records every request byte for byte and
-//! checks its Standard Webhooks signature the way the spec's receivers do, and answers what the
-//! test scripts (slow, broken JSON, per-payload decisions).
+//! `WebhookReceiver` is the developer's endpoint: the official PyPI `standardwebhooks` library
+//! (`tests/peers/webhook_verify.py`) verifies every request's signature, as an app's receiver
+//! would, and hands it to an in-process responder that records it byte for byte and answers what
+//! the test scripts (slow, broken JSON, per-payload decisions). A request the library refuses is
+//! answered 401 with the library's message and recorded as refused. No check of our own decides
+//! whether a signature is good: that would only prove the server agrees with itself.
 //!
 //! `JwksServer` is the developer's token issuer: it publishes a JWKS and signs tokens by hand
 //! (no JWT library), so tests can also forge what a library would refuse to produce: `alg: none`,
 //! an unpublished "attacker" key, `jku`/`jwk` headers, HS256 with a public key as secret.
 
-use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,65 +24,19 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
+use tokio::io::AsyncBufReadExt as _;
 
 use super::{b64url, serve, Served};
 
-/// Standard Webhooks tolerance for `webhook-timestamp` (either direction).
-pub const TOLERANCE_SECS: i64 = 5 * 60;
+/// Set by `webhook_verify.py` on a request the library verified.
+const VERIFIED: &str = "x-standardwebhooks-verified";
+/// Set by `webhook_verify.py` on a request the library refused; the value is its message.
+const REFUSED: &str = "x-standardwebhooks-refused";
 
-/// The Standard Webhooks receiver check: `webhook-signature` holds at least one `v1,<base64
-/// HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>` among its space-separated entries (compared
-/// in constant time), the timestamp is within 5 minutes of `now_unix`, and the `webhook-id` was
-/// not seen before (replay). On success the id is added to `seen_ids`.
-pub fn verify_standard_webhook(
-    secret: &[u8],
-    headers: &HeaderMap,
-    body: &[u8],
-    now_unix: i64,
-    seen_ids: &mut HashSet<String>,
-) -> Result<(), String> {
-    let get = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| format!("missing {name} header"))
-    };
-    let id = get("webhook-id")?;
-    let timestamp = get("webhook-timestamp")?;
-    let signatures = get("webhook-signature")?;
-    let ts: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| format!("webhook-timestamp is not unix seconds: {timestamp:?}"))?;
-    if (now_unix - ts).abs() > TOLERANCE_SECS {
-        return Err(format!(
-            "webhook-timestamp {ts} is more than {TOLERANCE_SECS} s from now ({now_unix})"
-        ));
-    }
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-    let mut message = format!("{id}.{timestamp}.").into_bytes();
-    message.extend_from_slice(body);
-    let valid = signatures.split_whitespace().any(|entry| {
-        let Some(("v1", sig)) = entry.split_once(',') else {
-            return false;
-        };
-        STANDARD
-            .decode(sig)
-            .is_ok_and(|sig| ring::hmac::verify(&key, &message, &sig).is_ok())
-    });
-    if !valid {
-        return Err("no valid v1 signature in webhook-signature".into());
-    }
-    if !seen_ids.insert(id.clone()) {
-        return Err(format!("webhook-id {id} was already delivered (replay)"));
-    }
-    Ok(())
-}
-
-/// The header value a Standard Webhooks sender puts in `webhook-signature`.
-pub fn sign_standard_webhook(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+/// The header value a Standard Webhooks sender puts in `webhook-signature`, keyed with raw
+/// bytes (a `whsec_` secret's key is its base64-decoded tail). Only for sending test requests.
+pub fn sign_standard_webhook(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
     let mut message = format!("{id}.{timestamp}.").into_bytes();
     message.extend_from_slice(body);
     format!("v1,{}", STANDARD.encode(ring::hmac::sign(&key, &message)))
@@ -118,12 +75,13 @@ pub struct HookRequest {
     pub method: String,
     /// Path and query as received.
     pub uri: String,
+    /// The sender's headers (the verifier's own marker removed).
     pub headers: HeaderMap,
     pub body: Vec<u8>,
-    /// Signature and timestamp verified with the receiver's secret (replay is not part of this:
-    /// a retry legitimately reuses its webhook-id; see `repeated_id`).
+    /// `standardwebhooks` verified the signature and timestamp (replay is not part of this: a
+    /// retry legitimately reuses its webhook-id; see `repeated_id`).
     pub signature_ok: bool,
-    /// Why verification failed, if it did.
+    /// The library's message when it refused.
     pub signature_error: Option<String>,
     /// An earlier request carried the same webhook-id.
     pub repeated_id: bool,
@@ -140,40 +98,81 @@ impl HookRequest {
 }
 
 struct HookState {
-    secret: Vec<u8>,
     responder: Mutex<Responder>,
     requests: Mutex<Vec<HookRequest>>,
 }
 
 pub struct WebhookReceiver {
     state: Arc<HookState>,
+    /// The in-process responder the verifier forwards to.
     served: Served,
+    /// The verifier's base URL (what the server under test calls).
+    base: String,
+    /// `webhook_verify.py`, killed on drop.
+    _verifier: tokio::process::Child,
+}
+
+fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
 }
 
 impl WebhookReceiver {
-    /// Listens on 127.0.0.1:0 (any path), answering `200 {}` until told otherwise.
+    /// Starts the responder on 127.0.0.1:0 (any path, answering `200 {}` until told otherwise)
+    /// and the `standardwebhooks` verifier in front of it, keyed with `secret` as an app's
+    /// receiver would be: a `whsec_` secret as the library reads it, another as its bytes.
     pub async fn start(secret: &str) -> WebhookReceiver {
         let state = Arc::new(HookState {
-            secret: secret.as_bytes().to_vec(),
             responder: Mutex::new(Responder::Answer(200, json!({}))),
             requests: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
             .fallback(receive)
             .with_state(state.clone());
+        let served = serve(app).await;
+        let python = peers_dir().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "tests/peers/.venv is missing: run scripts/setup.sh (it installs standardwebhooks)"
+        );
+        let mut child = tokio::process::Command::new(python)
+            .arg(peers_dir().join("webhook_verify.py"))
+            .arg(&served.base)
+            .env("WEBHOOK_SECRET", secret)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("webhook_verify.py starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut first = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::io::BufReader::new(stdout).read_line(&mut first),
+        )
+        .await
+        .expect("webhook_verify.py prints its port")
+        .unwrap();
+        let port: u16 = first.trim().parse().unwrap_or_else(|_| {
+            panic!(
+                "webhook_verify.py did not start (is standardwebhooks installed? run \
+                 scripts/setup.sh): {first:?}"
+            )
+        });
         WebhookReceiver {
             state,
-            served: serve(app).await,
+            served,
+            base: format!("http://127.0.0.1:{port}"),
+            _verifier: child,
         }
     }
 
     /// The endpoint URL to configure (`{base}/hook`; every path is accepted).
     pub fn url(&self) -> String {
-        format!("{}/hook", self.served.base)
+        format!("{}/hook", self.base)
     }
 
     pub fn base(&self) -> &str {
-        &self.served.base
+        &self.base
     }
 
     pub fn respond(&self, responder: Responder) {
@@ -187,22 +186,44 @@ impl WebhookReceiver {
     pub fn clear(&self) {
         self.state.requests.lock().unwrap().clear();
     }
+
+    /// Sends a recorded request's body and headers to the verifier again, as a replaying
+    /// attacker or a retrying sender would; answers the status.
+    pub async fn resend(&self, request: &HookRequest, body: &[u8], at: Option<i64>) -> u16 {
+        let mut headers = request.headers.clone();
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::HOST);
+        if let Some(ts) = at {
+            headers.insert("webhook-timestamp", ts.to_string().parse().unwrap());
+        }
+        reqwest::Client::new()
+            .post(format!("{}{}", self.base, request.uri))
+            .headers(headers)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
 }
 
 async fn receive(
     State(state): State<Arc<HookState>>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let verdict = verify_standard_webhook(
-        &state.secret,
-        &headers,
-        &body,
-        now_unix(),
-        &mut HashSet::new(),
-    );
+    let refused = headers
+        .remove(REFUSED)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let verified = headers.remove(VERIFIED).is_some() && refused.is_none();
+    let signature_error = match (verified, refused.clone()) {
+        (true, _) => None,
+        (false, Some(why)) => Some(why),
+        (false, None) => Some("not delivered through the standardwebhooks verifier".into()),
+    };
     let id = headers
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
@@ -218,10 +239,14 @@ async fn receive(
             uri: uri.to_string(),
             headers: headers.clone(),
             body: body.to_vec(),
-            signature_ok: verdict.is_ok(),
-            signature_error: verdict.err(),
+            signature_ok: verified,
+            signature_error,
             repeated_id,
         });
+    }
+    if !verified {
+        // The verifier answers the sender itself; nothing a refused request says is acted on.
+        return StatusCode::UNAUTHORIZED.into_response();
     }
     let responder = state.responder.lock().unwrap().clone();
     let (status, value) = match responder {
@@ -440,145 +465,125 @@ async fn jwks(State(state): State<Arc<JwksState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
     use jsonwebtoken::{decode, decode_header, jwk::Jwk, Algorithm, DecodingKey, Validation};
 
-    fn headers(id: &str, ts: i64, sig: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert("webhook-id", HeaderValue::from_str(id).unwrap());
-        h.insert(
-            "webhook-timestamp",
-            HeaderValue::from_str(&ts.to_string()).unwrap(),
-        );
-        h.insert("webhook-signature", HeaderValue::from_str(sig).unwrap());
-        h
+    /// The Standard Webhooks specification's example secret (24 bytes once decoded).
+    const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn whsec_key() -> Vec<u8> {
+        STANDARD.decode(&WHSEC["whsec_".len()..]).unwrap()
     }
 
-    #[test]
-    fn standard_webhook_verification() {
-        let secret = b"whsec-test-secret";
-        let body = br#"{"username":"bob"}"#;
-        let now = 1_700_000_000;
-        let sig = sign_standard_webhook(secret, "msg_1", now, body);
-        let mut seen = HashSet::new();
-        assert_eq!(
-            verify_standard_webhook(secret, &headers("msg_1", now, &sig), body, now, &mut seen),
-            Ok(())
-        );
-        // Replay of the same id.
-        assert!(verify_standard_webhook(
-            secret,
-            &headers("msg_1", now, &sig),
-            body,
-            now,
-            &mut seen
-        )
-        .unwrap_err()
-        .contains("replay"));
-        // One valid among several signatures (key rotation).
-        let sig2 = sign_standard_webhook(secret, "msg_2", now, body);
-        let multi = format!("v1,AAAA {sig2} v2,whatever");
-        assert_eq!(
-            verify_standard_webhook(
-                secret,
-                &headers("msg_2", now, &multi),
-                body,
-                now + 299,
-                &mut seen
-            ),
-            Ok(())
-        );
-        // Tampered body, wrong secret, stale and future timestamps, missing header.
-        let sig3 = sign_standard_webhook(secret, "msg_3", now, body);
-        assert!(verify_standard_webhook(
-            secret,
-            &headers("msg_3", now, &sig3),
-            b"{}",
-            now,
-            &mut seen
-        )
-        .is_err());
-        assert!(verify_standard_webhook(
-            b"other",
-            &headers("msg_3", now, &sig3),
-            body,
-            now,
-            &mut seen
-        )
-        .is_err());
-        assert!(verify_standard_webhook(
-            secret,
-            &headers("msg_3", now, &sig3),
-            body,
-            now + 301,
-            &mut seen
-        )
-        .is_err());
-        assert!(verify_standard_webhook(
-            secret,
-            &headers("msg_3", now, &sig3),
-            body,
-            now - 301,
-            &mut seen
-        )
-        .is_err());
-        let mut h = headers("msg_3", now, &sig3);
-        h.remove("webhook-timestamp");
-        assert!(verify_standard_webhook(secret, &h, body, now, &mut seen).is_err());
-        // Failures did not burn the id.
-        assert_eq!(
-            verify_standard_webhook(secret, &headers("msg_3", now, &sig3), body, now, &mut seen),
-            Ok(())
-        );
+    async fn post(
+        hook: &WebhookReceiver,
+        id: &str,
+        ts: i64,
+        sig: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .post(hook.url())
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn webhook_receiver_records_and_answers() {
-        let hook = WebhookReceiver::start("s3cret").await;
+    async fn the_standardwebhooks_library_decides_what_reaches_the_responder() {
+        let hook = WebhookReceiver::start(WHSEC).await;
         let body = r#"{"username":"bob"}"#;
         let ts = now_unix();
-        let send = |id: &'static str, sig: String| {
-            reqwest::Client::new()
-                .post(hook.url())
-                .header("content-type", "application/json")
-                .header("webhook-id", id)
-                .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", sig)
-                .body(body)
-                .send()
-        };
-        let r = send(
-            "m1",
-            sign_standard_webhook(b"s3cret", "m1", ts, body.as_bytes()),
-        )
-        .await
-        .unwrap();
-        assert_eq!(r.status(), 200);
+        let good = |id: &str| sign_standard_webhook(&whsec_key(), id, ts, body.as_bytes());
+        assert_eq!(post(&hook, "m1", ts, &good("m1"), body).await.0, 200);
         hook.respond(Responder::with(|v| {
             (
                 200,
                 json!({"id": format!("fn-{}", v["username"].as_str().unwrap())}),
             )
         }));
-        let r: Value = send(
-            "m1",
-            sign_standard_webhook(b"s3cret", "m1", ts, body.as_bytes()),
-        )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-        assert_eq!(r, json!({"id": "fn-bob"}));
+        assert_eq!(
+            post(&hook, "m1", ts, &good("m1"), body).await,
+            (200, json!({"id": "fn-bob"}))
+        );
+        // One valid signature among several (key rotation) is enough.
+        let multi = format!("v1,AAAA {} v2,whatever", good("m2"));
+        assert_eq!(post(&hook, "m2", ts, &multi, body).await.0, 200);
+        // Keyed with the secret's text instead of its decoded bytes: what the library refuses.
+        let text_keyed = sign_standard_webhook(WHSEC.as_bytes(), "m3", ts, body.as_bytes());
+        assert_eq!(
+            post(&hook, "m3", ts, &text_keyed, body).await,
+            (401, json!({"error": "No matching signature found"}))
+        );
+        let stale = ts - 360;
+        let old = sign_standard_webhook(&whsec_key(), "m4", stale, body.as_bytes());
+        assert_eq!(
+            post(&hook, "m4", stale, &old, body).await,
+            (401, json!({"error": "Message timestamp too old"}))
+        );
+        assert_eq!(
+            post(&hook, "m5", ts, &good("m5"), "{}").await.0,
+            401,
+            "another body"
+        );
         hook.respond(Responder::InvalidJson);
-        let r = send("m2", "v1,bm90IGl0".into()).await.unwrap();
-        assert!(r.json::<Value>().await.is_err());
+        let (status, answer) = post(&hook, "m6", ts, &good("m6"), body).await;
+        assert_eq!((status, answer), (200, Value::Null), "passed on as it was");
         let reqs = hook.requests();
-        assert_eq!(reqs.len(), 3);
-        assert!(reqs[0].signature_ok && reqs[1].signature_ok && !reqs[2].signature_ok);
+        let verdicts: Vec<bool> = reqs.iter().map(|r| r.signature_ok).collect();
+        assert_eq!(verdicts, [true, true, true, false, false, false, true]);
+        assert_eq!(
+            reqs[3].signature_error.as_deref(),
+            Some("No matching signature found")
+        );
         assert!(!reqs[0].repeated_id && reqs[1].repeated_id);
         assert_eq!(reqs[0].json()["username"], "bob");
         assert_eq!(reqs[0].body, body.as_bytes());
+        assert!(
+            reqs[0].header(VERIFIED).is_none(),
+            "the marker is not recorded"
+        );
+        // A recorded delivery sent again verbatim verifies (replay is the receiver's to catch,
+        // by webhook-id), and not with another timestamp.
+        assert_eq!(hook.resend(&reqs[0], &reqs[0].body, None).await, 200);
+        assert_eq!(
+            hook.resend(&reqs[0], &reqs[0].body, Some(ts + 1)).await,
+            401
+        );
+        assert!(hook.requests()[7].repeated_id);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_plain_secret_is_keyed_as_its_bytes() {
+        let secret = "a plain secret of at least 32 bytes!";
+        let hook = WebhookReceiver::start(secret).await;
+        let body = r#"{"a":1}"#;
+        let ts = now_unix();
+        let sig = sign_standard_webhook(secret.as_bytes(), "p1", ts, body.as_bytes());
+        assert_eq!(post(&hook, "p1", ts, &sig, body).await.0, 200);
+        let missing = reqwest::Client::new()
+            .post(hook.url())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 401);
+        assert_eq!(
+            missing.json::<Value>().await.unwrap(),
+            json!({"error": "Missing required headers"})
+        );
+        // Any other method is recorded too (tests assert that nothing was fetched).
+        let get = reqwest::get(format!("{}/jwks", hook.base())).await.unwrap();
+        assert_eq!(get.status(), 401);
+        let last = hook.requests().pop().unwrap();
+        assert_eq!((last.method.as_str(), last.uri.as_str()), ("GET", "/jwks"));
+        assert!(!last.signature_ok);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

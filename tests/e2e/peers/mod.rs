@@ -1,7 +1,8 @@
 //! Real third-party peers for the external identity provider tests, all on 127.0.0.1 with
 //! ephemeral ports: the certified `oidc-provider` OP (Google/Apple style, run from Node), a
 //! cookie-keeping redirect-following `Browser`, HTTP stand-ins that speak the real wire formats
-//! and error bodies of GitHub, Discord, X and Facebook, a Standard Webhooks receiver and a JWKS
+//! and error bodies of GitHub, Discord, X and Facebook, a Standard Webhooks receiver (verified by
+//! the official `standardwebhooks` library) and a JWKS
 //! server that signs tokens by hand (including forged ones).
 //!
 //! Nothing here mocks HTTP itself: the server under test talks to these over real sockets, so its
@@ -12,6 +13,7 @@
 
 pub mod browser;
 pub mod hooks;
+pub mod jose;
 pub mod nginx;
 pub mod oidc;
 pub mod standins;
@@ -23,7 +25,7 @@ use base64::Engine as _;
 use ring::rand::SecureRandom as _;
 
 pub use browser::{Browser, Landing};
-pub use hooks::{verify_standard_webhook, HookRequest, JwksServer, Responder, WebhookReceiver};
+pub use hooks::{HookRequest, JwksServer, Responder, WebhookReceiver};
 pub use oidc::OidcPeer;
 pub use standins::{
     DiscordStandin, DiscordUser, FacebookStandin, FacebookUser, GithubEmail, GithubStandin,

@@ -7,6 +7,7 @@ import { label } from "../providers.js";
 import { renderAccountDetails } from "../render.js";
 import { reauth, startLink } from "../signin.js";
 import { refresh, selectedAccount, state } from "../state.js";
+import { withRecentSignIn } from "../step-up.js";
 import { onTab } from "../tabs.js";
 
 async function load() {
@@ -19,6 +20,7 @@ async function load() {
   $("do-reauth").hidden = a.state !== "logged_out";
   $("do-logout").hidden = a.state === "logged_out";
   $("do-link").hidden = a.state === "logged_out";
+  $("do-refresh-custom-data").hidden = a.state === "logged_out";
   let d;
   try {
     d = await call("account_details", { connection: a.connection, user: a.id });
@@ -27,15 +29,30 @@ async function load() {
     if (e && e.code !== "UnknownAccount") notify("error", errorText(e));
     return;
   }
-  renderAccountDetails(d);
+  renderAccountDetails(d, { unlink });
 }
 
-// Asks `question(account)` first (when given), then runs `act(account)` and says `done`.
+// Removes one sign-in method from the account shown (after a confirmation naming it).
+async function unlink(i, button) {
+  const a = selectedAccount();
+  if (!a) return;
+  const question = `Unlink ${label(i.provider)} from ${a.display_name}? It will no longer sign in to this account, `
+    + "and its sessions on other devices end.";
+  if (!(await confirmDialog(question, "Unlink"))) return;
+  const d = await withRecentSignIn(a, "unlink a sign-in method",
+    () => call("unlink_identity", { connection: a.connection, user: a.id, provider: i.provider, id: i.id }, button));
+  if (!d) return;
+  notify("success", `${label(i.provider)} is no longer linked to ${a.display_name}`);
+  refresh();
+}
+
+// Asks `question(account)` first (when given), then runs `act(account)` and says `done`. An
+// action the server wants a recent sign-in for continues after the person signed in again.
 async function accountAction(act, question, okLabel, done) {
   const a = selectedAccount();
   if (!a) return;
   if (question && !(await confirmDialog(question(a), okLabel))) return;
-  const o = await attempt(() => act(a));
+  const o = await withRecentSignIn(a, okLabel.toLowerCase(), () => act(a));
   if (o) {
     state.selected = null;
     notify("success", done);
@@ -65,8 +82,16 @@ function deleteAccount() {
   accountAction((a) => call("delete_account", who(a)), question, "Delete account", "Account deleted");
 }
 
+async function refreshCustomData(ev) {
+  const a = selectedAccount();
+  if (!a) return;
+  const d = await attempt(() => call("refresh_custom_data", who(a), ev.currentTarget));
+  if (d) renderAccountDetails(d, { unlink });
+}
+
 export function initAccount() {
   onTab("account", load);
+  $("do-refresh-custom-data").addEventListener("click", refreshCustomData);
   $("do-logout").addEventListener("click", logOut);
   $("do-remove").addEventListener("click", remove);
   $("do-delete").addEventListener("click", deleteAccount);

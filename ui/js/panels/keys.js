@@ -5,7 +5,8 @@ import { call } from "../ipc.js";
 import { attempt, confirmDialog } from "../feedback.js";
 import { renderKeys } from "../render.js";
 import { state } from "../state.js";
-import { onTab } from "../tabs.js";
+import { withRecentSignIn } from "../step-up.js";
+import { onTab, showTab } from "../tabs.js";
 
 const handlers = {
   toggle: async (k, button) => {
@@ -38,8 +39,12 @@ async function load() {
 
 async function create(ev) {
   ev.preventDefault();
-  const created = await attempt(() => call("create_api_key", { name: $("key-name").value }, $("do-create-key")));
+  const name = $("key-name").value;
+  const owner = state.overview && state.overview.active;
+  const created = await withRecentSignIn(owner, "create an API key",
+    () => call("create_api_key", { name }, $("do-create-key")));
   if (!created) return;
+  showTab("keys");
   $("key-name").value = "";
   $("new-key").hidden = false;
   $("new-key-secret").value = created.secret;

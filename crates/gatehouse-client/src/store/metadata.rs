@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use gatehouse_proto::auth::Profile;
+use gatehouse_proto::ProviderType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -30,6 +31,34 @@ pub struct StoredUser {
     pub profile: Option<Profile>,
     pub added_at: i64,
     pub last_active_at: i64,
+}
+
+impl StoredUser {
+    /// Anonymous-only: every identity is anonymous (or, before the first profile arrives, the
+    /// first login was). A user that linked a permanent identity is not anonymous any more — it
+    /// can sign in again, keep API keys and survive a logout.
+    pub fn is_anonymous(&self) -> bool {
+        let anonymous = ProviderType::Anonymous.as_str();
+        match &self.profile {
+            Some(p) if !p.identities.is_empty() => {
+                p.identities.iter().all(|i| i.provider_type == anonymous)
+            }
+            _ => self.provider_type == anonymous,
+        }
+    }
+
+    /// The provider to sign in again with: the first login's, unless that was anonymous and a
+    /// permanent identity has been linked since (then the first such identity's).
+    pub fn sign_in_provider(&self) -> String {
+        let anonymous = ProviderType::Anonymous.as_str();
+        if self.provider_type != anonymous {
+            return self.provider_type.clone();
+        }
+        self.profile
+            .as_ref()
+            .and_then(|p| p.identities.iter().find(|i| i.provider_type != anonymous))
+            .map_or_else(|| self.provider_type.clone(), |i| i.provider_type.clone())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -35,8 +35,10 @@ impl Default for OutboundConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomTokenConfig {
-    /// Exact `iss`.
-    pub issuer: String,
+    /// Exact `iss`. Not set (the default, as in App Services): tokens need no `iss`, and one
+    /// they carry is not compared. Set it to refuse tokens from any other issuer.
+    #[serde(default)]
+    pub issuer: Option<String>,
     /// Accepted `aud` values; every audience in a token must be one of them.
     pub audience: Vec<String>,
     /// The one algorithm tokens must use: RS256, RS384, RS512, PS256, PS384, PS512, ES256,
@@ -47,16 +49,13 @@ pub struct CustomTokenConfig {
     pub jwks_url: Option<String>,
     pub public_key_pem: Option<String>,
     pub secret: Option<Secret>,
-    /// Tokens issued (`iat`) longer ago than this are refused.
-    #[serde(default = "default_max_age")]
-    pub max_age_secs: i64,
+    /// Not set (the default, as in App Services): tokens need no `iat`; only `exp` limits them.
+    /// Set (60 to 604800): tokens must carry `iat` and are refused when issued longer ago.
+    #[serde(default)]
+    pub max_age_secs: Option<i64>,
     /// Claims copied into the user's profile data: `{claim = "email", field = "email"}`.
     #[serde(default)]
     pub metadata: Vec<ClaimMapping>,
-}
-
-fn default_max_age() -> i64 {
-    3600
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,8 +75,50 @@ pub struct ClaimMapping {
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub url: String,
-    /// HMAC-SHA256 key, at least 32 bytes.
+    /// The signing secret. In the specification's form, `whsec_` + base64 (24 to 64 bytes once
+    /// decoded), the decoded bytes are the HMAC-SHA256 key, as every Standard Webhooks library
+    /// reads it. Without the prefix the text itself is the key (at least 32 bytes); a receiver
+    /// then has to hand its library those bytes, not a string it would base64-decode.
     pub secret: Secret,
+}
+
+/// The prefix of a Standard Webhooks secret whose key is base64-encoded after it.
+pub const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+
+impl WebhookConfig {
+    /// The HMAC key (see `secret`); the error says what is wrong without showing the secret.
+    pub fn signing_key(&self) -> Result<Vec<u8>, String> {
+        webhook_key(self.secret.expose())
+    }
+}
+
+/// A webhook secret's HMAC key: base64-decoded after `whsec_`, else the text's bytes.
+pub fn webhook_key(secret: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let Some(encoded) = secret.strip_prefix(WEBHOOK_SECRET_PREFIX) else {
+        return if secret.len() >= 32 {
+            Ok(secret.as_bytes().to_vec())
+        } else {
+            Err("must be at least 32 bytes of random data, or whsec_ + base64".into())
+        };
+    };
+    // Padding is optional, as the reference libraries accept either form.
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let key = engine
+        .decode(encoded)
+        .map_err(|e| format!("is not valid base64 after {WEBHOOK_SECRET_PREFIX}: {e}"))?;
+    if (24..=64).contains(&key.len()) {
+        Ok(key)
+    } else {
+        Err(format!(
+            "must decode to 24 to 64 bytes after {WEBHOOK_SECRET_PREFIX} (it has {})",
+            key.len()
+        ))
+    }
 }
 
 /// One upstream OAuth/OIDC provider. Only `client_id` (and usually `client_secret`) is needed
@@ -90,6 +131,9 @@ pub struct OAuthClientConfig {
     /// More client ids accepted as an ID token's audience (Google's Android/iOS clients, Apple's
     /// bundle id beside the services id). Token mode only.
     pub extra_audiences: Vec<String>,
+    /// Token mode: an ID token a client sends is refused when issued (`iat`) longer ago than
+    /// this (default 600 s, at most a day; 60 s of clock skew is allowed on top).
+    pub id_token_max_age_secs: Option<i64>,
     pub issuer: Option<String>,
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
@@ -125,8 +169,8 @@ pub(super) fn validate_app(id: &str, app: &super::AppConfig) -> anyhow::Result<(
             )
         })?;
         anyhow::ensure!(
-            !c.issuer.is_empty(),
-            "app {id}: custom_token.issuer must be set"
+            c.issuer.as_ref().is_none_or(|i| !i.is_empty()),
+            "app {id}: custom_token.issuer must not be empty (leave it out to accept any)"
         );
         anyhow::ensure!(
             !c.audience.is_empty() && c.audience.iter().all(|a| !a.is_empty()),
@@ -167,7 +211,8 @@ pub(super) fn validate_app(id: &str, app: &super::AppConfig) -> anyhow::Result<(
             );
         }
         anyhow::ensure!(
-            (60..=7 * 24 * 3600).contains(&c.max_age_secs),
+            c.max_age_secs
+                .is_none_or(|a| (60..=7 * 24 * 3600).contains(&a)),
             "app {id}: custom_token.max_age_secs must be between 60 and 604800"
         );
     }
@@ -183,10 +228,9 @@ pub(super) fn validate_app(id: &str, app: &super::AppConfig) -> anyhow::Result<(
             );
         }
         if let Some(hook) = hook {
-            anyhow::ensure!(
-                hook.secret.expose().len() >= 32,
-                "app {id}: {key}.secret must be at least 32 bytes of random data"
-            );
+            if let Err(why) = hook.signing_key() {
+                anyhow::bail!("app {id}: {key}.secret {why}");
+            }
             anyhow::ensure!(
                 hook.url.starts_with("https://") || hook.url.starts_with("http://"),
                 "app {id}: {key}.url must be an http(s) URL"
@@ -206,6 +250,12 @@ pub(super) fn validate_app(id: &str, app: &super::AppConfig) -> anyhow::Result<(
         anyhow::ensure!(
             !client.client_id.is_empty(),
             "app {id}: {key}.client_id must be set"
+        );
+        anyhow::ensure!(
+            client
+                .id_token_max_age_secs
+                .is_none_or(|a| (60..=24 * 3600).contains(&a)),
+            "app {id}: {key}.id_token_max_age_secs must be between 60 and 86400"
         );
     }
     for uri in &app.redirect_uris {

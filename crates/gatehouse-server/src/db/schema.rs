@@ -189,6 +189,30 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE email_tokens ADD COLUMN password_fp TEXT
     "#,
+    // 7 (issue 12, SMS flows + activity log): a texted sign-in code belongs to the flow that
+    //    asked for it (its PKCE challenge; empty for confirm/reset codes), and security events
+    //    per user (refresh-token reuse first; issue 17 adds the rest), pruned after 90 days.
+    r#"
+    ALTER TABLE sms_codes ADD COLUMN flow TEXT NOT NULL DEFAULT '';
+    CREATE INDEX sms_codes_flow ON sms_codes (app_id, phone, purpose, flow, created_at);
+    CREATE TABLE activity (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        ip TEXT,
+        user_agent TEXT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX activity_user ON activity (user_id, created_at);
+    CREATE INDEX activity_created ON activity (created_at)
+    "#,
+    // 8 (issue 15, custom user data): one JSON document per user, carried in access tokens
+    //    (`user_data`); NULL when the operator never set one.
+    r#"
+    ALTER TABLE users ADD COLUMN custom_data TEXT
+    "#,
 ];
 
 pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {

@@ -12,12 +12,14 @@ use gatehouse_proto::ErrorCode;
 use serde::Deserialize;
 
 use super::extract::{
-    AccessCaller, Authorization, Caller, EJson, RefreshCaller, RotationOptIn, Typed,
+    AccessCaller, Authorization, Caller, CanonicalEJson, RefreshCaller, RotationOptIn, Typed,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::functions;
 use crate::providers::api_key;
 use crate::sessions;
 use crate::state::AppState;
+use crate::step_up::{require_recent_sign_in, LastingChange};
 use crate::store::users;
 
 pub(super) fn no_content() -> Response {
@@ -68,26 +70,63 @@ pub async fn providers(
     ))
 }
 
-/// Functions are not part of this server yet; the answer says so with the App Services code.
-/// The body is checked before the app and the token, as it always was.
+/// `POST {app}/functions/call`: the app's function webhook answers (`crate::functions`). The
+/// body is checked before the app and the token, as it always was.
 pub async fn call_function(
     State(state): State<AppState>,
     Path(app): Path<String>,
     authorization: Authorization,
-    body: EJson,
+    body: CanonicalEJson,
 ) -> ApiResult<Response> {
+    let call = functions::Call::parse(body.0)?;
     state.app(&app)?;
-    authorization.access(&state).await?;
-    let name = body
-        .0
-        .get("name")
-        .and_then(|n| n.as_str())
-        .unwrap_or("")
-        .to_string();
-    Err(ApiError::new(
-        ErrorCode::FunctionNotFound,
-        format!("function not found: {name:?}"),
-    ))
+    let auth = authorization.access(&state).await?;
+    let result = functions::call(&state, &app, &auth, call).await?;
+    Ok(no_store(StatusCode::OK, result))
+}
+
+#[derive(Deserialize)]
+pub struct StreamQuery {
+    baas_request: Option<String>,
+}
+
+/// `GET {app}/functions/call?baas_request=<base64 of the POST body>` (realm-web's
+/// `callFunctionStreaming`): the same call, answered as `text/event-stream` with the result as one
+/// event. Everything that fails before the function answers is an ordinary JSON error.
+pub async fn call_function_stream(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Query(query): Query<StreamQuery>,
+    authorization: Authorization,
+) -> ApiResult<Response> {
+    use base64::Engine as _;
+    let encoded = query
+        .baas_request
+        .ok_or_else(|| ApiError::new(ErrorCode::MissingParameter, "baas_request is required"))?;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let body: serde_json::Value = engine
+        .decode(encoded.as_bytes())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .filter(|v| gatehouse_proto::ejson::depth(v) <= super::extract::MAX_DEPTH)
+        .ok_or_else(|| ApiError::bad_request("baas_request is not base64 of a JSON call"))?;
+    let call = functions::Call::parse(body)?;
+    state.app(&app)?;
+    let auth = authorization.access(&state).await?;
+    let result = functions::call(&state, &app, &auth, call).await?;
+    Ok((
+        StatusCode::OK,
+        [
+            (axum::http::header::CONTENT_TYPE, "text/event-stream"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        functions::sse_event(&result),
+    )
+        .into_response())
 }
 
 pub async fn profile(
@@ -128,7 +167,11 @@ pub async fn refresh(
     state
         .limiter
         .check(crate::ratelimit::Group::Refresh, caller.ip)?;
-    let response = sessions::refresh(&state, authorization.bearer(), rotation.0).await?;
+    let from = crate::activity::Origin {
+        ip: caller.ip,
+        user_agent: caller.user_agent.as_deref(),
+    };
+    let response = sessions::refresh(&state, authorization.bearer(), rotation.0, from).await?;
     Ok(no_store(StatusCode::CREATED, response))
 }
 
@@ -145,6 +188,7 @@ pub async fn delete_user(
     State(state): State<AppState>,
     AccessCaller(auth): AccessCaller,
 ) -> ApiResult<Response> {
+    require_recent_sign_in(&state, &auth.session, LastingChange::DeleteAccount)?;
     users::delete(state.db.writer(), &auth.session.user_id).await?;
     tracing::info!(user_id = %auth.session.user_id, app_id = %auth.session.app_id, "user deleted");
     Ok(no_content())
@@ -162,6 +206,7 @@ pub async fn create_key(
     RefreshCaller { session, .. }: RefreshCaller,
     Typed(req): Typed<CreateApiKeyRequest>,
 ) -> ApiResult<Response> {
+    require_recent_sign_in(&state, &session, LastingChange::CreateApiKey)?;
     let key =
         api_key::create_user_key(&state, &session.user_id, &session.app_id, &req.name).await?;
     Ok(no_store(StatusCode::CREATED, key))
@@ -251,6 +296,7 @@ pub async fn change_password(
     caller: Caller,
     Typed(req): Typed<ChangePasswordRequest>,
 ) -> ApiResult<Response> {
+    require_recent_sign_in(&state, &auth.session, LastingChange::ChangePassword)?;
     crate::user_sessions::change_password(
         &state,
         &auth,
@@ -262,8 +308,18 @@ pub async fn change_password(
     Ok(no_content())
 }
 
+/// `DELETE /auth/identities/{provider}/{id}`.
+pub async fn unlink_identity(
+    State(state): State<AppState>,
+    Path((provider, id)): Path<(String, String)>,
+    AccessCaller(auth): AccessCaller,
+) -> ApiResult<Response> {
+    crate::user_identities::unlink(&state, &auth, &provider, &id).await?;
+    Ok(no_content())
+}
+
 pub async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(state.keys.jwks())
+    Json(state.keys.jwks(state.now()))
 }
 
 /// 200 when the database answers, 503 otherwise (liveness stays 204 either way).

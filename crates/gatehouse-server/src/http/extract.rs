@@ -29,49 +29,67 @@ impl FromRequest<AppState> for EJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &AppState) -> Result<EJson, ApiError> {
-        let too_large = || {
-            ApiError::new(
-                ErrorCode::ReadSizeLimitExceeded,
-                format!("request body is larger than {MAX_BODY} bytes"),
-            )
-        };
-        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("");
-            if !ct
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-            {
-                return Err(ApiError::bad_request(format!(
-                    "Content-Type must be application/json, not {ct:?}"
-                )));
-            }
-        }
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY) {
-            return Err(too_large());
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
-            .await
-            .map_err(|_| too_large())?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(EJson(Value::Object(Default::default())));
-        }
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
-        if gatehouse_proto::ejson::depth(&value) > MAX_DEPTH {
-            return Err(ApiError::bad_request(format!(
-                "request body nests deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        let value = gatehouse_proto::ejson::relax(value);
+        let value = gatehouse_proto::ejson::relax(bounded_json(req).await?);
         refuse_control_characters(&value)?;
         Ok(EJson(value))
     }
+}
+
+/// A JSON body with the same limits, kept exactly as sent: function arguments travel to the
+/// app's webhook in the client's canonical EJSON (`$numberLong`, `$oid`, `$date` keep their types).
+pub struct CanonicalEJson(pub Value);
+
+impl FromRequest<AppState> for CanonicalEJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<CanonicalEJson, ApiError> {
+        bounded_json(req).await.map(CanonicalEJson)
+    }
+}
+
+/// The body as JSON: `application/json` (or no Content-Type), at most `MAX_BODY` bytes and
+/// `MAX_DEPTH` levels; an empty body is `{}`.
+async fn bounded_json(req: Request) -> Result<Value, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::ReadSizeLimitExceeded,
+            format!("request body is larger than {MAX_BODY} bytes"),
+        )
+    };
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !ct
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+        {
+            return Err(ApiError::bad_request(format!(
+                "Content-Type must be application/json, not {ct:?}"
+            )));
+        }
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| too_large())?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+    if gatehouse_proto::ejson::depth(&value) > MAX_DEPTH {
+        return Err(ApiError::bad_request(format!(
+            "request body nests deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    Ok(value)
 }
 
 /// Body members that name an account, a token, a key or a device, with the code a control

@@ -3,6 +3,9 @@
 //! and `main.rs`) that knows axum: handlers extract, call one domain function, and answer;
 //! `status` maps each error code to its status, `error` renders error bodies.
 
+mod activity_api;
+mod admin_api;
+mod body_timeout;
 mod client_api;
 mod error;
 pub mod extract;
@@ -54,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             &format!("{b}/app/{{app}}/functions/call"),
-            post(client_api::call_function),
+            post(client_api::call_function).get(client_api::call_function_stream),
         )
         .route(&format!("{b}/auth/profile"), get(client_api::profile))
         .route(
@@ -74,9 +77,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(client_api::revoke_session),
         )
         .route(
+            &format!("{b}/auth/identities/{{provider}}/{{id}}"),
+            axum::routing::delete(client_api::unlink_identity),
+        )
+        .route(
             &format!("{b}/auth/password"),
             post(client_api::change_password),
         )
+        .route(gatehouse_proto::routes::ACTIVITY, get(activity_api::list))
         .route(
             &format!("{b}/auth/api_keys"),
             get(client_api::list_keys).post(client_api::create_key),
@@ -99,8 +107,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(pages::router())
+        .merge(admin_api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            Duration::from_millis(state.config.limits.body_read_timeout_ms),
+            body_timeout::body_read_timeout,
+        ))
         .layer(axum::middleware::from_fn(refuse_control_uri))
         .layer(cors(&state.config.cors.allowed_origins))
         .layer(axum::middleware::from_fn_with_state(

@@ -19,6 +19,10 @@ pub fn router() -> Router<AppState> {
         .route("/app/{app}/confirm", get(confirm_page).post(confirm_submit))
         .route("/app/{app}/reset", get(reset_page).post(reset_submit))
         .route("/app/{app}/magic", get(magic_page).post(magic_submit))
+        .route(
+            "/app/{app}/lockdown",
+            get(lockdown_page).post(lockdown_submit),
+        )
 }
 
 #[derive(Deserialize)]
@@ -210,6 +214,42 @@ async fn magic_submit(
             }
             r
         }
+        Err(e) => page(
+            "This link did not work",
+            &format!("<p>{}</p>", escape(&e.message)),
+        ),
+    }
+}
+
+async fn lockdown_page(Query(q): Query<TokenQuery>) -> Response {
+    page(
+        "Remove every other way in",
+        &format!(
+            "<p>This deletes every API key of the account, removes every sign-in method except \
+             your email and password, and signs out every device.</p>\
+             <form method=\"post\">{}<button type=\"submit\">Remove them all</button></form>",
+            hidden(&q)
+        ),
+    )
+}
+
+async fn lockdown_submit(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    caller: Caller,
+    Form(q): Form<TokenQuery>,
+) -> Response {
+    match crate::providers::lockdown::lock_down(&state, &app, &q.token, &q.token_id, caller.ip)
+        .await
+    {
+        Ok(done) => page(
+            "Done",
+            &format!(
+                "<p>Deleted {} API keys and {} other sign-in methods, and signed out {} \
+                 sessions. Sign in again with your email and new password.</p>",
+                done.api_keys, done.identities, done.sessions
+            ),
+        ),
         Err(e) => page(
             "This link did not work",
             &format!("<p>{}</p>", escape(&e.message)),

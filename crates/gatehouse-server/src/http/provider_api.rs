@@ -10,7 +10,7 @@ use axum::response::Response;
 use gatehouse_proto::auth::DeviceInfo;
 use gatehouse_proto::userpass::{
     EmailRequest, MagicLinkRequest, PhoneCodeRequest, PhonePasswordRequest, PhoneRequest,
-    RegisterRequest, ResetCallRequest, ResetRequest, TokenRequest,
+    RegisterRequest, ResetCallRequest, ResetRequest, SmsCodeRequest, TokenRequest,
 };
 use gatehouse_proto::{ErrorCode, ProviderType};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::client_api::{no_content, no_store};
 use super::extract::{Authorization, Caller, EJson, Typed};
 use crate::error::{ApiError, ApiResult};
-use crate::providers::{self, magic_link, phone, userpass, userpass_functions};
+use crate::providers::{self, magic_link, phone, strict_words, userpass, userpass_functions};
 use crate::sessions::LoginContext;
 use crate::state::AppState;
 use crate::store::Purpose;
@@ -92,7 +92,15 @@ pub async fn userpass_confirm(
 ) -> ApiResult<Response> {
     userpass::confirm(&state, &app, req, caller.ip)
         .await
+        .map_err(|e| strict_words::token_refused(strict(&state, &app), e))
         .map(|()| no_content())
+}
+
+/// Whether the app answers in App Services' words (`strict_app_services_errors`).
+fn strict(state: &AppState, app: &str) -> bool {
+    state
+        .app(app)
+        .is_ok_and(|config| config.strict_app_services_errors)
 }
 
 pub async fn userpass_confirm_send(
@@ -125,6 +133,7 @@ pub async fn userpass_reset(
 ) -> ApiResult<Response> {
     userpass::reset(&state, &app, req, caller.ip)
         .await
+        .map_err(|e| strict_words::token_refused(strict(&state, &app), e))
         .map(|()| no_content())
 }
 
@@ -212,9 +221,9 @@ pub async fn sms_code_send(
     State(state): State<AppState>,
     Path(app): Path<String>,
     caller: Caller,
-    Typed(req): Typed<PhoneRequest>,
+    Typed(req): Typed<SmsCodeRequest>,
 ) -> ApiResult<Response> {
-    phone::send(&state, &app, Purpose::Login, &req.phone, caller.ip)
+    phone::send_login_code(&state, &app, req, caller.ip)
         .await
         .map(|()| no_content())
 }

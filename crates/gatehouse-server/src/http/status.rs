@@ -10,16 +10,18 @@ pub fn of(code: ErrorCode) -> StatusCode {
     match code {
         BadRequest | InvalidParameter | MissingParameter | UserAlreadyConfirmed
         | UserpassTokenInvalid | WeakPassword | InvalidEmail | NotConfigured | InvalidPhone
-        | CountryNotAllowed | InvalidCode | CodeExpired | CodeAlreadyUsed | TooManyAttempts => {
-            StatusCode::BAD_REQUEST
-        }
+        | CountryNotAllowed | InvalidCode | CodeExpired | CodeAlreadyUsed | TooManyAttempts
+        // App Services answers a function that threw (or timed out) with 400.
+        | FunctionExecutionError => StatusCode::BAD_REQUEST,
         // 401 `InvalidSession` means "this token is no good"; the others are failed credentials.
         InvalidSession | MissingAuthReq | InvalidPassword | AuthError => StatusCode::UNAUTHORIZED,
-        UserDisabled | Forbidden => StatusCode::FORBIDDEN,
+        // 403, not 401: the token is good and must not be refreshed or dropped for this.
+        UserDisabled | Forbidden | RecentSignInRequired => StatusCode::FORBIDDEN,
         UserNotFound | AuthProviderNotFound | APIKeyNotFound | FunctionNotFound | AppNotFound
         | NotFound | SessionNotFound => StatusCode::NOT_FOUND,
         AccountNameInUse | APIKeyAlreadyExists | IdentityInUse | Conflict => StatusCode::CONFLICT,
         ReadSizeLimitExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+        RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         // Never 401: clients keep their tokens through an outage.

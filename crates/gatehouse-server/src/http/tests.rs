@@ -470,7 +470,7 @@ async fn refresh_with_a_bad_token_is_401_invalid_session() {
 fn expected_status(code: ErrorCode) -> u16 {
     match code.as_str() {
         "InvalidSession" | "MissingAuthReq" | "InvalidPassword" | "AuthError" => 401,
-        "UserDisabled" | "Forbidden" => 403,
+        "UserDisabled" | "Forbidden" | "RecentSignInRequired" => 403,
         "UserNotFound"
         | "AuthProviderNotFound"
         | "APIKeyNotFound"
@@ -480,9 +480,12 @@ fn expected_status(code: ErrorCode) -> u16 {
         | "SessionNotFound" => 404,
         "AccountNameInUse" | "APIKeyAlreadyExists" | "IdentityInUse" | "Conflict" => 409,
         "ReadSizeLimitExceeded" => 413,
+        "RequestTimeout" => 408,
         "TooManyRequests" => 429,
         "InternalServerError" => 500,
         "ServiceUnavailable" => 503,
+        // App Services' status for a function that threw; named so a change shows here.
+        "FunctionExecutionError" => 400,
         _ => 400,
     }
 }

@@ -2,7 +2,8 @@
 //! S-60). One pinned algorithm per provider (the header's `alg` must equal it, so `none` and
 //! HS/RS confusion fail), keys only from configuration or the configured JWKS URL (header `jku`,
 //! `x5u`, `jwk`, `x5c` are never looked at), and every claim checked against the server's clock
-//! with at most 60 s of leeway.
+//! with at most 60 s of leeway. A header or payload naming a member twice is refused first
+//! (issue 12, item 17): parsers disagree on which one wins.
 
 use std::collections::HashSet;
 use std::str::FromStr as _;
@@ -24,19 +25,23 @@ pub enum KeySource<'a> {
 
 pub struct Rules<'a> {
     pub algorithms: &'a [Algorithm],
-    pub issuers: &'a [String],
+    /// Accepted `iss` values (`iss` is then required). `None`: `iss` is neither required nor
+    /// compared (a custom-token provider without a configured issuer, as App Services does).
+    pub issuers: Option<&'a [String]>,
     pub audiences: &'a [String],
     /// Refuse tokens issued (`iat`) longer ago than this; `iat` becomes required.
     pub max_age_secs: Option<i64>,
     pub nonce: Option<&'a str>,
-    /// OIDC: an `azp` claim, when present, must be this client id.
-    pub azp: Option<&'a str>,
+    /// OIDC: an `azp` claim, when present, must be one of these client ids.
+    pub azp: Option<&'a [String]>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwtError {
     #[error("the token is not a well-formed JWT")]
     Malformed,
+    #[error("the token's {0} names the member {1} more than once")]
+    DuplicateMember(&'static str, String),
     #[error("the token's algorithm is not the one configured for this provider")]
     Algorithm,
     #[error("the token's signature does not verify")]
@@ -77,6 +82,7 @@ pub async fn verify(
     if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
         return Err(JwtError::Malformed);
     }
+    unique_members(token)?;
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
     if !rules.algorithms.contains(&header.alg) {
         return Err(JwtError::Algorithm);
@@ -122,6 +128,23 @@ pub async fn verify(
     Ok(data.claims)
 }
 
+/// Refuses a header or payload with a duplicate member, before either is read.
+fn unique_members(token: &str) -> Result<(), JwtError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    for (part, name) in token.split('.').take(2).zip(["header", "payload"]) {
+        let json = b64.decode(part).map_err(|_| JwtError::Malformed)?;
+        match super::unique_members::check(&json) {
+            Ok(()) => {}
+            Err(super::unique_members::Problem::Duplicate(member)) => {
+                return Err(JwtError::DuplicateMember(name, member))
+            }
+            Err(super::unique_members::Problem::Invalid) => return Err(JwtError::Malformed),
+        }
+    }
+    Ok(())
+}
+
 fn number(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, JwtError> {
     match claims.get(name) {
         None => Ok(None),
@@ -153,12 +176,14 @@ pub fn check_claims(
         (None, Some(_)) => return Err(JwtError::IssuedAt),
         (None, None) => {}
     }
-    let iss = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .ok_or(JwtError::Issuer)?;
-    if !rules.issuers.iter().any(|i| i == iss) {
-        return Err(JwtError::Issuer);
+    if let Some(issuers) = rules.issuers {
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or(JwtError::Issuer)?;
+        if !issuers.iter().any(|i| i == iss) {
+            return Err(JwtError::Issuer);
+        }
     }
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(a)) => vec![a.as_str()],
@@ -177,7 +202,10 @@ pub fn check_claims(
         return Err(JwtError::Audience);
     }
     if let (Some(expected), Some(azp)) = (rules.azp, claims.get("azp")) {
-        if azp.as_str() != Some(expected) {
+        if !azp
+            .as_str()
+            .is_some_and(|a| expected.iter().any(|e| e == a))
+        {
             return Err(JwtError::Audience);
         }
     }
@@ -203,7 +231,7 @@ mod tests {
     fn rules<'a>(iss: &'a [String], aud: &'a [String]) -> Rules<'a> {
         Rules {
             algorithms: &[Algorithm::HS256],
-            issuers: iss,
+            issuers: Some(iss),
             audiences: aud,
             max_age_secs: Some(3600),
             nonce: None,
@@ -224,6 +252,49 @@ mod tests {
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    #[test]
+    fn iss_and_iat_are_needed_only_when_configured() {
+        let (iss, aud) = (vec!["https://idp".to_string()], vec!["app".to_string()]);
+        // What realm-js's own integration test signs: aud, exp, sub and nothing else.
+        let bare = claims(json!({"iss": null, "iat": null}));
+        let open = Rules {
+            issuers: None,
+            max_age_secs: None,
+            ..rules(&iss, &aud)
+        };
+        assert_eq!(check_claims(&bare, &open, NOW), Ok(()));
+        let foreign = claims(json!({"iss": "https://elsewhere", "iat": NOW - 86_400 * 30}));
+        assert_eq!(check_claims(&foreign, &open, NOW), Ok(()));
+        // A configured issuer makes `iss` required and compared.
+        let with_issuer = Rules {
+            max_age_secs: None,
+            ..rules(&iss, &aud)
+        };
+        assert_eq!(
+            check_claims(&bare, &with_issuer, NOW),
+            Err(JwtError::Issuer)
+        );
+        assert_eq!(
+            check_claims(&foreign, &with_issuer, NOW),
+            Err(JwtError::Issuer)
+        );
+        // A configured maximum age makes `iat` required and bounded.
+        let with_age = Rules {
+            issuers: None,
+            ..rules(&iss, &aud)
+        };
+        assert_eq!(check_claims(&bare, &with_age, NOW), Err(JwtError::IssuedAt));
+        assert_eq!(
+            check_claims(&foreign, &with_age, NOW),
+            Err(JwtError::IssuedAt)
+        );
+        // `iat` in the future is refused either way; `exp` always counts.
+        let future = claims(json!({"iss": null, "iat": NOW + 3600}));
+        assert_eq!(check_claims(&future, &open, NOW), Err(JwtError::IssuedAt));
+        let expired = claims(json!({"iss": null, "iat": null, "exp": NOW - 61}));
+        assert_eq!(check_claims(&expired, &open, NOW), Err(JwtError::Expired));
     }
 
     #[test]
@@ -286,7 +357,7 @@ mod tests {
         );
         let r = Rules {
             nonce: Some("n1"),
-            azp: Some("app"),
+            azp: Some(&aud),
             ..rules(&iss, &aud)
         };
         assert_eq!(
@@ -304,6 +375,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn duplicate_members_are_refused_even_when_the_signature_is_good() {
+        let outbound = Outbound::new(&crate::config::OutboundConfig::default()).unwrap();
+        let cache = JwksCache::default();
+        let key = b"0123456789abcdef0123456789abcdef";
+        let (iss, aud) = (vec!["https://idp".to_string()], vec!["app".to_string()]);
+        let r = rules(&iss, &aud);
+        let b64 = |s: &str| crate::crypto::b64(s.as_bytes());
+        let sign = |header: &str, payload: &str| {
+            let input = format!("{}.{}", b64(header), b64(payload));
+            let mac = crate::crypto::hmac_sha256(key, input.as_bytes());
+            format!("{input}.{}", crate::crypto::b64(&mac))
+        };
+        let body = Value::Object(claims(json!({}))).to_string();
+        let verify = |token: String| {
+            let (outbound, cache, r) = (&outbound, &cache, &r);
+            async move {
+                let secret = DecodingKey::from_secret(key);
+                verify(outbound, cache, &token, KeySource::Static(&secret), r, NOW).await
+            }
+        };
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        assert!(verify(sign(header, &body)).await.is_ok(), "the control");
+        let two_subs = body.replacen('{', r#"{"sub":"victim","#, 1);
+        assert_eq!(
+            verify(sign(header, &two_subs)).await,
+            Err(JwtError::DuplicateMember("payload", "\"sub\"".into()))
+        );
+        let two_algs = r#"{"alg":"none","typ":"JWT","alg":"HS256"}"#;
+        assert_eq!(
+            verify(sign(two_algs, &body)).await,
+            Err(JwtError::DuplicateMember("header", "\"alg\"".into()))
+        );
+    }
+
+    #[tokio::test]
     async fn header_tricks_do_not_pass() {
         let outbound = Outbound::new(&crate::config::OutboundConfig::default()).unwrap();
         let cache = JwksCache::default();
@@ -311,7 +417,7 @@ mod tests {
         let (iss, aud) = (vec!["https://idp".to_string()], vec!["app".to_string()]);
         let r = Rules {
             algorithms: &[Algorithm::HS256],
-            issuers: &iss,
+            issuers: Some(&iss),
             audiences: &aud,
             max_age_secs: None,
             nonce: None,

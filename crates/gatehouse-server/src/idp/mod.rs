@@ -5,6 +5,7 @@
 
 pub mod jwks;
 pub mod jwt;
+pub mod unique_members;
 pub mod upstream;
 pub mod webhook;
 

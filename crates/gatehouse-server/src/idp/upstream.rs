@@ -196,15 +196,76 @@ impl Upstream {
         Ok(self.secret())
     }
 
-    /// Verifies an ID token from this provider. `nonce` is checked when the flow sent one;
-    /// `fresh` (redirect flows) limits `iat` to 5 minutes ago.
+    /// Verifies an ID token from this provider's token endpoint in a redirect flow we ran: our
+    /// nonce, `iat` at most 5 minutes ago, `azp` (when present) our client id.
     pub async fn verify_id_token(
         &self,
         state: &AppState,
         token: &str,
         nonce: Option<&str>,
-        fresh: bool,
     ) -> ApiResult<ExternalIdentity> {
+        let claims = self
+            .verify_claims(
+                state,
+                token,
+                nonce,
+                300,
+                std::slice::from_ref(&self.client_id),
+            )
+            .await?;
+        Ok(self.id_token_identity(&claims))
+    }
+
+    /// Verifies an ID token a client sends in token mode (issue 12, item 17): the client's
+    /// `nonce` when it gives one, `azp` (when present) one of the configured client ids, issued
+    /// at most `id_token_max_age_secs` (10 min) ago, and used once: its `jti` (or, when the
+    /// provider sends none, the token's hash) is remembered until it expires.
+    pub async fn verify_client_id_token(
+        &self,
+        state: &AppState,
+        app_id: &str,
+        token: &str,
+        nonce: Option<&str>,
+    ) -> ApiResult<ExternalIdentity> {
+        let mut client_ids = vec![self.client_id.clone()];
+        client_ids.extend(self.extra_audiences.iter().cloned());
+        let max_age = self.cfg.id_token_max_age_secs.unwrap_or(600);
+        let claims = self
+            .verify_claims(state, token, nonce, max_age, &client_ids)
+            .await?;
+        let once = match claims.get("jti").and_then(Value::as_str) {
+            Some(jti) => format!("jti:{jti}"),
+            None => format!("sha256:{}", crate::crypto::sha256_hex(token.as_bytes())),
+        };
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| state.now());
+        let fresh = crate::store::jti::remember_for(
+            state.db.writer(),
+            app_id,
+            self.provider,
+            &once,
+            exp + jwt::LEEWAY,
+        )
+        .await?;
+        if !fresh {
+            return Err(refused(
+                self.provider,
+                "the ID token was already used (replay)",
+            ));
+        }
+        Ok(self.id_token_identity(&claims))
+    }
+
+    async fn verify_claims(
+        &self,
+        state: &AppState,
+        token: &str,
+        nonce: Option<&str>,
+        max_age_secs: i64,
+        azp: &[String],
+    ) -> ApiResult<Map<String, Value>> {
         let jwks = self
             .jwks_url
             .as_deref()
@@ -213,13 +274,13 @@ impl Upstream {
         audiences.extend(self.extra_audiences.iter().cloned());
         let rules = Rules {
             algorithms: ID_TOKEN_ALGS,
-            issuers: &self.issuers,
+            issuers: Some(&self.issuers),
             audiences: &audiences,
-            max_age_secs: Some(if fresh { 300 } else { 24 * 3600 }),
+            max_age_secs: Some(max_age_secs),
             nonce,
-            azp: if fresh { Some(&self.client_id) } else { None },
+            azp: Some(azp),
         };
-        let claims = jwt::verify(
+        jwt::verify(
             &state.outbound,
             &state.jwks,
             token,
@@ -228,12 +289,15 @@ impl Upstream {
             state.now(),
         )
         .await
-        .map_err(|e| jwt_error(self.provider, e))?;
+        .map_err(|e| jwt_error(self.provider, e))
+    }
+
+    fn id_token_identity(&self, claims: &Map<String, Value>) -> ExternalIdentity {
         let issuer = claims
             .get("iss")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        Ok(ExternalIdentity {
+        ExternalIdentity {
             provider: self.provider,
             // Google's two spellings are one issuer.
             issuer: self
@@ -246,8 +310,8 @@ impl Upstream {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
-            data: oidc_profile(&claims),
-        })
+            data: oidc_profile(claims),
+        }
     }
 
     /// The identity behind an upstream access token (non-OIDC providers), or behind the ID token
@@ -261,7 +325,7 @@ impl Upstream {
         let access = oauth::access_token(tokens);
         if self.oidc {
             return self
-                .verify_id_token(state, self.id_token_of(tokens)?, nonce, true)
+                .verify_id_token(state, self.id_token_of(tokens)?, nonce)
                 .await;
         }
         let api = self.api_url.as_deref().unwrap_or_default();

@@ -1,6 +1,7 @@
 //! Calls to the app's webhooks (custom-function login, custom confirmation and reset), signed
 //! the Standard Webhooks way (security.md S-55): headers `webhook-id`, `webhook-timestamp` and
-//! `webhook-signature: v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`. A receiver
+//! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`, where the key of
+//! a `whsec_` secret is its base64-decoded tail, as the official libraries read it. A receiver
 //! checks the signature, refuses timestamps more than 5 minutes off and repeated ids
 //! (docs/providers.md has the reference check). Fail closed: any timeout, transport error,
 //! non-2xx status or malformed answer is a refusal.
@@ -16,6 +17,8 @@ use crate::outbound::Outbound;
 pub enum WebhookError {
     #[error("{0}")]
     Call(#[from] crate::outbound::OutboundError),
+    #[error("the webhook secret {0}")]
+    Key(String),
     #[error("the webhook answered HTTP {0}")]
     Status(u16),
     #[error("the webhook's answer is not a JSON object")]
@@ -31,6 +34,25 @@ pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String
     )
 }
 
+/// The body every webhook receives: `{"type", "app_id", "data"}`.
+pub fn envelope(kind: &str, app_id: &str, data: Value) -> Vec<u8> {
+    // Invariant: a `serde_json::Value` (string keys only) always serialises.
+    #[allow(clippy::expect_used)]
+    serde_json::to_vec(&json!({"type": kind, "app_id": app_id, "data": data}))
+        .expect("JSON values serialize")
+}
+
+/// `webhook-id` (fresh), `webhook-timestamp` and `webhook-signature` for `body`.
+pub fn signed_headers(key: &[u8], body: &[u8], now: i64) -> [(&'static str, String); 3] {
+    let id = format!("msg_{}", object_id(now));
+    let signature = signature(key, &id, now, body);
+    [
+        ("webhook-id", id),
+        ("webhook-timestamp", now.to_string()),
+        ("webhook-signature", signature),
+    ]
+}
+
 /// POSTs `{"type", "app_id", "data"}` and answers the JSON object the hook returned.
 pub async fn call(
     outbound: &Outbound,
@@ -40,19 +62,9 @@ pub async fn call(
     data: Value,
     now: i64,
 ) -> Result<serde_json::Map<String, Value>, WebhookError> {
-    let id = format!("msg_{}", object_id(now));
-    // Invariant: a `serde_json::Value` (string keys only) always serialises.
-    #[allow(clippy::expect_used)]
-    let body = serde_json::to_vec(&json!({"type": kind, "app_id": app_id, "data": data}))
-        .expect("JSON values serialize");
-    let headers = [
-        ("webhook-id", id.clone()),
-        ("webhook-timestamp", now.to_string()),
-        (
-            "webhook-signature",
-            signature(hook.secret.expose().as_bytes(), &id, now, &body),
-        ),
-    ];
+    let key = hook.signing_key().map_err(WebhookError::Key)?;
+    let body = envelope(kind, app_id, data);
+    let headers = signed_headers(&key, &body, now);
     let reply = outbound.post_json(&hook.url, &headers, body).await?;
     if !reply.ok() {
         return Err(WebhookError::Status(reply.status));
@@ -80,5 +92,33 @@ mod tests {
             br#"{"test": 2432232314}"#,
         );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn a_whsec_secret_is_its_decoded_key_and_a_plain_one_its_text() {
+        use crate::config::webhook_key;
+        let spec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let key = webhook_key(spec).unwrap();
+        assert_eq!(key.len(), 24);
+        let sig = super::signature(
+            &key,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        // Unpadded base64 is the same key.
+        let padded = webhook_key("whsec_3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=").unwrap();
+        let unpadded = webhook_key("whsec_3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc").unwrap();
+        assert_eq!((padded.len(), &padded), (32, &unpadded));
+        let plain = "a plain secret of at least 32 bytes!";
+        assert_eq!(webhook_key(plain).unwrap(), plain.as_bytes());
+        assert!(webhook_key("whsec_not*base64*at*all*but*long*enough")
+            .unwrap_err()
+            .contains("not valid base64"));
+        assert!(webhook_key("whsec_c2hvcnQ=")
+            .unwrap_err()
+            .contains("24 to 64"));
+        assert!(webhook_key("short").unwrap_err().contains("32 bytes"));
     }
 }

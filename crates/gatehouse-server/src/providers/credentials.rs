@@ -108,6 +108,7 @@ pub struct PhonePasswordLogin {
 pub struct SmsCodeLogin {
     pub phone: Param,
     pub code: Param,
+    pub code_verifier: Param,
 }
 
 /// `magic-link`: `{code, code_verifier}` from the redirect, or `{email, otp, code_verifier}`
@@ -138,14 +139,15 @@ pub struct CustomTokenLogin {
 }
 
 /// `oauth2-google`, `oauth2-apple`, `oauth2-facebook` in token mode: an ID token (both
-/// spellings), Google's auth code (with its redirect URI and PKCE verifier), Facebook's access
-/// token.
+/// spellings) with the app's optional `nonce`, Google's auth code (with its redirect URI and
+/// PKCE verifier), Facebook's access token.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct OAuthTokenLogin {
     pub id_token: Param,
     #[serde(rename = "idToken")]
     pub id_token_camel: Param,
+    pub nonce: Param,
     #[serde(rename = "authCode")]
     pub auth_code: Param,
     #[serde(rename = "redirectUri")]
@@ -192,8 +194,12 @@ mod tests {
         let s: SmsCodeLogin = read(wire::SmsCodeLogin {
             phone: "+1".into(),
             code: "123456".into(),
+            code_verifier: "v".into(),
         });
-        assert_eq!((s.phone, s.code), (t("+1"), t("123456")));
+        assert_eq!(
+            (s.phone, s.code, s.code_verifier),
+            (t("+1"), t("123456"), t("v"))
+        );
         let pkce = wire::PkceCodeLogin {
             code: "c".into(),
             code_verifier: "v".into(),
@@ -215,8 +221,9 @@ mod tests {
         assert_eq!(c.token, t("j"));
         let o: OAuthTokenLogin = read(wire::IdTokenLogin {
             id_token: "i".into(),
+            nonce: Some("n".into()),
         });
-        assert_eq!(o.id_token, t("i"));
+        assert_eq!((o.id_token, o.nonce), (t("i"), t("n")));
         let o: OAuthTokenLogin = read(wire::AuthCodeLogin {
             auth_code: "a".into(),
         });

@@ -8,7 +8,7 @@ use gatehouse_proto::routes::provider;
 use gatehouse_proto::{ErrorCode, ProviderType};
 use serde_json::{Map, Value};
 
-use super::credentials::{CustomTokenLogin, FunctionPayload};
+use super::credentials::{CustomTokenLogin, FunctionPayload, Param};
 use super::ExternalCredentials;
 use crate::error::{on_conflict, ApiError, ApiResult};
 use crate::idp::jwt::{self, KeySource, Rules};
@@ -175,7 +175,13 @@ pub(crate) async fn identity_from_payload(
                 creds.id_token_camel.text()
             };
             if let Some(token) = id_token {
-                return upstream.verify_id_token(state, token, None, false).await;
+                let nonce = match &creds.nonce {
+                    Param::Missing => None,
+                    nonce => Some(nonce.required("nonce")?),
+                };
+                return upstream
+                    .verify_client_id_token(state, app_id, token, nonce)
+                    .await;
             }
             if provider == ProviderType::Google {
                 if let Some(code) = creds.auth_code.text() {
@@ -192,8 +198,9 @@ pub(crate) async fn identity_from_payload(
                         creds.code_verifier.text()
                     };
                     let tokens = upstream.exchange(state, code, &redirect, verifier).await?;
+                    let id_token = upstream.id_token_of(&tokens)?;
                     return upstream
-                        .verify_id_token(state, upstream.id_token_of(&tokens)?, None, false)
+                        .verify_client_id_token(state, app_id, id_token, None)
                         .await;
                 }
                 return Err(ApiError::new(
@@ -227,12 +234,13 @@ async fn custom_token(
     let cfg = app.custom_token.as_ref().ok_or_else(ApiError::internal)?;
     let token = creds.token.required("token")?;
     let alg = jwt::algorithm(&cfg.algorithm).ok_or_else(ApiError::internal)?;
-    let issuers = [cfg.issuer.clone()];
+    // No configured issuer: `iss` is neither needed nor compared (App Services' rule).
+    let issuers: Vec<String> = cfg.issuer.iter().cloned().collect();
     let rules = Rules {
         algorithms: &[alg],
-        issuers: &issuers,
+        issuers: cfg.issuer.as_ref().map(|_| issuers.as_slice()),
         audiences: &cfg.audience,
-        max_age_secs: Some(cfg.max_age_secs),
+        max_age_secs: cfg.max_age_secs,
         nonce: None,
         azp: None,
     };
@@ -287,16 +295,31 @@ async fn custom_token(
             .get("exp")
             .and_then(Value::as_i64)
             .unwrap_or_else(|| state.now());
-        if !crate::store::jti::remember(state.db.writer(), app_id, jti, exp + jwt::LEEWAY).await? {
+        let writer = state.db.writer();
+        let expires = exp + jwt::LEEWAY;
+        let once = format!("jti:{jti}");
+        if !crate::store::jti::remember_for(writer, app_id, provider::CUSTOM_TOKEN, &once, expires)
+            .await?
+        {
             return Err(refused(
                 provider::CUSTOM_TOKEN,
                 "the token was already used (jti replay)",
             ));
         }
     }
+    let issuer = cfg
+        .issuer
+        .clone()
+        .or_else(|| {
+            claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
     Ok(ExternalIdentity {
         provider: provider::CUSTOM_TOKEN,
-        issuer: cfg.issuer.clone(),
+        issuer,
         subject: claims
             .get("sub")
             .and_then(Value::as_str)

@@ -4,6 +4,8 @@
 //! single-use, 60-second code to the redirect URI (the desktop app's `gatehouse://` deep link);
 //! the app redeems it with its verifier. The mail also shows a short code to type into the app
 //! instead, redeemed with the same verifier. A link opened on another device signs nothing in.
+//! A flow is one PKCE challenge: a new link voids only the older links of its own flow, and a
+//! typed code is looked up in the typing device's flow (issue 12, item 17; protocol.md).
 
 use base64::Engine as _;
 use gatehouse_proto::auth::LoginResponse;
@@ -155,11 +157,36 @@ pub async fn send(
     if req.state.len() > 512 {
         return Err(bad("state is longer than 512 characters"));
     }
+    // Whether the address has an account decides the rest (a row and a mail, or nothing): done
+    // after answering, so both answers take the same time (issue 12, item 10).
+    let (later, app_id) = (state.clone(), app_id.to_string());
+    let device = requesting_device(user_agent, ip);
+    state
+        .background
+        .run("magic-link mail", async move {
+            mail_link(&later, &app_id, email, req, device).await
+        })
+        .await;
+    Ok(())
+}
+
+/// The link and its mail, for a confirmed account (unknown and unconfirmed addresses get
+/// nothing). The new link voids the older live links of the same flow (the same PKCE challenge:
+/// the same device asking again); other flows' links are left alone, so nobody can void a link
+/// or a short code that someone else is using by asking for one for their address.
+async fn mail_link(
+    state: &AppState,
+    app_id: &str,
+    email: String,
+    req: MagicLinkRequest,
+    device: String,
+) -> ApiResult<()> {
+    let app = state.provider(app_id, ProviderType::MagicLink)?;
     let Some(account) = accounts::by_email(state.db.reader(), app_id, &email)
         .await?
         .filter(|a| a.confirmed)
     else {
-        return Ok(()); // the same answer for unknown and unconfirmed addresses
+        return Ok(());
     };
     if !state.limiter.allow_mail("magic", &account.email) {
         return Ok(());
@@ -185,7 +212,10 @@ pub async fn send(
         app_code_expires_at: None,
         redeemed_at: None,
     };
-    magic::insert(state.db.writer(), &row, now).await?;
+    let mut tx = state.db.writer().begin().await?;
+    magic::void_flow(&mut *tx, app_id, &row.email, &row.code_challenge, now).await?;
+    magic::insert(&mut *tx, &row, now).await?;
+    tx.commit().await?;
     let link = format!(
         "{}/app/{app_id}/magic?token={token}&tokenId={id}",
         state.public_url
@@ -205,7 +235,6 @@ pub async fn send(
              Both work once and expire in {} minutes. \
              If you did not ask to sign in, ignore this message.",
             ttl / 60,
-            device = requesting_device(user_agent, ip),
         ),
         links: vec![link],
         channel: "email",
@@ -314,7 +343,9 @@ pub async fn login(
     } else {
         let email = crate::email::canonicalize(creds.email.required("email")?)
             .map_err(|_| invalid_code())?;
-        let row = magic::newest_for(state.db.reader(), app_id, &email)
+        // The flow's own newest link: a link someone else asked for meanwhile (another
+        // challenge) neither shadows this code nor takes its attempts.
+        let row = magic::newest_for(state.db.reader(), app_id, &email, &s256(verifier))
             .await?
             .ok_or_else(invalid_code)?;
         if row.expires_at <= now {

@@ -5,9 +5,11 @@ pub mod anonymous;
 pub mod api_key;
 pub mod credentials;
 pub mod external;
+pub mod lockdown;
 pub mod magic_link;
 pub mod phone;
 pub mod redirect;
+pub mod strict_words;
 pub mod throttle;
 pub mod userpass;
 pub mod userpass_functions;
@@ -101,6 +103,11 @@ pub async fn link(
             "invalid session: the token belongs to another app",
         ));
     }
+    crate::step_up::require_recent_sign_in(
+        state,
+        &auth.session,
+        crate::step_up::LastingChange::LinkIdentity,
+    )?;
     match provider {
         ProviderType::Userpass => {
             userpass::link(state, app_id, parse(body)?, &auth.session.user_id, ip).await?
@@ -146,7 +153,7 @@ pub async fn link(
     }
     let now = state.now();
     Ok(LoginResponse {
-        access_token: sessions::access_token(state, &auth.session, now),
+        access_token: sessions::access_token(state, &auth.session, now).await?,
         refresh_token: None,
         user_id: auth.session.user_id.clone(),
         device_id: auth.session.device_id.clone(),

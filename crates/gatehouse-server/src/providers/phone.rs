@@ -5,13 +5,18 @@
 //!
 //! Codes: 6 digits, 5 minutes (`tokens.sms_code_ttl_secs`), 5 attempts each, single use, newest
 //! only; stored as keyed hashes; at most one text per number per minute and five per hour;
-//! numbers outside the app's country allowlist get nothing.
+//! numbers outside the app's country allowlist get nothing. A sign-in code belongs to the flow
+//! that asked for it (a PKCE S256 challenge with `send`, its verifier with `login`), as magic
+//! links do: only that flow can redeem it, wrong guesses use up that flow's code only, and a
+//! send from another flow (an attacker's included) leaves it alone.
 
 use gatehouse_proto::auth::LoginResponse;
 use gatehouse_proto::routes::provider;
+use gatehouse_proto::userpass::SmsCodeRequest;
 use gatehouse_proto::{ErrorCode, ProviderType};
 
 use super::credentials::{PhonePasswordLogin, SmsCodeLogin};
+use super::magic_link::{is_pkce, s256};
 use super::throttle::check_password;
 use crate::config::AppConfig;
 use crate::crypto::random_bytes;
@@ -55,12 +60,12 @@ fn new_code() -> String {
 
 /// The keyed hash of a code. A confirmation code is also bound to the password hash it was
 /// issued for (`bound_to`): after a re-registration replaced that password, the code matches
-/// nothing.
+/// nothing. A sign-in code is bound to its flow's challenge (`flow`) as well as stored under it.
 fn code_hash(
     state: &AppState,
     app_id: &str,
     phone: &str,
-    purpose: Purpose,
+    (purpose, flow): (Purpose, &str),
     code: &str,
     bound_to: Option<&str>,
 ) -> String {
@@ -69,6 +74,7 @@ fn code_hash(
             "{app_id}/{phone}/{}",
             crate::store::userpass::password_fingerprint(hash)
         ),
+        (Purpose::Login, _) => format!("{app_id}/{phone}/{flow}"),
         _ => format!("{app_id}/{phone}"),
     };
     state
@@ -84,10 +90,9 @@ fn send_allowed(state: &AppState, phone: &Phone, ip: std::net::IpAddr) -> ApiRes
 
 async fn send_code(
     state: &AppState,
-    app_id: &str,
-    app: &AppConfig,
+    (app_id, app): (&str, &AppConfig),
     phone: &str,
-    purpose: Purpose,
+    (purpose, flow): (Purpose, &str),
     bound_to: Option<&str>,
 ) -> ApiResult<()> {
     let code = new_code();
@@ -99,7 +104,8 @@ async fn send_code(
         app_id,
         phone,
         purpose,
-        &code_hash(state, app_id, phone, purpose, &code, bound_to),
+        flow,
+        &code_hash(state, app_id, phone, (purpose, flow), &code, bound_to),
         now,
         ttl,
     )
@@ -124,7 +130,7 @@ async fn verify_code(
     state: &AppState,
     app_id: &str,
     phone: &str,
-    purpose: Purpose,
+    (purpose, flow): (Purpose, &str),
     code: &str,
     bound_to: Option<&str>,
 ) -> ApiResult<()> {
@@ -137,12 +143,13 @@ async fn verify_code(
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(wrong());
     }
-    let hash = code_hash(state, app_id, phone, purpose, code, bound_to);
+    let hash = code_hash(state, app_id, phone, (purpose, flow), code, bound_to);
     match accounts::check_code(
         &state.db,
         app_id,
         phone,
         purpose,
+        flow,
         &hash,
         state.now(),
         MAX_ATTEMPTS,
@@ -228,10 +235,9 @@ pub async fn register(
     if needs_code && state.limiter.allow_sms(&phone.e164, ip).is_ok() {
         send_code(
             state,
-            app_id,
-            app,
+            (app_id, app),
             &phone.e164,
-            Purpose::Confirm,
+            (Purpose::Confirm, ""),
             Some(&hash),
         )
         .await?;
@@ -251,7 +257,15 @@ pub async fn confirm(
     let phone = parse(app, phone)?;
     let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
     let bound_to = account.as_ref().map(|a| a.password_hash.as_str());
-    verify_code(state, app_id, &phone.e164, Purpose::Confirm, code, bound_to).await?;
+    verify_code(
+        state,
+        app_id,
+        &phone.e164,
+        (Purpose::Confirm, ""),
+        code,
+        bound_to,
+    )
+    .await?;
     if let Some(account) = account.filter(|a| !a.confirmed) {
         // Only the password the code was texted for becomes live.
         let now = state.now();
@@ -273,12 +287,45 @@ pub async fn confirm(
     Ok(())
 }
 
-/// `confirm/send` and `reset/send` for `phone-password` (purposes `Confirm`, `Reset`), `send`
-/// for `sms-code` (`Login`): 204 either way.
+/// `confirm/send` and `reset/send` for `phone-password` (purposes `Confirm`, `Reset`): 204
+/// either way.
 pub async fn send(
     state: &AppState,
     app_id: &str,
     purpose: Purpose,
+    phone: &str,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    send_for_flow(state, app_id, (purpose, ""), phone, ip).await
+}
+
+/// `sms-code/send`: a sign-in code for the flow whose S256 challenge the body carries; 204
+/// either way.
+pub async fn send_login_code(
+    state: &AppState,
+    app_id: &str,
+    req: SmsCodeRequest,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    state.provider(app_id, ProviderType::SmsCode)?;
+    if req.code_challenge_method != "S256" {
+        return Err(ApiError::invalid_parameter(
+            "code_challenge_method must be S256",
+        ));
+    }
+    if !is_pkce(&req.code_challenge) {
+        return Err(ApiError::invalid_parameter(
+            "code_challenge must be the base64url SHA-256 of a 43-128 character code_verifier",
+        ));
+    }
+    let flow = (Purpose::Login, req.code_challenge.as_str());
+    send_for_flow(state, app_id, flow, &req.phone, ip).await
+}
+
+async fn send_for_flow(
+    state: &AppState,
+    app_id: &str,
+    (purpose, flow): (Purpose, &str),
     phone: &str,
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
@@ -296,11 +343,12 @@ pub async fn send(
         Purpose::Confirm => account.as_ref().is_some_and(|a| !a.confirmed),
         Purpose::Reset => account.is_some(),
         Purpose::Login => account.as_ref().is_some_and(|a| a.confirmed),
+        Purpose::Lockdown => false,
     };
     match wanted.then_some(purpose) {
         Some(purpose) => {
             let bound_to = account.as_ref().map(|a| a.password_hash.as_str());
-            send_code(state, app_id, app, &phone.e164, purpose, bound_to).await
+            send_code(state, (app_id, app), &phone.e164, (purpose, flow), bound_to).await
         }
         None if app.strict_app_services_errors && account.is_none() => {
             Err(ApiError::new(ErrorCode::UserNotFound, "user not found"))
@@ -323,7 +371,7 @@ pub async fn reset(
     // The policy first (cheap: a weak choice must not burn the code), then the code, and only
     // for a right code the costly hash.
     let normalized = check_policy(state, app, password)?;
-    verify_code(state, app_id, &phone.e164, Purpose::Reset, code, None).await?;
+    verify_code(state, app_id, &phone.e164, (Purpose::Reset, ""), code, None).await?;
     let hash = state.hasher.hash(normalized).await?;
     let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164)
         .await?
@@ -410,11 +458,19 @@ pub async fn login_code(
     let app = state.app(app_id)?;
     state.limiter.check(Group::Login, ip)?;
     let phone = parse(app, creds.phone.required("phone")?)?;
+    let verifier = creds.code_verifier.required("code_verifier")?;
+    if !is_pkce(verifier) {
+        return Err(ApiError::invalid_parameter(
+            "code_verifier must be 43-128 unreserved characters",
+        ));
+    }
+    // The flow is named by its verifier's challenge: another flow's verifier finds no code here.
+    let flow = s256(verifier);
     verify_code(
         state,
         app_id,
         &phone.e164,
-        Purpose::Login,
+        (Purpose::Login, &flow),
         creds.code.required("code")?,
         None,
     )

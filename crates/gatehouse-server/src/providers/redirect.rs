@@ -191,6 +191,11 @@ pub async fn start(
                 "invalid session: the token belongs to another app",
             ));
         }
+        crate::step_up::require_recent_sign_in(
+            state,
+            &auth.session,
+            crate::step_up::LastingChange::LinkIdentity,
+        )?;
     }
     let device = q
         .device
@@ -680,7 +685,7 @@ pub(crate) async fn redeem(
             })?;
         external::link(state, app_id, &identity, link_user).await?;
         return Ok(LoginResponse {
-            access_token: sessions::access_token(state, &auth.session, now),
+            access_token: sessions::access_token(state, &auth.session, now).await?,
             refresh_token: None,
             user_id: auth.session.user_id.clone(),
             device_id: auth.session.device_id.clone(),

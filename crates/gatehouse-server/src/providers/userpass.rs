@@ -201,12 +201,40 @@ pub async fn register(
     let normalized = check_policy(state, app, &email, &req.password)?;
     // Hash even when the address is taken, so both answers cost the same.
     let hash = state.hasher.hash(normalized).await?;
+    if app.strict_app_services_errors || app.userpass.auto_confirm || app.confirm_function.is_some()
+    {
+        // The answer depends on the outcome here (409 for a confirmed address, an account that
+        // can log in at once, the function's verdict), so the work is done before answering.
+        return store_registration(state, app_id, app, &email, &hash).await;
+    }
+    // By mail, the answer is 204 whatever happens: the address-dependent work (a new account,
+    // or a replaced password, or a notice, and the mail) is done after answering, so that a new
+    // address and a known one take the same time (issue 12, item 10).
+    let (later, app_id) = (state.clone(), app_id.to_string());
+    state
+        .background
+        .run("registration", async move {
+            let app = later.provider(&app_id, ProviderType::Userpass)?;
+            store_registration(&later, &app_id, app, &email, &hash).await
+        })
+        .await;
+    Ok(())
+}
+
+/// The account (or, for a taken address, [`existing_registration`]), its confirmation and mail.
+async fn store_registration(
+    state: &AppState,
+    app_id: &str,
+    app: &AppConfig,
+    email: &str,
+    hash: &str,
+) -> ApiResult<()> {
     let now = state.now();
     let auto = app.userpass.auto_confirm;
     let mut tx = state.db.writer().begin().await?;
-    let Some(id) = accounts::insert(&mut *tx, app_id, &email, &hash, auto, now).await? else {
+    let Some(id) = accounts::insert(&mut *tx, app_id, email, hash, auto, now).await? else {
         tx.rollback().await?;
-        return existing_registration(state, app_id, app, &email, &hash).await;
+        return existing_registration(state, app_id, app, email, hash).await;
     };
     let by_function = !auto && app.confirm_function.is_some();
     let mail = if auto || by_function {
@@ -455,20 +483,34 @@ pub async fn resend_confirmation(
     let app = state.provider(app_id, ProviderType::Userpass)?;
     state.limiter.check(Group::EmailSend, ip)?;
     let email = canonical(email)?;
-    let account = accounts::by_email(state.db.reader(), app_id, &email).await?;
-    match account {
-        Some(account) if !account.confirmed => {
-            resend_confirmation_mail(state, app_id, app, &account).await
+    if app.strict_app_services_errors {
+        // Strict mode answers whether the address has an account, by design.
+        match accounts::by_email(state.db.reader(), app_id, &email).await? {
+            Some(account) if account.confirmed => {
+                return Err(ApiError::new(
+                    ErrorCode::UserAlreadyConfirmed,
+                    "already confirmed",
+                ))
+            }
+            Some(_) => {}
+            None => return Err(ApiError::new(ErrorCode::UserNotFound, "user not found")),
         }
-        Some(_) if app.strict_app_services_errors => Err(ApiError::new(
-            ErrorCode::UserAlreadyConfirmed,
-            "already confirmed",
-        )),
-        None if app.strict_app_services_errors => {
-            Err(ApiError::new(ErrorCode::UserNotFound, "user not found"))
-        }
-        _ => Ok(()),
     }
+    // The lookup, the new token and the mail happen after answering (issue 12, item 10).
+    let (later, app_id) = (state.clone(), app_id.to_string());
+    state
+        .background
+        .run("confirmation resend", async move {
+            let app = later.provider(&app_id, ProviderType::Userpass)?;
+            match accounts::by_email(later.db.reader(), &app_id, &email).await? {
+                Some(account) if !account.confirmed => {
+                    resend_confirmation_mail(&later, &app_id, app, &account).await
+                }
+                _ => Ok(()),
+            }
+        })
+        .await;
+    Ok(())
 }
 
 pub async fn send_reset(
@@ -480,10 +522,29 @@ pub async fn send_reset(
     let app = state.provider(app_id, ProviderType::Userpass)?;
     state.limiter.check(Group::EmailSend, ip)?;
     let email = canonical(email)?;
-    let Some(account) = accounts::by_email(state.db.reader(), app_id, &email).await? else {
-        if app.strict_app_services_errors {
-            return Err(ApiError::new(ErrorCode::UserNotFound, "user not found"));
-        }
+    if app.strict_app_services_errors
+        && accounts::by_email(state.db.reader(), app_id, &email)
+            .await?
+            .is_none()
+    {
+        // Strict mode answers whether the address has an account, by design.
+        return Err(ApiError::new(ErrorCode::UserNotFound, "user not found"));
+    }
+    // The lookup, the token and the mail happen after answering (issue 12, item 10).
+    let (later, app_id) = (state.clone(), app_id.to_string());
+    state
+        .background
+        .run("reset mail", async move {
+            mail_reset(&later, &app_id, &email).await
+        })
+        .await;
+    Ok(())
+}
+
+/// A reset token and its mail, when the address has an account.
+async fn mail_reset(state: &AppState, app_id: &str, email: &str) -> ApiResult<()> {
+    let app = state.provider(app_id, ProviderType::Userpass)?;
+    let Some(account) = accounts::by_email(state.db.reader(), app_id, email).await? else {
         return Ok(());
     };
     let now = state.now();
@@ -577,20 +638,12 @@ pub(crate) async fn reset_with_token(
         session_rows::revoke_user(&mut *tx, user_id, None, "password reset", now).await?;
     }
     failures::clear(&mut *tx, app_id, &account.email).await?;
+    let notice =
+        super::lockdown::reset_notice(state, &mut tx, app_display(app, app_id), &account, now)
+            .await?;
     tx.commit().await?;
     tracing::info!(app_id, "password reset; every session of the user ended");
-    send_security_notice(
-        state,
-        Mail {
-            to: account.email.clone(),
-            subject: format!("Your password for {} was changed", app_display(app, app_id)),
-            text: "Your password was just reset and every signed-in device was signed out. \
-               If this was not you, reset your password again at once."
-                .into(),
-            links: vec![],
-            channel: "email",
-        },
-    );
+    send_security_notice(state, notice);
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use gatehouse_proto::userpass::{ResetCallRequest, ResetRequest, TokenRequest};
 use gatehouse_proto::{ErrorCode, ProviderType};
 use serde_json::{json, Value};
 
+use super::strict_words;
 use crate::config::WebhookConfig;
 use crate::crypto::{secret_256, sha256_hex};
 use crate::error::{ApiError, ApiResult};
@@ -66,6 +67,7 @@ async fn issue(
     Ok((token, token_id))
 }
 
+/// Runs the function; `refused` is the answer when it says `fail`.
 async fn run(
     state: &AppState,
     app_id: &str,
@@ -73,6 +75,7 @@ async fn run(
     kind: &str,
     data: Value,
     what: &str,
+    refused: ApiError,
 ) -> ApiResult<Status> {
     let answer = webhook::call(&state.outbound, hook, kind, app_id, data, state.now())
         .await
@@ -86,10 +89,7 @@ async fn run(
     match answer.status.text() {
         Some("success") => Ok(Status::Success),
         Some("pending") => Ok(Status::Pending),
-        Some("fail") => Err(ApiError::new(
-            ErrorCode::BadRequest,
-            format!("the {what} function refused"),
-        )),
+        Some("fail") => Err(refused),
         _ => {
             tracing::warn!(app_id, "{what} function answered without a valid status");
             Err(ApiError::unavailable(format!(
@@ -114,6 +114,7 @@ pub async fn confirm_with_function(
     )
     .await?;
     let data = json!({"token": token, "tokenId": token_id, "username": account.email});
+    let strict = state.app(app_id)?.strict_app_services_errors;
     if run(
         state,
         app_id,
@@ -121,6 +122,7 @@ pub async fn confirm_with_function(
         "local-userpass.confirm",
         data,
         "confirmation",
+        strict_words::confirmation_refused(strict, &account.email),
     )
     .await?
         == Status::Success
@@ -138,6 +140,11 @@ pub async fn call_confirm(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::Userpass)?;
+    let strict = app.strict_app_services_errors;
+    if let Some(e) = strict_words::automatic_confirmation(strict, app.userpass.auto_confirm, email)
+    {
+        return Err(e);
+    }
     let hook = app
         .confirm_function
         .as_ref()
@@ -214,6 +221,7 @@ pub async fn call_reset(
         "local-userpass.reset",
         data,
         "password reset",
+        strict_words::reset_refused(app.strict_app_services_errors, &account.email),
     )
     .await?
         == Status::Success

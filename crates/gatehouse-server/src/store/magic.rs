@@ -82,21 +82,48 @@ pub async fn get<'c>(
     row.as_ref().map(from_row).transpose()
 }
 
-/// The newest link of an address (the one its short code belongs to).
+/// The newest link of an address in one flow (one PKCE challenge): the one a short code typed
+/// with that flow's verifier belongs to. Another flow's links never shadow it.
 pub async fn newest_for<'c>(
     ex: impl Executor<'c, Database = Any>,
     app_id: &str,
     email: &str,
+    code_challenge: &str,
 ) -> Result<Option<MagicRow>, sqlx::Error> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM magic_links WHERE app_id = $1 AND email \
-         = $2 ORDER BY created_at DESC, id DESC LIMIT 1"
+         = $2 AND code_challenge = $3 ORDER BY created_at DESC, id DESC LIMIT 1"
     ))
     .bind(app_id)
     .bind(email)
+    .bind(code_challenge)
     .fetch_optional(ex)
     .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// Voids the live links of an address in one flow (the same PKCE challenge): they expire now,
+/// and so does an app code already handed out for one. Links of other flows are left alone.
+pub async fn void_flow<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    app_id: &str,
+    email: &str,
+    code_challenge: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE magic_links SET expires_at = $1, app_code_expires_at = \
+         CASE WHEN app_code_expires_at IS NULL THEN NULL ELSE $1 END \
+         WHERE app_id = $2 AND email = $3 AND code_challenge = $4 \
+         AND redeemed_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(app_id)
+    .bind(email)
+    .bind(code_challenge)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The link's page was used: record the app code (once).

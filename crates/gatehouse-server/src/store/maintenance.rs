@@ -1,5 +1,5 @@
 //! Pruning rows that no longer matter: sessions ended or expired long ago (kept a while for the
-//! audit trail), expired mailed tokens, stale failure counters.
+//! audit trail), expired mailed tokens, stale failure counters, activity older than 90 days.
 
 use crate::db::Db;
 
@@ -11,6 +11,7 @@ pub struct Pruned {
     pub sessions: u64,
     pub tokens: u64,
     pub failures: u64,
+    pub activity: u64,
 }
 
 pub async fn prune(db: &Db, now: i64, failure_window_secs: i64) -> Result<Pruned, sqlx::Error> {
@@ -43,9 +44,11 @@ pub async fn prune(db: &Db, now: i64, failure_window_secs: i64) -> Result<Pruned
         .bind(now)
         .execute(db.writer())
         .await?;
+    let activity = super::activity::prune(db.writer(), now - super::activity::KEEP_SECS).await?;
     Ok(Pruned {
         sessions,
         tokens,
         failures,
+        activity,
     })
 }

@@ -1,15 +1,19 @@
 //! Rows and the SQL that reads and writes them, one module per table family. Functions take any
 //! executor (a pool or an open transaction), so callers decide what is atomic.
 
+pub mod activity;
 pub mod api_keys;
+pub mod custom_data;
 pub mod failures;
 pub mod jti;
+pub mod lockdown;
 pub mod magic;
 pub mod maintenance;
 pub mod oauth_flows;
 pub mod phone;
 pub mod sessions;
 pub mod unconfirmed;
+pub mod unlink;
 pub mod userpass;
 pub mod users;
 
@@ -23,6 +27,8 @@ pub enum Purpose {
     Reset,
     /// Signing in with a texted code (`sms-code`).
     Login,
+    /// The one-time link in a password-reset notice that removes every other way in.
+    Lockdown,
 }
 
 impl Purpose {
@@ -31,6 +37,7 @@ impl Purpose {
             Purpose::Confirm => "confirm",
             Purpose::Reset => "reset",
             Purpose::Login => "login",
+            Purpose::Lockdown => "lockdown",
         }
     }
 }

@@ -118,34 +118,41 @@ pub async fn attach_user<'c>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Stores a new code (its keyed hash), voiding earlier unused codes of the same purpose.
+/// Stores a new code (its keyed hash), voiding earlier unused codes of the same purpose and
+/// flow. `flow` is the PKCE challenge of the sign-in flow that asked (`sms-code`), or empty for
+/// codes bound to the number alone (confirm, reset): a send from one flow never voids a code
+/// another flow is waiting for.
+#[allow(clippy::too_many_arguments)]
 pub async fn issue_code(
     tx: &mut sqlx::Transaction<'_, Any>,
     app_id: &str,
     phone: &str,
     purpose: Purpose,
+    flow: &str,
     code_hash: &str,
     now: i64,
     ttl: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE sms_codes SET used_at = $1 \
-         WHERE app_id = $2 AND phone = $3 AND purpose = $4 AND used_at IS NULL",
+         WHERE app_id = $2 AND phone = $3 AND purpose = $4 AND flow = $5 AND used_at IS NULL",
     )
     .bind(now)
     .bind(app_id)
     .bind(phone)
     .bind(purpose.as_str())
+    .bind(flow)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO sms_codes (id, app_id, phone, purpose, code_hash, attempts, expires_at, \
-         used_at, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, $7)",
+        "INSERT INTO sms_codes (id, app_id, phone, purpose, flow, code_hash, attempts, \
+         expires_at, used_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, NULL, $8)",
     )
     .bind(object_id(now))
     .bind(app_id)
     .bind(phone)
     .bind(purpose.as_str())
+    .bind(flow)
     .bind(code_hash)
     .bind(now + ttl)
     .bind(now)
@@ -165,26 +172,31 @@ pub enum CodeCheck {
     NoCode,
 }
 
-/// Checks the newest code of (phone, purpose). Every guess first takes one of the code's
-/// `max_attempts` with a conditional update — so however many guesses arrive at once, at most
-/// `max_attempts` are ever compared — and a right guess then consumes the code exactly once.
+/// Checks the newest code of (phone, purpose, flow): a guess reaches only the code of the flow
+/// it names, so it can neither redeem nor use up another flow's code. Every guess first takes
+/// one of the code's `max_attempts` with a conditional update — so however many guesses arrive
+/// at once, at most `max_attempts` are ever compared — and a right guess then consumes the code
+/// exactly once.
+#[allow(clippy::too_many_arguments)]
 pub async fn check_code(
     db: &crate::db::Db,
     app_id: &str,
     phone: &str,
     purpose: Purpose,
+    flow: &str,
     presented_hash: &str,
     now: i64,
     max_attempts: i64,
 ) -> Result<CodeCheck, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, code_hash, attempts, expires_at, used_at FROM sms_codes \
-         WHERE app_id = $1 AND phone = $2 AND purpose = $3 \
+         WHERE app_id = $1 AND phone = $2 AND purpose = $3 AND flow = $4 \
          ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(app_id)
     .bind(phone)
     .bind(purpose.as_str())
+    .bind(flow)
     .fetch_optional(db.writer())
     .await?;
     let Some(row) = row else {

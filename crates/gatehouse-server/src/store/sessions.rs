@@ -223,7 +223,7 @@ pub async fn revoke_api_key<'c>(
     Ok(done.rows_affected())
 }
 
-/// Revokes the live sessions of the same user on the same device (one session per device).
+/// Revokes the live sessions of a user on one device (a replayed sign-in code ends what it opened).
 pub async fn revoke_device<'c>(
     ex: impl Executor<'c, Database = Any>,
     user_id: &str,

@@ -1,0 +1,34 @@
+//! A user's custom data: one JSON object (as text) in `users.custom_data`, NULL when unset.
+
+use serde_json::{Map, Value};
+use sqlx::{Any, Executor};
+
+/// The document, if the user has one (a user that does not exist has none).
+pub async fn get<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user_id: &str,
+) -> Result<Option<Map<String, Value>>, sqlx::Error> {
+    let text: Option<Option<String>> =
+        sqlx::query_scalar("SELECT custom_data FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(text
+        .flatten()
+        .and_then(|t| serde_json::from_str::<Map<String, Value>>(&t).ok()))
+}
+
+/// Replaces the document (`None` clears it). False when there is no such user.
+pub async fn set<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user_id: &str,
+    doc: Option<&Map<String, Value>>,
+) -> Result<bool, sqlx::Error> {
+    let text = doc.map(|d| Value::Object(d.clone()).to_string());
+    let done = sqlx::query("UPDATE users SET custom_data = $1 WHERE id = $2")
+        .bind(text)
+        .bind(user_id)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
