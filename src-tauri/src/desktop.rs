@@ -241,7 +241,9 @@ impl Desktop {
                         ));
                         shell.emit(UiEvent::AccountsChanged);
                     }
-                    Ok(Event::TokensRefreshed { .. }) => {}
+                    // Routine (and the window's own account view fetches the profile: answering
+                    // that with a refresh would loop). Changes below do refresh the window.
+                    Ok(Event::TokensRefreshed { .. } | Event::ProfileRefreshed { .. }) => {}
                     Ok(_) => shell.emit(UiEvent::AccountsChanged),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         shell.emit(UiEvent::AccountsChanged)

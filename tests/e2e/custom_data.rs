@@ -2,19 +2,20 @@
 //! set-custom-data` and the admin HTTP API, carried in every access token's `user_data`, read by
 //! the official realm-web client and the SDK.
 
-use std::process::Stdio;
-
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::both_backends;
+use crate::peers::hooks::{Responder, WebhookReceiver};
 use crate::support::*;
 
 both_backends!(
     the_operator_writes_and_tokens_carry_it,
     realm_web_reads_and_refreshes_it,
-    the_sdk_reads_and_refreshes_it
+    the_sdk_reads_and_refreshes_it,
+    per_user_events_say_what_changed,
+    a_webhook_answers_for_each_token_and_fails_closed_or_open
 );
 
 const ADMIN_KEY: &str = "gh_admin_test-key-for-custom-data-0123456789";
@@ -172,24 +173,18 @@ async fn realm_web_reads_and_refreshes_it(b: Backend) {
     )
     .await
     .void();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/realm-web/custom-data.cjs");
-    let output = tokio::process::Command::new("node")
-        .arg(script)
-        .env("GATEHOUSE_URL", &t.base)
-        .env("GATEHOUSE_APP_ID", APP)
-        .env("GATEHOUSE_EMAIL", &email)
-        .env("GATEHOUSE_PASSWORD", PASSWORD)
-        .env("GATEHOUSE_ADMIN_KEY", ADMIN_KEY)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("\"ok\":true"),
-        "realm-web custom data:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let steps = realm_web_steps(
+        "custom-data.cjs",
+        &[
+            ("GATEHOUSE_URL", &t.base),
+            ("GATEHOUSE_APP_ID", APP),
+            ("GATEHOUSE_EMAIL", &email),
+            ("GATEHOUSE_PASSWORD", PASSWORD),
+            ("GATEHOUSE_ADMIN_KEY", ADMIN_KEY),
+        ],
+    )
+    .await;
+    assert_eq!(steps.len(), 4, "{steps:?}");
 }
 
 async fn the_sdk_reads_and_refreshes_it(b: Backend) {
@@ -218,4 +213,207 @@ async fn the_sdk_reads_and_refreshes_it(b: Backend) {
     let fresh = user.refresh_custom_data().await.unwrap();
     assert_eq!(Value::Object(fresh), json!({"plan": "pro"}));
     assert_eq!(user.custom_data()["plan"], "pro");
+}
+
+const HOOK_SECRET: &str = "whsec_3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=";
+
+/// `[apps.<id>.custom_data_webhook]`: the hook (verified by the official `standardwebhooks`
+/// library) is asked at login and at each refresh; when it fails, the token is refused with 503
+/// (clients keep theirs), or with `fail_open` issued with the stored document.
+async fn a_webhook_answers_for_each_token_and_fails_closed_or_open(b: Backend) {
+    let hook = WebhookReceiver::start(HOOK_SECRET).await;
+    hook.respond(Responder::with(|body| {
+        let user = body["data"]["user_id"].as_str().unwrap_or("").to_string();
+        (200, json!({"custom_data": {"plan": "gold", "for": user}}))
+    }));
+    let url = hook.url();
+    let mut t = TestServer::start_with(b, |c| {
+        c.outbound.allow_loopback_http = true;
+        c.outbound.timeout_ms = 1500;
+        c.apps.get_mut(APP).unwrap().custom_data_webhook = Some(custom_data_hook(&url, false));
+    })
+    .await;
+    let u = t.email_user(&unique_email("custom-hook")).await;
+    assert_eq!(
+        user_data(&u.access),
+        json!({"plan": "gold", "for": u.user_id}),
+        "asked at login"
+    );
+    hook.respond(Responder::Answer(
+        200,
+        json!({"custom_data": {"plan": "silver"}}),
+    ));
+    assert_eq!(
+        user_data(&refreshed(&t, &u.refresh).await),
+        json!({"plan": "silver"})
+    );
+    let calls = hook.requests();
+    assert!(calls.iter().all(|c| c.signature_ok), "{calls:?}");
+    assert_eq!(calls.last().unwrap().json()["type"], "custom_data.fetch");
+    hook.respond(Responder::Answer(200, json!({"custom_data": null})));
+    assert_eq!(user_data(&refreshed(&t, &u.refresh).await), Value::Null);
+
+    // Failing closed: the refresh answers 503 (never 401) and the session lives on.
+    hook.respond(Responder::Answer(500, json!({"error": "down"})));
+    let refused = t
+        .call(
+            Method::POST,
+            &t.api("/auth/session"),
+            Some(&u.refresh),
+            None,
+        )
+        .await;
+    refused.err(503, "ServiceUnavailable");
+    hook.respond(Responder::Answer(200, json!({"no": "document"})));
+    t.call(
+        Method::POST,
+        &t.api("/auth/session"),
+        Some(&u.refresh),
+        None,
+    )
+    .await
+    .err(503, "ServiceUnavailable");
+
+    // Failing open: the stored document instead.
+    let url = hook.url();
+    t.restart(|c| {
+        c.outbound.allow_loopback_http = true;
+        c.outbound.timeout_ms = 1500;
+        c.admin.key_sha256 = vec![hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            ADMIN_KEY.as_bytes(),
+        ))];
+        c.apps.get_mut(APP).unwrap().custom_data_webhook = Some(custom_data_hook(&url, true));
+    })
+    .await;
+    admin(
+        &t,
+        Method::PUT,
+        &u.user_id,
+        Some(ADMIN_KEY),
+        json!({"plan": "stored"}),
+    )
+    .await
+    .void();
+    hook.respond(Responder::Answer(500, json!({})));
+    assert_eq!(
+        user_data(&refreshed(&t, &u.refresh).await),
+        json!({"plan": "stored"})
+    );
+}
+
+fn custom_data_hook(
+    url: &str,
+    fail_open: bool,
+) -> gatehouse_server::config::CustomDataWebhookConfig {
+    gatehouse_server::config::CustomDataWebhookConfig {
+        url: url.to_string(),
+        secret: gatehouse_server::Secret::new(HOOK_SECRET),
+        fail_open,
+    }
+}
+
+/// The next event of `events`, within 5 seconds.
+async fn next(events: &mut gatehouse_client::UserEvents) -> gatehouse_client::Event {
+    tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+        .await
+        .expect("an event in time")
+        .expect("the app is alive")
+}
+
+/// Issue 15, item 8: a user's own events (`User::subscribe`) name profile refreshes, identity
+/// and custom-data changes, token refreshes and the logout, and nothing about other users.
+async fn per_user_events_say_what_changed(b: Backend) {
+    use gatehouse_client::{Credentials, Event, LogoutReason};
+    let t = start(b).await;
+    let sdk = crate::sdk::Sdk::new();
+    let app = sdk.app(&t).await;
+    let email = unique_email("events");
+    t.register_and_confirm(APP, &email, PASSWORD).await;
+    let user = app
+        .log_in(Credentials::email_password(&email, PASSWORD))
+        .await
+        .unwrap();
+    let id = user.id().to_string();
+    let mut events = user.subscribe();
+    // Another user's login says nothing here.
+    app.log_in(Credentials::anonymous()).await.unwrap();
+    user.refresh_profile().await.unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        Event::ProfileRefreshed {
+            user_id: id.clone()
+        }
+    );
+
+    let second = unique_email("events-linked");
+    t.register_and_confirm(APP, &second, PASSWORD).await;
+    user.link_credentials(Credentials::email_password(&second, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        Event::IdentitiesChanged {
+            user_id: id.clone()
+        }
+    );
+    assert_eq!(
+        next(&mut events).await,
+        Event::ProfileRefreshed {
+            user_id: id.clone()
+        }
+    );
+
+    admin(
+        &t,
+        Method::PUT,
+        &id,
+        Some(ADMIN_KEY),
+        json!({"plan": "pro"}),
+    )
+    .await
+    .void();
+    user.refresh_custom_data().await.unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        Event::TokensRefreshed {
+            user_id: id.clone()
+        }
+    );
+    assert_eq!(
+        next(&mut events).await,
+        Event::CustomDataChanged {
+            user_id: id.clone()
+        }
+    );
+    // The same document again: a refresh, no change.
+    user.refresh_custom_data().await.unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        Event::TokensRefreshed {
+            user_id: id.clone()
+        }
+    );
+
+    user.log_out().await.unwrap();
+    let mut seen = vec![];
+    loop {
+        let e = next(&mut events).await;
+        seen.push(e.clone());
+        if matches!(e, Event::LoggedOut { .. }) {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.last().unwrap(),
+        &Event::LoggedOut {
+            user_id: id.clone(),
+            reason: LogoutReason::Requested
+        },
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|e| e.user_id() == Some(id.as_str())),
+        "{seen:?}"
+    );
 }

@@ -25,15 +25,7 @@ async fn two_logins_from_one_device_keep_both_sessions(b: Backend) {
     let t = TestServer::start(b).await;
     let email = unique_email("one-device");
     t.register_and_confirm(APP, &email, PASSWORD).await;
-    let first = Tokens::from(
-        t.login(
-            APP,
-            "local-userpass",
-            json!({"username": email, "password": PASSWORD}),
-        )
-        .await
-        .ok(),
-    );
+    let first = t.password_login(&email, PASSWORD).await;
     let second = Tokens::from(
         t.login(
             APP,

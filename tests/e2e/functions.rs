@@ -3,7 +3,6 @@
 //! official `standardwebhooks` verifier; EJSON travels both ways untouched; a function that
 //! answers an error, an unknown one, a private one and a slow one get App Services' codes.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use gatehouse_server::config::{Config, FunctionConfig};
@@ -98,26 +97,12 @@ async fn realm_web_calls_functions_with_ejson_and_their_errors(b: Backend) {
     ));
     let (hook_url, slow_url) = (hook.url(), slow.url());
     let t = TestServer::start_with(b, |c| configure(c, &hook_url, &slow_url)).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/realm-web/functions.cjs");
-    let output = tokio::process::Command::new("node")
-        .arg(script)
-        .env("GATEHOUSE_URL", &t.base)
-        .env("GATEHOUSE_APP", APP)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let steps: Vec<Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    assert!(
-        output.status.success() && steps.last().is_some_and(|s| s["step"] == "done"),
-        "realm-web functions failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(steps.len(), 10, "{stdout}");
+    let steps = realm_web_steps(
+        "functions.cjs",
+        &[("GATEHOUSE_URL", &t.base), ("GATEHOUSE_APP", APP)],
+    )
+    .await;
+    assert_eq!(steps.len(), 10, "{steps:?}");
     let user_id = steps[0]["user_id"].as_str().unwrap();
 
     let calls = hook.requests();

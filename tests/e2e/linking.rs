@@ -190,15 +190,7 @@ async fn an_identity_can_be_unlinked_while_a_way_back_in_remains(b: Backend) {
     let all = identities(&profile_of(anon.access.clone()).await);
     assert_eq!(all.len(), 3, "{all:?}");
     let (anon_id, first_id, second_id) = (all[0].1.clone(), all[1].1.clone(), all[2].1.clone());
-    let via_second = Tokens::from(
-        t.login(
-            APP,
-            "local-userpass",
-            json!({"username": second, "password": PASSWORD}),
-        )
-        .await
-        .ok(),
-    );
+    let via_second = t.password_login(&second, PASSWORD).await;
     assert_eq!(via_second.user_id, anon.user_id);
     let unlink = |provider: &'static str, id: String, access: String| {
         let t = &t;
@@ -256,15 +248,7 @@ async fn an_identity_can_be_unlinked_while_a_way_back_in_remains(b: Backend) {
         .err(400, "BadRequest");
 
     // Unlinking needs a recent sign-in like linking does (the anonymous sign-in was exempt).
-    let owner = Tokens::from(
-        t.login(
-            APP,
-            "local-userpass",
-            json!({"username": first, "password": PASSWORD}),
-        )
-        .await
-        .ok(),
-    );
+    let owner = t.password_login(&first, PASSWORD).await;
     t.state().clock.advance(301);
     let fresh = t
         .call(

@@ -12,12 +12,14 @@ both_backends!(
     the_deep_link_completes_on_the_device_that_asked,
     the_typed_code_works_instead,
     links_resist_scanners_other_devices_reuse_and_guessing,
-    requests_are_checked_and_look_alike
+    requests_are_checked_and_look_alike,
+    a_magic_link_links_its_address_to_the_signed_in_user
 );
 
-const DEEP_LINK: &str = "gatehouse://auth/callback";
+pub(crate) const DEEP_LINK: &str = "gatehouse://auth/callback";
 
-async fn server(b: Backend) -> TestServer {
+/// A test server whose app also enables magic links.
+pub(crate) async fn server(b: Backend) -> TestServer {
     TestServer::start_with(b, |c| {
         c.apps
             .get_mut(APP)
@@ -30,25 +32,41 @@ async fn server(b: Backend) -> TestServer {
 
 /// The newest magic-link mail to `email`: (link, short code).
 async fn magic_mail(t: &TestServer, email: &str, seen: usize) -> (String, String) {
+    let mut mails = magic_mails(t, email, seen, 1).await;
+    mails.pop().unwrap()
+}
+
+/// The magic-link mails to `email` after the first `seen` mails, oldest first: (link, code);
+/// waits (bounded) until there are at least `want`.
+pub(crate) async fn magic_mails(
+    t: &TestServer,
+    email: &str,
+    seen: usize,
+    want: usize,
+) -> Vec<(String, String)> {
+    t.settle().await;
     for _ in 0..100 {
-        let mails: Vec<_> = t
+        let mails: Vec<(String, String)> = t
             .outbox()
             .into_iter()
             .skip(seen)
-            .filter(|m| m["to"] == email && m["subject"].as_str().unwrap().contains("sign-in link"))
+            .filter(|m| m["to"] == email && m["subject"].as_str().unwrap().contains("sign-in"))
+            .map(|m| {
+                let text = m["text"].as_str().unwrap();
+                let otp = text.split("type this code into the app: ").nth(1).unwrap()[..9].into();
+                (m["links"][0].as_str().unwrap().to_string(), otp)
+            })
             .collect();
-        if let Some(m) = mails.last() {
-            let text = m["text"].as_str().unwrap();
-            let otp = text.split("type this code into the app: ").nth(1).unwrap()[..9].to_string();
-            return (m["links"][0].as_str().unwrap().to_string(), otp);
+        if mails.len() >= want {
+            return mails;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("no magic link mail to {email}");
+    panic!("fewer than {want} magic-link mails to {email}");
 }
 
 /// What pressing the page's button does: the 303 Location (the deep link the OS would open).
-async fn press(link: &str) -> reqwest::Response {
+pub(crate) async fn press(link: &str) -> reqwest::Response {
     let (token, token_id) = token_of(link);
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -310,4 +328,62 @@ async fn requests_are_checked_and_look_alike(b: Backend) {
             .code(),
         "AuthProviderNotFound"
     );
+}
+
+/// Issue 15, item 7: a magic link redeemed with `?link=true` and a user's access token adds the
+/// address it proves to that user; it is still bound to the device that asked for it.
+async fn a_magic_link_links_its_address_to_the_signed_in_user(b: Backend) {
+    let t = server(b).await;
+    let owner = t.email_user(&unique_email("magic-owner")).await;
+    let second = unique_email("magic-second");
+    t.register_and_confirm(APP, &second, PASSWORD).await;
+    let (verifier, challenge) = crate::peers::pkce_pair();
+    let seen = t.outbox().len();
+    t.post(
+        APP,
+        "/auth/providers/magic-link/send",
+        json!({"email": second, "code_challenge": challenge, "code_challenge_method": "S256",
+               "redirect_uri": DEEP_LINK, "state": "link-state"}),
+    )
+    .await
+    .void();
+    let (link, _) = magic_mail(&t, &second, seen).await;
+    let pressed = press(&link).await;
+    assert_eq!(pressed.status(), 303);
+    let location = pressed.headers()["location"].to_str().unwrap().to_string();
+    let code = reqwest::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    let url = format!(
+        "{}?link=true",
+        t.app_path(APP, "/auth/providers/magic-link/login")
+    );
+    let linked = t
+        .call(
+            reqwest::Method::POST,
+            &url,
+            Some(&owner.access),
+            Some(json!({"code": code, "code_verifier": verifier})),
+        )
+        .await
+        .ok();
+    assert_eq!(linked["user_id"], owner.user_id.as_str());
+    let by_password = t.password_login(&second, PASSWORD).await;
+    assert_eq!(
+        by_password.user_id, owner.user_id,
+        "the address now signs in as the owner"
+    );
+    // The code was spent by the link.
+    t.call(
+        reqwest::Method::POST,
+        &url,
+        Some(&owner.access),
+        Some(json!({"code": code, "code_verifier": verifier})),
+    )
+    .await
+    .err(400, "CodeAlreadyUsed");
 }

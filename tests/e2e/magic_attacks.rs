@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::both_backends;
+use crate::magic::{magic_mails, server, DEEP_LINK};
 use crate::sdk::Sdk;
 use crate::support::*;
 
@@ -17,19 +18,6 @@ both_backends!(
     a_new_request_of_the_same_flow_voids_the_older_link,
     another_flow_cannot_void_or_shadow_a_code_being_typed
 );
-
-const DEEP_LINK: &str = "gatehouse://auth/callback";
-
-async fn server(b: Backend) -> TestServer {
-    TestServer::start_with(b, |c| {
-        c.apps
-            .get_mut(APP)
-            .unwrap()
-            .providers
-            .push("magic-link".into())
-    })
-    .await
-}
 
 /// A PKCE pair: (verifier, S256 challenge).
 fn pkce(tag: &str) -> (String, String) {
@@ -52,47 +40,9 @@ async fn send(t: &TestServer, email: &str, challenge: &str, state: &str) {
     .void();
 }
 
-/// The magic-link mails to `email` after the first `seen` mails, oldest first: (link, code).
-async fn magic_mails(
-    t: &TestServer,
-    email: &str,
-    seen: usize,
-    want: usize,
-) -> Vec<(String, String)> {
-    t.settle().await;
-    for _ in 0..100 {
-        let mails: Vec<(String, String)> = t
-            .outbox()
-            .into_iter()
-            .skip(seen)
-            .filter(|m| m["to"] == email && m["subject"].as_str().unwrap().contains("sign-in"))
-            .map(|m| {
-                let text = m["text"].as_str().unwrap();
-                let otp = text.split("type this code into the app: ").nth(1).unwrap()[..9].into();
-                (m["links"][0].as_str().unwrap().to_string(), otp)
-            })
-            .collect();
-        if mails.len() >= want {
-            return mails;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("fewer than {want} magic-link mails to {email}");
-}
-
 /// Presses the page's button: the 303 Location, or the page's status and text.
 async fn press(link: &str) -> Result<String, (u16, String)> {
-    let (token, token_id) = token_of(link);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client
-        .post(link.split('?').next().unwrap())
-        .form(&[("token", token), ("tokenId", token_id)])
-        .send()
-        .await
-        .unwrap();
+    let resp = crate::magic::press(link).await;
     if resp.status() == 303 {
         return Ok(resp.headers()["location"].to_str().unwrap().to_string());
     }

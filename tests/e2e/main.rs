@@ -17,6 +17,7 @@ mod external;
 mod file_modes;
 mod forged_host;
 mod functions;
+mod google_access_token;
 mod id_tokens;
 mod input;
 mod key_rotation;

@@ -13,7 +13,7 @@ use axum::{Form, Json};
 use gatehouse_client::{Credentials, UserState};
 use gatehouse_server::config::{Bucket, SmsConfig};
 use gatehouse_server::Secret;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::peers::pkce_pair;
@@ -24,6 +24,8 @@ both_backends!(
     register_confirm_log_in_and_reset_by_text,
     sms_codes_sign_in_a_confirmed_number,
     sms_codes_are_bound_to_the_flow_that_asked,
+    reset_codes_asked_by_the_sdk_are_bound_to_its_flow,
+    phone_and_sms_code_identities_link_to_an_existing_user,
     codes_resist_guessing_reuse_expiry_and_cross_use,
     sends_are_limited_and_country_bound
 );
@@ -433,6 +435,163 @@ async fn sms_codes_are_bound_to_the_flow_that_asked(b: Backend) {
         .err(400, "InvalidParameter");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(twilio.count_to(PHONE), before);
+}
+
+/// Issue 12, item 17: the SDK binds the reset (and confirmation) codes it asks for to its own
+/// flow. An attacker who asks for a reset code for the same number, unbound or for their own
+/// flow, can neither void the owner's code nor use up its tries, nor redeem it without the
+/// owner's verifier.
+async fn reset_codes_asked_by_the_sdk_are_bound_to_its_flow(b: Backend) {
+    let (t, twilio) = server(b, false).await;
+    confirmed(&t, &twilio, PHONE).await;
+    let sdk = Sdk::new();
+    let app = sdk.app(&t).await;
+    let auth = app.phone_password_auth();
+    let seen = twilio.count_to(PHONE);
+    auth.send_reset_code(PHONE).await.unwrap();
+    let owner_code = twilio.code_after(PHONE, seen).await;
+    let reset = |code: &str, verifier: Option<&str>| {
+        let mut body = json!({"phone": PHONE, "code": code, "password": "a new long passphrase 1"});
+        if let Some(v) = verifier {
+            body["code_verifier"] = json!(v);
+        }
+        let t = &t;
+        async move {
+            t.post(APP, "/auth/providers/phone-password/reset", body)
+                .await
+        }
+    };
+    // Without the owner's verifier the owner's code opens nothing, and spends none of its tries.
+    let (attacker, attacker_challenge) = pkce_pair();
+    reset(&owner_code, None).await.err(400, "InvalidCode");
+    reset(&owner_code, Some(&attacker))
+        .await
+        .err(400, "InvalidCode");
+    // The attacker's own requests (unbound, and for their own flow) leave the owner's code alone;
+    // guessing them to exhaustion locks those codes only.
+    let seen = twilio.count_to(PHONE);
+    t.post(
+        APP,
+        "/auth/providers/phone-password/reset/send",
+        json!({"phone": PHONE}),
+    )
+    .await
+    .void();
+    let unbound = twilio.code_after(PHONE, seen).await;
+    t.post(
+        APP,
+        "/auth/providers/phone-password/reset/send",
+        json!({"phone": PHONE, "code_challenge": attacker_challenge}),
+    )
+    .await
+    .void();
+    twilio.code_after(PHONE, seen + 1).await;
+    for _ in 0..5 {
+        reset(other_than(&unbound), None)
+            .await
+            .err(400, "InvalidCode");
+    }
+    reset(&unbound, None).await.err(400, "TooManyAttempts");
+    // A bad verifier is refused before any lookup.
+    reset(&owner_code, Some("short"))
+        .await
+        .err(400, "InvalidParameter");
+    auth.reset_password(PHONE, &owner_code, "the owner's new long passphrase")
+        .await
+        .unwrap();
+    t.login(
+        APP,
+        "phone-password",
+        json!({"phone": PHONE, "password": "the owner's new long passphrase"}),
+    )
+    .await
+    .ok();
+}
+
+/// Issue 15, item 7: a phone/password identity, and a number proven by a texted code of this
+/// flow, link to the signed-in user; a number that belongs to another user never moves.
+async fn phone_and_sms_code_identities_link_to_an_existing_user(b: Backend) {
+    let (t, twilio) = server(b, false).await;
+    let second = "+14155552672";
+    confirmed(&t, &twilio, PHONE).await;
+    confirmed(&t, &twilio, second).await;
+    let owner = t.email_user(&unique_email("phone-link")).await;
+    let link = |provider: &str, access: &str, body: Value| {
+        let url = format!(
+            "{}?link=true",
+            t.app_path(APP, &format!("/auth/providers/{provider}/login"))
+        );
+        let (t, access) = (&t, access.to_string());
+        async move {
+            t.call(reqwest::Method::POST, &url, Some(&access), Some(body))
+                .await
+        }
+    };
+    link(
+        "phone-password",
+        &owner.access,
+        json!({"phone": PHONE, "password": "wrong but long enough"}),
+    )
+    .await
+    .err(401, "InvalidPassword");
+    link(
+        "phone-password",
+        &owner.access,
+        json!({"phone": PHONE, "password": PASSWORD}),
+    )
+    .await
+    .ok();
+    let by_phone = t
+        .login(
+            APP,
+            "phone-password",
+            json!({"phone": PHONE, "password": PASSWORD}),
+        )
+        .await
+        .ok();
+    assert_eq!(by_phone["user_id"], owner.user_id.as_str());
+
+    // The second number through a texted code of this flow.
+    let (verifier, challenge) = pkce_pair();
+    let seen = twilio.count_to(second);
+    send_for(&t, second, &challenge).await.void();
+    let code = twilio.code_after(second, seen).await;
+    link(
+        "sms-code",
+        &owner.access,
+        json!({"phone": second, "code": code, "code_verifier": verifier}),
+    )
+    .await
+    .ok();
+    let profile = t
+        .call(
+            reqwest::Method::GET,
+            &t.api("/auth/profile"),
+            Some(&owner.access),
+            None,
+        )
+        .await
+        .ok();
+    let kinds: Vec<&str> = profile["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["provider_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["local-userpass", "phone-password", "phone-password"]
+    );
+
+    // Another user cannot take a number that is already someone's.
+    let other = t.email_user(&unique_email("phone-thief")).await;
+    link(
+        "phone-password",
+        &other.access,
+        json!({"phone": PHONE, "password": PASSWORD}),
+    )
+    .await
+    .err(409, "IdentityInUse");
 }
 
 async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {

@@ -260,15 +260,7 @@ async fn the_oldest_sessions_beyond_the_cap_are_evicted(b: Backend) {
     let mut later = Vec::new();
     for _ in 0..3 {
         t.state().clock.advance(1);
-        later.push(Tokens::from(
-            t.login(
-                APP,
-                "local-userpass",
-                json!({"username": email, "password": PASSWORD}),
-            )
-            .await
-            .ok(),
-        ));
+        later.push(t.password_login(&email, PASSWORD).await);
     }
     refresh(&t, &first.refresh, false)
         .await
@@ -291,15 +283,7 @@ async fn a_device_id_is_kept_and_each_login_is_a_session(b: Backend) {
     // Each login is its own session (issue 15, item 1): the first one on this device lives on.
     refresh(&t, &a.refresh, false).await.ok();
     refresh(&t, &b2.refresh, false).await.ok();
-    let other = Tokens::from(
-        t.login(
-            APP,
-            "local-userpass",
-            json!({"username": email, "password": PASSWORD}),
-        )
-        .await
-        .ok(),
-    );
+    let other = t.password_login(&email, PASSWORD).await;
     assert_ne!(other.device_id, a.device_id);
     refresh(&t, &b2.refresh, false).await.ok();
 }

@@ -95,22 +95,8 @@ async fn a_hundred_addresses_guessing_one_account_lock_it(b: Backend) {
         .err(401, "InvalidPassword");
 
     // A password reset still works during the lock, and clears it.
-    t.post(
-        APP,
-        "/auth/providers/local-userpass/reset/send",
-        json!({"email": email}),
-    )
-    .await
-    .void();
-    let (token, token_id) = t.mailed_token(&email, "/reset").await;
     let fresh = "a fresh passphrase after the lock";
-    t.post(
-        APP,
-        "/auth/providers/local-userpass/reset",
-        json!({"token": token, "tokenId": token_id, "password": fresh}),
-    )
-    .await
-    .void();
+    t.reset_password_by_mail(&email, fresh).await;
     attempt(&t, &source(203), &email, fresh).await.ok();
 
     // A success resets the counter: one new failure costs the first step only (1 s), not the

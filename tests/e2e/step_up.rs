@@ -173,15 +173,7 @@ async fn a_reset_lists_what_else_reaches_the_account_and_one_link_removes_it(b: 
     )
     .await
     .ok();
-    let owner = Tokens::from(
-        t.login(
-            APP,
-            "local-userpass",
-            json!({"username": email, "password": PASSWORD}),
-        )
-        .await
-        .ok(),
-    );
+    let owner = t.password_login(&email, PASSWORD).await;
     let planted = unique_email("planted");
     t.register_and_confirm(APP, &planted, PASSWORD).await;
     t.call(
@@ -197,22 +189,8 @@ async fn a_reset_lists_what_else_reaches_the_account_and_one_link_removes_it(b: 
 
     // The owner resets the password.
     let seen = t.outbox().len();
-    t.post(
-        APP,
-        "/auth/providers/local-userpass/reset/send",
-        json!({"email": email}),
-    )
-    .await
-    .void();
-    let (token, token_id) = t.mailed_token_after(seen, &email, "/reset").await;
     let new_password = "a brand new horse battery staple";
-    t.post(
-        APP,
-        "/auth/providers/local-userpass/reset",
-        json!({"token": token, "tokenId": token_id, "password": new_password}),
-    )
-    .await
-    .void();
+    t.reset_password_by_mail(&email, new_password).await;
     // Every session ended at once.
     t.call(
         Method::GET,
@@ -259,15 +237,7 @@ async fn a_reset_lists_what_else_reaches_the_account_and_one_link_removes_it(b: 
     )
     .await
     .err(401, "InvalidPassword");
-    let fresh = Tokens::from(
-        t.login(
-            APP,
-            "local-userpass",
-            json!({"username": email, "password": new_password}),
-        )
-        .await
-        .ok(),
-    );
+    let fresh = t.password_login(&email, new_password).await;
     assert_eq!(
         fresh.user_id, anon.user_id,
         "the owner keeps the account and its data"

@@ -4,8 +4,6 @@
 //! and custom JWTs that need `iss` and `iat` only when an issuer and a maximum age are configured.
 //! The confirmation and reset functions are real webhooks behind the `standardwebhooks` verifier.
 
-use std::process::Stdio;
-
 use gatehouse_server::config::{AppConfig, ClaimMapping, Config, CustomTokenConfig, WebhookConfig};
 use gatehouse_server::Secret;
 use serde_json::{json, Value};
@@ -72,29 +70,18 @@ async fn realm_web_reads_app_services_words_in_strict_mode(b: Backend) {
     functions.respond(Responder::Answer(200, json!({"status": "fail"})));
     let url = functions.url();
     let t = TestServer::start_with(b, |c| configure(c, &url)).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/realm-web/strict_words.cjs");
-    let output = tokio::process::Command::new("node")
-        .arg(script)
-        .env("GATEHOUSE_URL", &t.base)
-        .env("GATEHOUSE_STRICT_APP", STRICT_AUTO)
-        .env("GATEHOUSE_STRICT_FN_APP", STRICT_APP)
-        .env("GATEHOUSE_DEFAULT_APP", PLAIN_AUTO)
-        .env("GATEHOUSE_JWT_SECRET", JWT_SECRET)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let steps: Vec<Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    assert!(
-        output.status.success() && steps.last().is_some_and(|s| s["step"] == "done"),
-        "realm-web strict words failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(steps.len() >= 17, "{stdout}");
+    let steps = realm_web_steps(
+        "strict_words.cjs",
+        &[
+            ("GATEHOUSE_URL", &t.base),
+            ("GATEHOUSE_STRICT_APP", STRICT_AUTO),
+            ("GATEHOUSE_STRICT_FN_APP", STRICT_APP),
+            ("GATEHOUSE_DEFAULT_APP", PLAIN_AUTO),
+            ("GATEHOUSE_JWT_SECRET", JWT_SECRET),
+        ],
+    )
+    .await;
+    assert!(steps.len() >= 17, "{steps:?}");
     // The one row realm-web cannot send (it always attaches a token when it has one).
     let anonymous = t
         .call(reqwest::Method::GET, &t.api("/auth/profile"), None, None)

@@ -224,6 +224,40 @@ impl TestServer {
             .await
     }
 
+    /// Signs in to [`APP`] with an email and password; the login must succeed.
+    pub async fn password_login(&self, email: &str, password: &str) -> Tokens {
+        Tokens::from(
+            self.login(
+                APP,
+                "local-userpass",
+                json!({"username": email, "password": password}),
+            )
+            .await
+            .ok(),
+        )
+    }
+
+    /// Resets the password of `email` (an account of [`APP`]) the way its owner would: asks for
+    /// the mail, follows its link's token, and sets `new_password`.
+    pub async fn reset_password_by_mail(&self, email: &str, new_password: &str) {
+        let seen = self.outbox().len();
+        self.post(
+            APP,
+            "/auth/providers/local-userpass/reset/send",
+            json!({"email": email}),
+        )
+        .await
+        .void();
+        let (token, token_id) = self.mailed_token_after(seen, email, "/reset").await;
+        self.post(
+            APP,
+            "/auth/providers/local-userpass/reset",
+            json!({"token": token, "tokenId": token_id, "password": new_password}),
+        )
+        .await
+        .void();
+    }
+
     pub async fn anonymous(&self) -> Tokens {
         Tokens::from(self.login(APP, "anon-user", json!({})).await.ok())
     }
@@ -475,4 +509,36 @@ pub fn run_gatehoused(args: &[&str]) -> std::process::Output {
         .env("GATEHOUSE_LOG", "warn")
         .output()
         .unwrap()
+}
+
+/// Runs `tests/realm-web/<script>` (the official realm-web client) with `env`, asserts that it
+/// reported every step ok and ended with `{"step": "done"}`, and returns its steps.
+pub async fn realm_web_steps(script: &str, env: &[(&str, &str)]) -> Vec<Value> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/realm-web");
+    assert!(
+        std::path::Path::new(dir)
+            .join("node_modules/realm-web")
+            .exists(),
+        "realm-web is not installed: run scripts/setup.sh (it runs npm ci in tests/realm-web)"
+    );
+    let output = tokio::process::Command::new("node")
+        .arg(format!("{dir}/{script}"))
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let steps: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        output.status.success()
+            && steps.last().is_some_and(|s| s["step"] == "done")
+            && steps.iter().all(|s| s["ok"] == true),
+        "realm-web {script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    steps
 }

@@ -166,22 +166,8 @@ async fn a_soft_locked_account_is_unlocked_by_a_password_reset(b: Backend) {
     );
     locked.err(401, "InvalidPassword");
     // Reset still works while locked and clears the lock.
-    t.post(
-        APP,
-        "/auth/providers/local-userpass/reset/send",
-        json!({"email": email}),
-    )
-    .await
-    .void();
-    let (token, token_id) = t.mailed_token(&email, "/reset").await;
     let fresh = "brand new passphrase after lock";
-    t.post(
-        APP,
-        "/auth/providers/local-userpass/reset",
-        json!({"token": token, "tokenId": token_id, "password": fresh}),
-    )
-    .await
-    .void();
+    t.reset_password_by_mail(&email, fresh).await;
     t.login(
         APP,
         "local-userpass",

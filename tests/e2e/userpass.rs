@@ -213,31 +213,9 @@ async fn reset_changes_the_password_and_ends_every_session(b: Backend) {
     let t = TestServer::start(b).await;
     let email = unique_email("reset");
     let first = t.email_user(&email).await;
-    let second = Tokens::from(
-        t.login(
-            APP,
-            "local-userpass",
-            json!({"username": email, "password": PASSWORD}),
-        )
-        .await
-        .ok(),
-    );
-    t.post(
-        APP,
-        "/auth/providers/local-userpass/reset/send",
-        json!({"email": email}),
-    )
-    .await
-    .void();
-    let (token, token_id) = t.mailed_token(&email, "/reset").await;
+    let second = t.password_login(&email, PASSWORD).await;
     let new_password = "a completely new passphrase";
-    t.post(
-        APP,
-        "/auth/providers/local-userpass/reset",
-        json!({"token": token, "tokenId": token_id, "password": new_password}),
-    )
-    .await
-    .void();
+    t.reset_password_by_mail(&email, new_password).await;
     for s in [&first, &second] {
         t.call(
             Method::POST,

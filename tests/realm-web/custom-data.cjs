@@ -5,33 +5,40 @@
 //
 // Inputs (environment): GATEHOUSE_URL, GATEHOUSE_APP_ID, GATEHOUSE_EMAIL, GATEHOUSE_PASSWORD (a
 // confirmed account whose custom data is {"team": "blue", "level": 5}), GATEHOUSE_ADMIN_KEY.
-// Output: one JSON line, {"ok": true} or {"ok": false, "error"}; exit 0/1.
+// Output: one JSON line per step (steps.cjs), ending with {"step": "done"}.
 "use strict";
 
 const assert = require("node:assert/strict");
 const Realm = require("realm-web");
+const { step, done, fail } = require("./steps.cjs");
 
 async function main() {
   const baseUrl = process.env.GATEHOUSE_URL.replace(/\/$/, "");
   const app = new Realm.App({ id: process.env.GATEHOUSE_APP_ID, baseUrl });
-  const user = await app.logIn(
-    Realm.Credentials.emailPassword(process.env.GATEHOUSE_EMAIL, process.env.GATEHOUSE_PASSWORD));
-  assert.deepEqual(user.customData, { team: "blue", level: 5 });
+  let user;
 
-  const put = await fetch(`${baseUrl}/api/admin/v1/users/${user.id}/custom_data`, {
-    method: "PUT",
-    headers: { authorization: `Bearer ${process.env.GATEHOUSE_ADMIN_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ team: "red", since: { $numberLong: "1700000000" } }),
+  await step("custom data arrives with the login", async () => {
+    user = await app.logIn(
+      Realm.Credentials.emailPassword(process.env.GATEHOUSE_EMAIL, process.env.GATEHOUSE_PASSWORD));
+    assert.deepEqual(user.customData, { team: "blue", level: 5 });
   });
-  assert.equal(put.status, 204);
-  assert.deepEqual(user.customData, { team: "blue", level: 5 }, "unchanged until refreshed");
-  const fresh = await user.refreshCustomData();
-  assert.deepEqual(fresh, { team: "red", since: 1700000000 });
-  assert.deepEqual(user.customData, fresh);
-  process.stdout.write(JSON.stringify({ ok: true }) + "\n");
+
+  await step("the operator changes it; the old value stays until a refresh", async () => {
+    const put = await fetch(`${baseUrl}/api/admin/v1/users/${user.id}/custom_data`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${process.env.GATEHOUSE_ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ team: "red", since: { $numberLong: "1700000000" } }),
+    });
+    assert.equal(put.status, 204);
+    assert.deepEqual(user.customData, { team: "blue", level: 5 });
+  });
+
+  await step("refreshCustomData brings the new document", async () => {
+    const fresh = await user.refreshCustomData();
+    assert.deepEqual(fresh, { team: "red", since: 1700000000 });
+    assert.deepEqual(user.customData, fresh);
+  });
+  done();
 }
 
-main().catch((e) => {
-  process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.stack ? e.stack : e) }) + "\n",
-    () => process.exit(1));
-});
+main().catch(fail);

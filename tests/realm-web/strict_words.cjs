@@ -21,41 +21,7 @@ const Realm = require("realm-web");
 
 const PASSWORD = "correct horse battery staple";
 
-function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-let current = "config";
-let finished = false;
-function finish(code, obj) {
-  if (finished) return;
-  finished = true;
-  process.stdout.write(JSON.stringify(obj) + "\n", () => process.exit(code));
-}
-const fail = (err) => finish(1, { step: current, ok: false, error: String((err && err.stack) || err) });
-process.on("unhandledRejection", fail);
-process.on("uncaughtException", fail);
-
-async function step(name, fn) {
-  current = name;
-  const extra = await fn();
-  emit({ step: name, ok: true, ...(extra || {}) });
-}
-
-/** The MongoDBRealmError `promise` rejects with; checks its code and status. */
-async function refusal(promise, errorCode, statusCode) {
-  let err;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err, "expected the call to fail, but it succeeded");
-  if (!(err instanceof Realm.MongoDBRealmError)) throw err;
-  assert.equal(err.errorCode, errorCode, `errorCode (server said: ${err.message})`);
-  assert.equal(err.statusCode, statusCode, `statusCode (server said: ${err.message})`);
-  return err;
-}
+const { step, refusal, done, fail } = require("./steps.cjs");
 
 /** Asserts the App Services text exactly, as realm-js's tests compare `err.error`. */
 async function says(promise, errorCode, statusCode, text) {
@@ -201,7 +167,7 @@ async function main() {
     return { errors: [token.error, retry.error, reset.error] };
   });
 
-  finish(0, { step: "done", ok: true });
+  done();
 }
 
 main().catch(fail);

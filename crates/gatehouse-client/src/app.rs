@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::http::{Body, Http, Request, Void};
 use crate::pending_redirects::PendingRedirects;
+use crate::phone_flows::PhoneFlows;
 use crate::store::keychain::{self, Keychain, MemoryKeychain, OsKeychain, StoredTokens};
 use crate::store::{AccountStore, Ending, MetadataFile, NewLogin};
 use crate::user::User;
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub accounts: Arc<AccountStore>,
     /// Browser sign-ins started and not yet completed (state + PKCE verifier; memory only).
     pub redirects: PendingRedirects,
+    /// Phone confirmation and reset codes asked for and not yet used (PKCE verifiers).
+    pub phone_flows: PhoneFlows,
 }
 
 impl Shared {
@@ -176,6 +179,7 @@ impl AppBuilder {
             },
             accounts,
             redirects: PendingRedirects::default(),
+            phone_flows: PhoneFlows::default(),
         });
         Ok(App { shared })
     }

@@ -104,6 +104,15 @@ impl Credentials {
         )
     }
 
+    /// A Google OAuth access token, as the Node SDK's `Credentials.google({accessToken})` sends
+    /// it (`{"accessToken": "…"}`); the server checks it at Google's userinfo endpoint.
+    pub fn google_access_token(access_token: &str) -> Credentials {
+        let body = AccessTokenLogin {
+            access_token: access_token.into(),
+        };
+        Self::new(ProviderType::Google, LoginCredential::AccessToken(body))
+    }
+
     pub fn apple(id_token: &str) -> Credentials {
         Self::new(
             ProviderType::Apple,
@@ -201,6 +210,10 @@ mod tests {
             sent(&Credentials::google_auth_code("c")),
             json!({"authCode": "c"})
         );
+        assert_eq!(
+            sent(&Credentials::google_access_token("g")),
+            json!({"accessToken": "g"})
+        );
         assert_eq!(sent(&Credentials::apple("a")), json!({"id_token": "a"}));
         assert_eq!(
             sent(&Credentials::facebook("f")),
@@ -230,6 +243,7 @@ mod tests {
             (Credentials::jwt("t"), "custom-token"),
             (Credentials::function(json!({})), "custom-function"),
             (Credentials::google_id_token("t"), "oauth2-google"),
+            (Credentials::google_access_token("t"), "oauth2-google"),
             (Credentials::apple("t"), "oauth2-apple"),
             (Credentials::facebook("t"), "oauth2-facebook"),
             (Credentials::phone_password("p", "p"), "phone-password"),

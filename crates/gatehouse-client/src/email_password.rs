@@ -175,27 +175,35 @@ mod tests {
             sent(&PhonePasswordRequest {
                 phone: s("+1"),
                 password: s("p"),
-                code: None
+                code: None,
+                code_challenge: Some(s("c")),
+                code_verifier: None,
             }),
-            json!({"phone": "+1", "password": "p"})
+            json!({"phone": "+1", "password": "p", "code_challenge": "c"})
         );
         assert_eq!(
             sent(&PhonePasswordRequest {
                 phone: s("+1"),
                 password: s("p"),
-                code: Some(s("1"))
+                code: Some(s("1")),
+                code_challenge: None,
+                code_verifier: Some(s("v")),
             }),
-            json!({"phone": "+1", "code": "1", "password": "p"})
+            json!({"phone": "+1", "code": "1", "password": "p", "code_verifier": "v"})
         );
         assert_eq!(
             sent(&PhoneCodeRequest {
                 phone: s("+1"),
-                code: s("1")
+                code: s("1"),
+                code_verifier: None,
             }),
             json!({"phone": "+1", "code": "1"})
         );
         assert_eq!(
-            sent(&PhoneRequest { phone: s("+1") }),
+            sent(&PhoneRequest {
+                phone: s("+1"),
+                code_challenge: None
+            }),
             json!({"phone": "+1"})
         );
         let magic = MagicLinkRequest {

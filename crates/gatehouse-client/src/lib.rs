@@ -43,6 +43,7 @@ mod lock;
 mod magic_link;
 mod pending_redirects;
 mod phone;
+mod phone_flows;
 mod pkce;
 mod redirect_login;
 mod sessions;
@@ -55,7 +56,7 @@ pub use app::{App, AppBuilder, SecretStorage};
 pub use credentials::Credentials;
 pub use email_password::EmailPasswordAuth;
 pub use error::{codes, Error, Result};
-pub use events::{Event, LogoutReason};
+pub use events::{Event, LogoutReason, UserEvents};
 pub use gatehouse_proto::auth::{
     ActivityEvent, ApiKey, Identity, Profile, ProviderInfo, SessionInfo,
 };

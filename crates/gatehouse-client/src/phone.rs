@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::app::Shared;
 use crate::error::Result;
 use crate::http::{Body, Request, Void};
+use crate::phone_flows::{CodePurpose, PhoneFlows};
 
 pub struct PhonePasswordAuth {
     pub(crate) shared: Arc<Shared>,
@@ -36,48 +37,61 @@ pub(crate) async fn post(
         .map(|_| ())
 }
 
-fn phone(phone: &str) -> PhoneRequest {
-    PhoneRequest {
-        phone: phone.into(),
-    }
-}
-
 impl PhonePasswordAuth {
     async fn post(&self, action: &str, body: &impl Serialize) -> Result<()> {
         post(&self.shared, ProviderType::PhonePassword, action, body).await
     }
 
+    fn flows(&self) -> &PhoneFlows {
+        &self.shared.phone_flows
+    }
+
+    /// Asks for a code for `purpose`, bound to this app's flow for the number.
+    async fn send_code(&self, action: &str, purpose: CodePurpose, number: &str) -> Result<()> {
+        let body = PhoneRequest {
+            phone: number.into(),
+            code_challenge: Some(self.flows().challenge_for(purpose, number)),
+        };
+        self.post(action, &body).await
+    }
+
     /// Registers a number (international format, e.g. `+14155552671`); a confirmation code is
-    /// texted unless the app does not require one.
+    /// texted unless the app does not require one. The code is bound to this app (PKCE): only
+    /// [`PhonePasswordAuth::confirm`] here can use it.
     pub async fn register(&self, phone: &str, password: &str) -> Result<()> {
+        let challenge = self.flows().challenge_for(CodePurpose::Confirm, phone);
         self.post(
             "register",
             &PhonePasswordRequest {
                 phone: phone.into(),
                 password: password.into(),
                 code: None,
+                code_challenge: Some(challenge),
+                code_verifier: None,
             },
         )
         .await
     }
 
     pub async fn confirm(&self, phone: &str, code: &str) -> Result<()> {
-        self.post(
-            "confirm",
-            &PhoneCodeRequest {
-                phone: phone.into(),
-                code: code.into(),
-            },
-        )
-        .await
+        let body = PhoneCodeRequest {
+            phone: phone.into(),
+            code: code.into(),
+            code_verifier: self.flows().verifier(CodePurpose::Confirm, phone),
+        };
+        self.post("confirm", &body).await?;
+        self.flows().finish(CodePurpose::Confirm, phone);
+        Ok(())
     }
 
     pub async fn resend_confirmation(&self, number: &str) -> Result<()> {
-        self.post("confirm/send", &phone(number)).await
+        self.send_code("confirm/send", CodePurpose::Confirm, number)
+            .await
     }
 
     pub async fn send_reset_code(&self, number: &str) -> Result<()> {
-        self.post("reset/send", &phone(number)).await
+        self.send_code("reset/send", CodePurpose::Reset, number)
+            .await
     }
 
     pub async fn reset_password(&self, phone: &str, code: &str, password: &str) -> Result<()> {
@@ -85,7 +99,11 @@ impl PhonePasswordAuth {
             phone: phone.into(),
             password: password.into(),
             code: Some(code.into()),
+            code_challenge: None,
+            code_verifier: self.flows().verifier(CodePurpose::Reset, phone),
         };
-        self.post("reset", &body).await
+        self.post("reset", &body).await?;
+        self.flows().finish(CodePurpose::Reset, phone);
+        Ok(())
     }
 }

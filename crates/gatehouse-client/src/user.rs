@@ -154,6 +154,25 @@ impl User {
         })
     }
 
+    /// This user's events: the app's [`Event`]s about this user only (logged in or out,
+    /// tokens refreshed, profile refreshed, identities or custom data changed, …).
+    pub fn subscribe(&self) -> crate::UserEvents {
+        crate::UserEvents {
+            user_id: self.id().to_string(),
+            events: self.shared.accounts.subscribe(),
+        }
+    }
+
+    /// Emits [`Event::CustomDataChanged`] when `new` carries other custom data than `old`.
+    fn announce_custom_data(&self, old: Option<&str>, new: &str) {
+        let data = |token: &str| jwt_claims(token).and_then(|c| c.user_data().cloned());
+        if old.and_then(data) != data(new) {
+            self.shared.accounts.emit(Event::CustomDataChanged {
+                user_id: self.id().to_string(),
+            });
+        }
+    }
+
     /// Custom user data from the current access token (`user_data` claim); empty when none.
     pub fn custom_data(&self) -> Map<String, Value> {
         self.core
@@ -237,6 +256,7 @@ impl User {
         self.shared.accounts.emit(Event::TokensRefreshed {
             user_id: self.id().to_string(),
         });
+        self.announce_custom_data(current.access_token.as_deref(), &session.access_token);
         Ok(session.access_token)
     }
 
@@ -374,6 +394,7 @@ impl User {
             // No refresh may rotate the refresh token between reading and storing it.
             let _flight = self.core.refresh_turn().await;
             let mut tokens = self.current_tokens()?;
+            self.announce_custom_data(tokens.access_token.as_deref(), &linked.access_token);
             tokens.access_token = Some(linked.access_token);
             self.shared
                 .accounts

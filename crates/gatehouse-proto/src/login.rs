@@ -54,7 +54,7 @@ pub struct AuthCodeLogin {
     pub auth_code: String,
 }
 
-/// `oauth2-facebook` with a user access token.
+/// `oauth2-facebook` with a user access token; `oauth2-google` with an OAuth access token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenLogin {
     #[serde(rename = "accessToken")]

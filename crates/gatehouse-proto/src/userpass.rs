@@ -68,6 +68,12 @@ pub struct PhonePasswordRequest {
     /// The texted code (reset only; left out of the body when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// Register: binds the texted confirmation code to this flow (PKCE S256 challenge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    /// Reset: the verifier of the challenge the reset code was sent for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<String>,
 }
 
 /// `phone-password` confirm body.
@@ -76,13 +82,19 @@ pub struct PhonePasswordRequest {
 pub struct PhoneCodeRequest {
     pub phone: String,
     pub code: String,
+    /// The verifier of the challenge the code was sent for (when it was sent for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<String>,
 }
 
-/// Bodies that name only a phone number (send a code).
+/// Bodies that name a phone number to send a code to; `code_challenge` (PKCE S256) binds the
+/// code to the flow that asked, so only its verifier redeems it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneRequest {
     pub phone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
 }
 
 redacted_debug!(PhonePasswordRequest, PhoneCodeRequest);

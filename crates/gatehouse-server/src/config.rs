@@ -395,6 +395,31 @@ pub struct AppConfig {
     pub twitter: Option<OAuthClientConfig>,
     /// `[apps.<id>.functions.<name>]`: functions clients call by name, each a signed webhook.
     pub functions: std::collections::BTreeMap<String, FunctionConfig>,
+    /// `[apps.<id>.custom_data_webhook]`: asked for a user's custom data whenever an access
+    /// token is issued (login, refresh, link) instead of the stored document.
+    pub custom_data_webhook: Option<CustomDataWebhookConfig>,
+}
+
+/// A signed webhook that answers `{"custom_data": {…} | null}` for a user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomDataWebhookConfig {
+    pub url: String,
+    pub secret: Secret,
+    /// When the hook fails: false (default) refuses the login or refresh with 503 (clients keep
+    /// their tokens and retry); true issues the token with the stored document instead.
+    #[serde(default)]
+    pub fail_open: bool,
+}
+
+impl CustomDataWebhookConfig {
+    /// The same call shape as every other webhook.
+    pub fn as_webhook(&self) -> WebhookConfig {
+        WebhookConfig {
+            url: self.url.clone(),
+            secret: self.secret.clone(),
+        }
+    }
 }
 
 impl AppConfig {
@@ -438,6 +463,7 @@ impl Default for AppConfig {
             discord: None,
             twitter: None,
             functions: Default::default(),
+            custom_data_webhook: None,
         }
     }
 }

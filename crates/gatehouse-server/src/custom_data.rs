@@ -2,6 +2,8 @@
 //! (`gatehoused admin set-custom-data`, or `PUT /api/admin/v1/users/{id}/custom_data` with an
 //! admin key) and carried to clients in every access token's `user_data` claim — so it is fresh
 //! after each refresh (`refreshCustomData()` in realm-web, `refresh_custom_data()` in the SDK).
+//! An app may instead name a signed webhook (`[apps.<id>.custom_data_webhook]`) that is asked
+//! for the document each time a token is issued; it fails closed (503) unless `fail_open`.
 
 use gatehouse_proto::ErrorCode;
 use serde_json::{Map, Value};
@@ -9,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::custom_data as rows;
+use crate::store::sessions::SessionRow;
 
 /// Largest document, as compact JSON: it rides in every access token.
 pub const MAX_BYTES: usize = 16 * 1024;
@@ -52,4 +55,55 @@ pub async fn get(state: &AppState, user_id: &str) -> ApiResult<Map<String, Value
     Ok(rows::get(state.db.reader(), user_id)
         .await?
         .unwrap_or_default())
+}
+
+/// The document to sign into an access token for `session`: the app's webhook's answer when it
+/// has one, else the stored document.
+pub async fn for_token(
+    state: &AppState,
+    session: &SessionRow,
+) -> ApiResult<Option<Map<String, Value>>> {
+    let hook = state
+        .app(&session.app_id)
+        .ok()
+        .and_then(|app| app.custom_data_webhook.as_ref());
+    let Some(hook) = hook else {
+        return Ok(rows::get(state.db.reader(), &session.user_id).await?);
+    };
+    let data = serde_json::json!({
+        "user_id": session.user_id,
+        "provider_type": session.provider_type,
+        "device_id": session.device_id,
+    });
+    let answer = crate::idp::webhook::call(
+        &state.outbound,
+        &hook.as_webhook(),
+        "custom_data.fetch",
+        &session.app_id,
+        data,
+        state.now(),
+    )
+    .await;
+    let failure = match answer {
+        Ok(mut map) => match map.remove("custom_data").map(gatehouse_proto::ejson::relax) {
+            Some(Value::Object(doc))
+                if Value::Object(doc.clone()).to_string().len() <= MAX_BYTES =>
+            {
+                return Ok(Some(doc))
+            }
+            Some(Value::Null) => return Ok(None),
+            Some(Value::Object(_)) => format!("its document is over {MAX_BYTES} bytes"),
+            _ => "its answer has no \"custom_data\" object (or null)".to_string(),
+        },
+        Err(e) => e.to_string(),
+    };
+    if hook.fail_open {
+        tracing::warn!(app_id = %session.app_id, why = %failure,
+            "custom data webhook failed; issuing the token with the stored document");
+        return Ok(rows::get(state.db.reader(), &session.user_id).await?);
+    }
+    tracing::warn!(app_id = %session.app_id, why = %failure, "custom data webhook failed");
+    Err(ApiError::unavailable(
+        "the app's custom user data could not be fetched; try again shortly",
+    ))
 }

@@ -33,7 +33,30 @@ pub struct LoginContext {
     pub ip: Option<String>,
 }
 
+/// A session written in a transaction that is not committed yet: [`OpenedSession::respond`],
+/// after the commit, signs its tokens (the access token may ask the app's custom-data webhook,
+/// which must not happen while the transaction holds the database's writer).
+#[must_use = "commit the transaction, then respond"]
+pub struct OpenedSession {
+    session: rows::SessionRow,
+    secret: String,
+    now: i64,
+}
+
+impl OpenedSession {
+    pub async fn respond(self, state: &AppState) -> ApiResult<LoginResponse> {
+        let session = &self.session;
+        Ok(LoginResponse {
+            access_token: access_token(state, session, self.now).await?,
+            refresh_token: Some(refresh_token(state, session, &self.secret, self.now)),
+            user_id: session.user_id.clone(),
+            device_id: session.device_id.clone(),
+        })
+    }
+}
+
 /// Opens a session inside the caller's transaction (so user creation and session are one unit).
+/// Commit, then [`OpenedSession::respond`].
 pub async fn open(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, Any>,
@@ -42,7 +65,7 @@ pub async fn open(
     provider_type: &str,
     api_key_id: Option<&str>,
     ctx: &LoginContext,
-) -> ApiResult<LoginResponse> {
+) -> ApiResult<OpenedSession> {
     let now = state.now();
     let device_id = match ctx.device.device_id.as_deref() {
         Some(id) if is_object_id(id) && id != NO_DEVICE_ID => id.to_ascii_lowercase(),
@@ -89,11 +112,10 @@ pub async fn open(
             "evicted oldest sessions beyond the per-user cap"
         );
     }
-    Ok(LoginResponse {
-        access_token: access_token(state, &session, now).await?,
-        refresh_token: Some(refresh_token(state, &session, &secret, now)),
-        user_id: user_id.to_string(),
-        device_id,
+    Ok(OpenedSession {
+        session,
+        secret,
+        now,
     })
 }
 
@@ -104,7 +126,7 @@ pub async fn access_token(
     session: &rows::SessionRow,
     now: i64,
 ) -> ApiResult<String> {
-    let user_data = crate::store::custom_data::get(state.db.reader(), &session.user_id).await?;
+    let user_data = crate::custom_data::for_token(state, session).await?;
     Ok(state.keys.sign_access(&AccessClaims {
         sub: session.user_id.clone(),
         aud: session.app_id.clone(),

@@ -297,11 +297,25 @@ impl AccountStore {
     }
 
     /// Caches a fresh profile and writes the list.
+    /// Stores a freshly fetched profile, then says so (and whether the identities changed).
     pub async fn set_profile(&self, user_id: &str, profile: Profile) -> Result<()> {
+        let mut identities_changed = false;
         if let Some(u) = lock(&self.meta).users.iter_mut().find(|u| u.id == user_id) {
+            identities_changed = u
+                .profile
+                .as_ref()
+                .is_some_and(|old| old.identities != profile.identities);
             u.profile = Some(profile);
         }
-        self.save().await
+        self.save().await?;
+        let user_id = user_id.to_string();
+        if identities_changed {
+            self.emit(Event::IdentitiesChanged {
+                user_id: user_id.clone(),
+            });
+        }
+        self.emit(Event::ProfileRefreshed { user_id });
+        Ok(())
     }
 
     /// Ends a user's session on this device (the one place that does): keychain entry first,

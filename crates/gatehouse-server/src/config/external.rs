@@ -138,6 +138,9 @@ pub struct OAuthClientConfig {
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
     pub jwks_url: Option<String>,
+    /// Google `accessToken` logins: the OpenID Connect `userinfo_endpoint` that vouches for the
+    /// token (default Google's `https://openidconnect.googleapis.com/v1/userinfo`).
+    pub userinfo_url: Option<String>,
     /// API base for profile calls (GitHub, Discord, X, Facebook's versioned Graph URL).
     pub api_url: Option<String>,
     pub scopes: Option<Vec<String>>,
@@ -216,10 +219,15 @@ pub(super) fn validate_app(id: &str, app: &super::AppConfig) -> anyhow::Result<(
             "app {id}: custom_token.max_age_secs must be between 60 and 604800"
         );
     }
+    let custom_data = app
+        .custom_data_webhook
+        .as_ref()
+        .map(super::CustomDataWebhookConfig::as_webhook);
     let hooks = [
         (p::CUSTOM_FUNCTION, "custom_function", &app.custom_function),
         ("", "confirm_function", &app.confirm_function),
         ("", "reset_function", &app.reset_function),
+        ("", "custom_data_webhook", &custom_data),
     ];
     for (provider, key, hook) in hooks {
         if !provider.is_empty() && enabled(provider) && hook.is_none() {

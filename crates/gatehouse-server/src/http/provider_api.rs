@@ -165,9 +165,16 @@ pub async fn phone_register(
     caller: Caller,
     Typed(req): Typed<PhonePasswordRequest>,
 ) -> ApiResult<Response> {
-    phone::register(&state, &app, &req.phone, &req.password, caller.ip)
-        .await
-        .map(|()| no_content())
+    let challenge = req.code_challenge.as_deref();
+    phone::register(
+        &state,
+        &app,
+        (&req.phone, &req.password),
+        challenge,
+        caller.ip,
+    )
+    .await
+    .map(|()| no_content())
 }
 
 pub async fn phone_confirm(
@@ -176,7 +183,8 @@ pub async fn phone_confirm(
     caller: Caller,
     Typed(req): Typed<PhoneCodeRequest>,
 ) -> ApiResult<Response> {
-    phone::confirm(&state, &app, &req.phone, &req.code, caller.ip)
+    let verifier = req.code_verifier.as_deref();
+    phone::confirm(&state, &app, (&req.phone, &req.code), verifier, caller.ip)
         .await
         .map(|()| no_content())
 }
@@ -187,7 +195,8 @@ pub async fn phone_confirm_send(
     caller: Caller,
     Typed(req): Typed<PhoneRequest>,
 ) -> ApiResult<Response> {
-    phone::send(&state, &app, Purpose::Confirm, &req.phone, caller.ip)
+    let to = (req.phone.as_str(), req.code_challenge.as_deref());
+    phone::send(&state, &app, Purpose::Confirm, to, caller.ip)
         .await
         .map(|()| no_content())
 }
@@ -198,7 +207,8 @@ pub async fn phone_reset_send(
     caller: Caller,
     Typed(req): Typed<PhoneRequest>,
 ) -> ApiResult<Response> {
-    phone::send(&state, &app, Purpose::Reset, &req.phone, caller.ip)
+    let to = (req.phone.as_str(), req.code_challenge.as_deref());
+    phone::send(&state, &app, Purpose::Reset, to, caller.ip)
         .await
         .map(|()| no_content())
 }
@@ -212,7 +222,9 @@ pub async fn phone_reset(
     let code = req
         .code
         .ok_or_else(|| ApiError::missing_parameter("code"))?;
-    phone::reset(&state, &app, &req.phone, &code, &req.password, caller.ip)
+    let verifier = req.code_verifier.as_deref();
+    let what = (req.phone.as_str(), code.as_str(), req.password.as_str());
+    phone::reset(&state, &app, what, verifier, caller.ip)
         .await
         .map(|()| no_content())
 }

@@ -9,6 +9,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 mod oauth;
+mod userinfo;
 pub use oauth::TokenAnswer;
 
 use super::jwt::{self, KeySource, Rules};
@@ -37,6 +38,8 @@ pub struct Upstream {
     pub token_url: String,
     pub jwks_url: Option<String>,
     pub api_url: Option<String>,
+    /// OpenID Connect `userinfo_endpoint` (Google's `accessToken` logins).
+    pub userinfo_url: Option<String>,
     pub scopes: Vec<String>,
     /// OpenID Connect: sends a nonce and trusts the ID token.
     pub oidc: bool,
@@ -73,6 +76,7 @@ impl Upstream {
             token_url: String::new(),
             jwks_url: None,
             api_url: None,
+            userinfo_url: None,
             scopes: vec![],
             oidc: false,
             form_post: false,
@@ -97,6 +101,10 @@ impl Upstream {
                     jwks_url: Some(or(
                         &cfg.jwks_url,
                         "https://www.googleapis.com/oauth2/v3/certs",
+                    )),
+                    userinfo_url: Some(or(
+                        &cfg.userinfo_url,
+                        "https://openidconnect.googleapis.com/v1/userinfo",
                     )),
                     scopes: scopes(&["openid", "email", "profile"]),
                     ..base

@@ -32,7 +32,7 @@ pub async fn login(
         now,
     )
     .await?;
-    let response = sessions::open(
+    let opened = sessions::open(
         state,
         &mut tx,
         app_id,
@@ -43,6 +43,7 @@ pub async fn login(
     )
     .await?;
     tx.commit().await?;
+    let response = opened.respond(state).await?;
     tracing::info!(app_id, user_id, provider = provider::ANONYMOUS, "login");
     Ok(response)
 }

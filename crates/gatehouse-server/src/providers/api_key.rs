@@ -41,7 +41,7 @@ pub async fn login(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(ApiError::invalid_credentials)?;
-    let response = sessions::open(
+    let opened = sessions::open(
         state,
         &mut tx,
         app_id,
@@ -52,6 +52,7 @@ pub async fn login(
     )
     .await?;
     tx.commit().await?;
+    let response = opened.respond(state).await?;
     tracing::info!(app_id, user_id = %user.id, key_id = %row.id, kind = %row.kind, "login");
     Ok(response)
 }

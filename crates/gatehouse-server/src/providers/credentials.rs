@@ -140,7 +140,7 @@ pub struct CustomTokenLogin {
 
 /// `oauth2-google`, `oauth2-apple`, `oauth2-facebook` in token mode: an ID token (both
 /// spellings) with the app's optional `nonce`, Google's auth code (with its redirect URI and
-/// PKCE verifier), Facebook's access token.
+/// PKCE verifier), Facebook's and Google's access tokens.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct OAuthTokenLogin {

@@ -61,7 +61,7 @@ pub async fn open_session(
             "this user has been disabled by an administrator",
         ));
     }
-    let response = sessions::open(
+    let opened = sessions::open(
         state,
         &mut tx,
         app_id,
@@ -72,6 +72,7 @@ pub async fn open_session(
     )
     .await?;
     tx.commit().await?;
+    let response = opened.respond(state).await?;
     tracing::info!(app_id, user_id, provider = identity.provider, "login");
     Ok(response)
 }
@@ -138,8 +139,8 @@ pub async fn link(
 }
 
 /// The identity a token-mode credential payload proves: `custom-token`, `custom-function`,
-/// `oauth2-google` (`authCode` or `id_token`), `oauth2-apple` (`id_token`), `oauth2-facebook`
-/// (`accessToken`).
+/// `oauth2-google` (`authCode`, `id_token` or `accessToken`), `oauth2-apple` (`id_token`),
+/// `oauth2-facebook` (`accessToken`).
 pub(crate) async fn identity_from_payload(
     state: &AppState,
     app_id: &str,
@@ -184,6 +185,24 @@ pub(crate) async fn identity_from_payload(
                     .await;
             }
             if provider == ProviderType::Google {
+                if creds.access_token.is_present() {
+                    // Userinfo says whose token it is, not which app it was issued to: another
+                    // app holding a user's token could sign in as them here. So only an operator
+                    // who names the endpoint (and accepts that) gets this form.
+                    let opted_in = app
+                        .google
+                        .as_ref()
+                        .is_some_and(|g| g.userinfo_url.is_some());
+                    if !opted_in {
+                        return Err(ApiError::invalid_parameter(
+                            "this app does not accept Google access tokens (set [apps.<id>.google] \
+                             userinfo_url to allow them; docs/providers.md explains the risk); \
+                             send an id_token or authCode",
+                        ));
+                    }
+                    let access = creds.access_token.required("accessToken")?;
+                    return upstream.userinfo_identity(state, access).await;
+                }
                 if let Some(code) = creds.auth_code.text() {
                     let cfg = app.google.as_ref().ok_or_else(ApiError::internal)?;
                     let redirect = creds
@@ -205,7 +224,7 @@ pub(crate) async fn identity_from_payload(
                 }
                 return Err(ApiError::new(
                     ErrorCode::MissingParameter,
-                    "oauth2-google needs authCode or id_token \
+                    "oauth2-google needs authCode, id_token or accessToken \
                      (or a redirect login: GET …/login?redirect=…)",
                 ));
             }

@@ -310,6 +310,32 @@ pub async fn login(
     ctx: &LoginContext,
     ip: std::net::IpAddr,
 ) -> ApiResult<LoginResponse> {
+    let account = redeem(state, app_id, creds, ip).await?;
+    super::userpass::open_session(state, app_id, &account, provider::MAGIC_LINK, ctx).await
+}
+
+/// `magic-link/login?link=true` with the user's access token: the address the link (or typed
+/// code) proves joins that user (issue 15, item 7). The link stays bound to the device that
+/// asked for it, as for a sign-in.
+pub async fn link(
+    state: &AppState,
+    app_id: &str,
+    creds: MagicLinkLogin,
+    user_id: &str,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    let account = redeem(state, app_id, creds, ip).await?;
+    super::attach_account(state, app_id, user_id, super::userpass::local(&account)).await
+}
+
+/// Checks the code (or the typed short code) and the flow's verifier, spends the link, and
+/// answers the email/password account it proves.
+async fn redeem(
+    state: &AppState,
+    app_id: &str,
+    creds: MagicLinkLogin,
+    ip: std::net::IpAddr,
+) -> ApiResult<crate::store::userpass::Account> {
     state.limiter.check(Group::Login, ip)?;
     let verifier = creds.code_verifier.required("code_verifier")?;
     if !is_pkce(verifier) {
@@ -387,10 +413,9 @@ pub async fn login(
     if !magic::redeem(state.db.writer(), &row.id, now).await? {
         return Err(used());
     }
-    let account = accounts::by_id(state.db.reader(), &row.userpass_id)
+    accounts::by_id(state.db.reader(), &row.userpass_id)
         .await?
-        .ok_or_else(invalid_code)?;
-    super::userpass::open_session(state, app_id, &account, provider::MAGIC_LINK, ctx).await
+        .ok_or_else(invalid_code)
 }
 
 fn used() -> ApiError {

@@ -122,10 +122,14 @@ pub async fn link(
                 "API keys belong to a user already and cannot be linked",
             ))
         }
-        ProviderType::PhonePassword | ProviderType::SmsCode | ProviderType::MagicLink => {
-            return Err(ApiError::bad_request(format!(
-                "{provider} identities cannot be linked to an existing user yet"
-            )));
+        ProviderType::PhonePassword => {
+            phone::link_password(state, app_id, parse(body)?, &auth.session.user_id, ip).await?
+        }
+        ProviderType::SmsCode => {
+            phone::link_code(state, app_id, parse(body)?, &auth.session.user_id, ip).await?
+        }
+        ProviderType::MagicLink => {
+            magic_link::link(state, app_id, parse(body)?, &auth.session.user_id, ip).await?
         }
         external_provider => {
             if let Some(redeem) = redemption(external_provider, &body)? {
@@ -175,6 +179,70 @@ pub(crate) struct LocalAccount<'a> {
     /// Profile field the account contributes (`email` or `phone`) and its value.
     pub field: &'a str,
     pub value: &'a str,
+}
+
+/// Links a local account (email or phone) to `user_id`: its identity joins the user and the
+/// account is attached to it, in one transaction. An account that already belongs to the user
+/// is fine; one that belongs to another user is `IdentityInUse` and never moves.
+pub(crate) async fn attach_account(
+    state: &AppState,
+    app_id: &str,
+    user_id: &str,
+    account: LocalAccount<'_>,
+) -> ApiResult<()> {
+    use crate::store::{phone as phone_accounts, userpass as email_accounts, users};
+    let (identity_type, what) = match account.kind {
+        AccountKind::Userpass => (provider::USERPASS, "email"),
+        AccountKind::Phone => (provider::PHONE_PASSWORD, "phone"),
+    };
+    let in_use = || {
+        ApiError::new(
+            ErrorCode::IdentityInUse,
+            format!(
+                "this {what} account already belongs to another user; log in with it instead \
+                 of linking"
+            ),
+        )
+    };
+    match account.user_id {
+        Some(owner) if owner == user_id => return Ok(()),
+        Some(_) => return Err(in_use()),
+        None => {}
+    }
+    let now = state.now();
+    let mut tx = state.db.writer().begin().await?;
+    let mut data = serde_json::Map::new();
+    data.insert(account.field.into(), Value::String(account.value.into()));
+    users::add_identity(
+        &mut *tx,
+        app_id,
+        user_id,
+        identity_type,
+        identity_type,
+        account.id,
+        &data,
+        now,
+    )
+    .await
+    .map_err(crate::error::on_conflict(
+        ErrorCode::IdentityInUse,
+        "linked elsewhere just now",
+    ))?;
+    let attached = match account.kind {
+        AccountKind::Userpass => email_accounts::attach_user(&mut *tx, account.id, user_id).await?,
+        AccountKind::Phone => phone_accounts::attach_user(&mut *tx, account.id, user_id).await?,
+    };
+    if !attached {
+        return Err(in_use());
+    }
+    if let Some(user) = users::get(&mut *tx, user_id).await? {
+        let mut profile = user.data;
+        profile.insert(account.field.into(), Value::String(account.value.into()));
+        users::set_data(&mut *tx, user_id, &profile).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(app_id, user_id, what, "linked a local account");
+    Ok(())
 }
 
 /// The account's user — created on its first login, as App Services does — and a new session for
@@ -228,7 +296,7 @@ pub(crate) async fn open_account_session(
             "this user has been disabled by an administrator",
         ));
     }
-    let response = sessions::open(
+    let opened = sessions::open(
         state,
         &mut tx,
         app_id,
@@ -239,6 +307,7 @@ pub(crate) async fn open_account_session(
     )
     .await?;
     tx.commit().await?;
+    let response = opened.respond(state).await?;
     tracing::info!(app_id, user_id, provider = session_provider, "login");
     Ok(response)
 }

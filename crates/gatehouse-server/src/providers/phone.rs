@@ -60,7 +60,9 @@ fn new_code() -> String {
 
 /// The keyed hash of a code. A confirmation code is also bound to the password hash it was
 /// issued for (`bound_to`): after a re-registration replaced that password, the code matches
-/// nothing. A sign-in code is bound to its flow's challenge (`flow`) as well as stored under it.
+/// nothing. A code sent for a flow (always for sign-in codes; for confirmation and reset codes
+/// when the client sent a challenge) is bound to its challenge (`flow`) as well as stored under
+/// it.
 fn code_hash(
     state: &AppState,
     app_id: &str,
@@ -69,14 +71,16 @@ fn code_hash(
     code: &str,
     bound_to: Option<&str>,
 ) -> String {
-    let context = match (purpose, bound_to) {
+    let mut context = match (purpose, bound_to) {
         (Purpose::Confirm, Some(hash)) => format!(
             "{app_id}/{phone}/{}",
             crate::store::userpass::password_fingerprint(hash)
         ),
-        (Purpose::Login, _) => format!("{app_id}/{phone}/{flow}"),
         _ => format!("{app_id}/{phone}"),
     };
+    if !flow.is_empty() {
+        context = format!("{context}/{flow}");
+    }
     state
         .keys
         .code_hash(&format!("sms-{}", purpose.as_str()), &context, code)
@@ -173,6 +177,29 @@ async fn verify_code(
     }
 }
 
+/// The flow a send names: its PKCE S256 challenge, or "" when the client sent none (a code for
+/// the number alone, as stock clients get).
+fn flow_of_challenge(challenge: Option<&str>) -> ApiResult<&str> {
+    match challenge {
+        None => Ok(""),
+        Some(c) if is_pkce(c) => Ok(c),
+        Some(_) => Err(ApiError::invalid_parameter(
+            "code_challenge must be the base64url SHA-256 of a 43-128 character code_verifier",
+        )),
+    }
+}
+
+/// The flow a redeem names: the challenge of its verifier, or "" without one.
+fn flow_of_verifier(verifier: Option<&str>) -> ApiResult<String> {
+    match verifier {
+        None => Ok(String::new()),
+        Some(v) if is_pkce(v) => Ok(s256(v)),
+        Some(_) => Err(ApiError::invalid_parameter(
+            "code_verifier must be 43-128 unreserved characters",
+        )),
+    }
+}
+
 fn check_policy(state: &AppState, app: &AppConfig, password: &str) -> ApiResult<String> {
     state
         .policy
@@ -183,12 +210,13 @@ fn check_policy(state: &AppState, app: &AppConfig, password: &str) -> ApiResult<
 pub async fn register(
     state: &AppState,
     app_id: &str,
-    phone: &str,
-    password: &str,
+    (phone, password): (&str, &str),
+    challenge: Option<&str>,
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::PhonePassword)?;
     state.limiter.check(Group::Register, ip)?;
+    let flow = flow_of_challenge(challenge)?;
     let phone = parse(app, phone)?;
     let normalized = check_policy(state, app, password)?;
     let hash = state.hasher.hash(normalized).await?;
@@ -237,7 +265,7 @@ pub async fn register(
             state,
             (app_id, app),
             &phone.e164,
-            (Purpose::Confirm, ""),
+            (Purpose::Confirm, flow),
             Some(&hash),
         )
         .await?;
@@ -248,12 +276,13 @@ pub async fn register(
 pub async fn confirm(
     state: &AppState,
     app_id: &str,
-    phone: &str,
-    code: &str,
+    (phone, code): (&str, &str),
+    verifier: Option<&str>,
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::PhonePassword)?;
     state.limiter.check(Group::Redeem, ip)?;
+    let flow = flow_of_verifier(verifier)?;
     let phone = parse(app, phone)?;
     let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
     let bound_to = account.as_ref().map(|a| a.password_hash.as_str());
@@ -261,7 +290,7 @@ pub async fn confirm(
         state,
         app_id,
         &phone.e164,
-        (Purpose::Confirm, ""),
+        (Purpose::Confirm, &flow),
         code,
         bound_to,
     )
@@ -293,10 +322,11 @@ pub async fn send(
     state: &AppState,
     app_id: &str,
     purpose: Purpose,
-    phone: &str,
+    (phone, challenge): (&str, Option<&str>),
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
-    send_for_flow(state, app_id, (purpose, ""), phone, ip).await
+    let flow = flow_of_challenge(challenge)?;
+    send_for_flow(state, app_id, (purpose, flow), phone, ip).await
 }
 
 /// `sms-code/send`: a sign-in code for the flow whose S256 challenge the body carries; 204
@@ -360,18 +390,26 @@ async fn send_for_flow(
 pub async fn reset(
     state: &AppState,
     app_id: &str,
-    phone: &str,
-    code: &str,
-    password: &str,
+    (phone, code, password): (&str, &str, &str),
+    verifier: Option<&str>,
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::PhonePassword)?;
     state.limiter.check(Group::Redeem, ip)?;
+    let flow = flow_of_verifier(verifier)?;
     let phone = parse(app, phone)?;
     // The policy first (cheap: a weak choice must not burn the code), then the code, and only
     // for a right code the costly hash.
     let normalized = check_policy(state, app, password)?;
-    verify_code(state, app_id, &phone.e164, (Purpose::Reset, ""), code, None).await?;
+    verify_code(
+        state,
+        app_id,
+        &phone.e164,
+        (Purpose::Reset, &flow),
+        code,
+        None,
+    )
+    .await?;
     let hash = state.hasher.hash(normalized).await?;
     let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164)
         .await?
@@ -408,6 +446,43 @@ pub async fn login_password(
     ctx: &LoginContext,
     ip: std::net::IpAddr,
 ) -> ApiResult<LoginResponse> {
+    let account = verify_password(state, app_id, creds, ip).await?;
+    open_session(state, app_id, &account, provider::PHONE_PASSWORD, ctx).await
+}
+
+/// `phone-password/login?link=true`: the number and password join the user of the access token
+/// (issue 15, item 7).
+pub async fn link_password(
+    state: &AppState,
+    app_id: &str,
+    creds: PhonePasswordLogin,
+    user_id: &str,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    let account = verify_password(state, app_id, creds, ip).await?;
+    super::attach_account(state, app_id, user_id, local(&account)).await
+}
+
+/// `sms-code/login?link=true`: the number a texted code (of this flow) proves joins the user of
+/// the access token.
+pub async fn link_code(
+    state: &AppState,
+    app_id: &str,
+    creds: SmsCodeLogin,
+    user_id: &str,
+    ip: std::net::IpAddr,
+) -> ApiResult<()> {
+    let account = redeem_code(state, app_id, creds, ip).await?;
+    super::attach_account(state, app_id, user_id, local(&account)).await
+}
+
+/// Checks a number and its password (throttled, equal work); a confirmed account, or why not.
+async fn verify_password(
+    state: &AppState,
+    app_id: &str,
+    creds: PhonePasswordLogin,
+    ip: std::net::IpAddr,
+) -> ApiResult<PhoneAccount> {
     let raw = creds.phone.required("phone")?;
     let password = creds.password.required("password")?;
     // An unparsable number can have no account: the same generic failure, after the same work.
@@ -445,7 +520,7 @@ pub async fn login_password(
             "confirmation required: enter the code texted to your phone, or ask for a new one",
         ));
     }
-    open_session(state, app_id, &account, provider::PHONE_PASSWORD, ctx).await
+    Ok(account)
 }
 
 pub async fn login_code(
@@ -455,6 +530,17 @@ pub async fn login_code(
     ctx: &LoginContext,
     ip: std::net::IpAddr,
 ) -> ApiResult<LoginResponse> {
+    let account = redeem_code(state, app_id, creds, ip).await?;
+    open_session(state, app_id, &account, provider::SMS_CODE, ctx).await
+}
+
+/// Checks a texted sign-in code with its flow's verifier; the confirmed account it proves.
+async fn redeem_code(
+    state: &AppState,
+    app_id: &str,
+    creds: SmsCodeLogin,
+    ip: std::net::IpAddr,
+) -> ApiResult<PhoneAccount> {
     let app = state.app(app_id)?;
     state.limiter.check(Group::Login, ip)?;
     let phone = parse(app, creds.phone.required("phone")?)?;
@@ -475,11 +561,10 @@ pub async fn login_code(
         None,
     )
     .await?;
-    let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164)
+    accounts::by_phone(state.db.reader(), app_id, &phone.e164)
         .await?
         .filter(|a| a.confirmed)
-        .ok_or_else(ApiError::invalid_credentials)?;
-    open_session(state, app_id, &account, provider::SMS_CODE, ctx).await
+        .ok_or_else(ApiError::invalid_credentials)
 }
 
 async fn open_session(
@@ -489,14 +574,19 @@ async fn open_session(
     session_provider: &str,
     ctx: &LoginContext,
 ) -> ApiResult<LoginResponse> {
-    let account = super::LocalAccount {
+    let account = local(account);
+    super::open_account_session(state, app_id, account, session_provider, ctx).await
+}
+
+/// The account as the provider-independent code sees it.
+fn local(account: &PhoneAccount) -> super::LocalAccount<'_> {
+    super::LocalAccount {
         kind: super::AccountKind::Phone,
         id: &account.id,
         user_id: account.user_id.as_deref(),
         field: "phone",
         value: &account.phone,
-    };
-    super::open_account_session(state, app_id, account, session_provider, ctx).await
+    }
 }
 
 #[cfg(test)]

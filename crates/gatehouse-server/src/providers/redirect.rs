@@ -522,7 +522,7 @@ async fn realm_web_finish(
                 )));
             }
             let mut tx = state.db.writer().begin().await?;
-            let response = sessions::open(
+            let opened = sessions::open(
                 state,
                 &mut tx,
                 &flow.app_id,
@@ -533,7 +533,7 @@ async fn realm_web_finish(
             )
             .await?;
             tx.commit().await?;
-            (response, true)
+            (opened.respond(state).await?, true)
         }
         None => match external::open_session(state, &flow.app_id, identity, &ctx).await {
             Ok(response) => (response, false),

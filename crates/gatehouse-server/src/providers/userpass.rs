@@ -99,14 +99,18 @@ pub(crate) async fn open_session(
     session_provider: &str,
     ctx: &LoginContext,
 ) -> ApiResult<LoginResponse> {
-    let account = super::LocalAccount {
+    super::open_account_session(state, app_id, local(account), session_provider, ctx).await
+}
+
+/// The account as the provider-independent code sees it.
+pub(crate) fn local(account: &Account) -> super::LocalAccount<'_> {
+    super::LocalAccount {
         kind: super::AccountKind::Userpass,
         id: &account.id,
         user_id: account.user_id.as_deref(),
         field: "email",
         value: &account.email,
-    };
-    super::open_account_session(state, app_id, account, session_provider, ctx).await
+    }
 }
 
 pub async fn link(
