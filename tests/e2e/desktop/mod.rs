@@ -539,8 +539,6 @@ async fn an_anonymous_account_that_links_an_email_becomes_permanent() {
     d.click("#tab-account").await;
     d.wait_count("#account-identities .unlink-identity", 2)
         .await;
-    // The panel renders again as the overview refreshes; let that settle before clicking.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     d.click("#account-identities li[data-provider=\"anon-user\"] .unlink-identity")
         .await;
     d.click("#confirm-ok").await;

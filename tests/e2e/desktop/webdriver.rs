@@ -167,12 +167,21 @@ impl Driver {
             .expect("found a moment ago")
     }
 
-    /// Clicks like a person: WebDriver's element click (scrolls into view, real events).
+    /// Clicks like a person: WebDriver's element click (scrolls into view, real events). The
+    /// window re-renders panels as answers arrive, so an element found a moment ago may be
+    /// replaced or not yet laid out: such a click is tried again (for up to 10 s).
     pub async fn click(&self, css: &str) {
-        let id = self.wait(css).await;
-        self.post(&format!("/element/{id}/click"), json!({}))
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let id = self.wait(css).await;
+            match self.post(&format!("/element/{id}/click"), json!({})).await {
+                Ok(_) => return,
+                Err(e) if Instant::now() < deadline && retryable(&e) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
@@ -274,4 +283,12 @@ impl Driver {
             .send()
             .await;
     }
+}
+
+/// A click refused because the page changed under it (not a real failure of the control).
+fn retryable(error: &Value) -> bool {
+    matches!(
+        error["error"].as_str(),
+        Some("stale element reference" | "element not interactable" | "element click intercepted")
+    )
 }
