@@ -148,6 +148,10 @@ say "PostgreSQL is up: $GATEHOUSE_TEST_PG_URL (folder $PGROOT/pg)"
 
 # ---- 3. build ----------------------------------------------------------------------------------
 phase build
+# A one-shot build (CI, a fresh clone) gains nothing from incremental caches, which were 12 of the
+# 29 GB one CI run left behind when its machine ran out of disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+say "free disk before building: $(df -h --output=avail . | tail -1 | tr -d ' ')"
 rc=0
 cargo build --workspace --bins --locked || rc=$?
 if [ $rc -ne 0 ]; then
@@ -170,6 +174,7 @@ phase test
 dbus-run-session -- bash "$ROOT/scripts/keyring-session.sh" \
   cargo test "${WORKSPACE[@]}" --locked "${CARGO_ARGS[@]}" -- "${THREADS[@]}" "${HARNESS_ARGS[@]}" || rc=$?
 phase_end
+say "target folder: $(du -sh target 2>/dev/null | cut -f1); free disk: $(df -h --output=avail . | tail -1 | tr -d ' ')"
 if [ $rc -ne 0 ]; then
   echo "test.sh: cargo test failed (exit $rc)" >&2
   exit "$rc"

@@ -8,7 +8,8 @@ use tauri::State;
 use crate::desktop::Desktop;
 use crate::error::Result;
 use crate::local_backend::OutboxMessage;
-use crate::panels::ApiKeysPanel;
+use crate::panels::{scope, ApiKeysPanel};
+use crate::security_centre::SecurityCentre;
 use crate::sign_in::SignIn;
 use crate::views::{
     AccountDetails, AccountView, ApiKeyView, ConnectionView, NewApiKey, Overview, ProviderView,
@@ -126,8 +127,9 @@ pub async fn begin_magic_link(
     core: Core<'_>,
     connection: String,
     email: String,
+    link_user: Option<String>,
 ) -> Result<StartedSignIn> {
-    core.begin_magic_link(&connection, &email).await
+    core.begin_magic_link(&connection, &email, link_user).await
 }
 
 #[tauri::command]
@@ -224,28 +226,49 @@ pub async fn set_api_key_enabled(
     core: Core<'_>,
     id: String,
     enabled: bool,
+    connection: Option<String>,
+    user: Option<String>,
 ) -> Result<Vec<ApiKeyView>> {
-    core.set_api_key_enabled(&id, enabled).await
+    core.set_api_key_enabled(scope(&connection, &user)?, &id, enabled)
+        .await
 }
 
 #[tauri::command]
-pub async fn delete_api_key(core: Core<'_>, id: String) -> Result<Vec<ApiKeyView>> {
-    core.delete_api_key(&id).await
+pub async fn delete_api_key(
+    core: Core<'_>,
+    id: String,
+    connection: Option<String>,
+    user: Option<String>,
+) -> Result<Vec<ApiKeyView>> {
+    core.delete_api_key(scope(&connection, &user)?, &id).await
 }
 
 #[tauri::command]
-pub async fn sessions(core: Core<'_>) -> Result<Vec<SessionView>> {
-    core.sessions().await
+pub async fn sessions(
+    core: Core<'_>,
+    connection: Option<String>,
+    user: Option<String>,
+) -> Result<Vec<SessionView>> {
+    core.sessions(scope(&connection, &user)?).await
 }
 
 #[tauri::command]
-pub async fn revoke_session(core: Core<'_>, id: String) -> Result<Vec<SessionView>> {
-    core.revoke_session(&id).await
+pub async fn revoke_session(
+    core: Core<'_>,
+    id: String,
+    connection: Option<String>,
+    user: Option<String>,
+) -> Result<Vec<SessionView>> {
+    core.revoke_session(scope(&connection, &user)?, &id).await
 }
 
 #[tauri::command]
-pub async fn revoke_other_sessions(core: Core<'_>) -> Result<Vec<SessionView>> {
-    core.revoke_other_sessions().await
+pub async fn revoke_other_sessions(
+    core: Core<'_>,
+    connection: Option<String>,
+    user: Option<String>,
+) -> Result<Vec<SessionView>> {
+    core.revoke_other_sessions(scope(&connection, &user)?).await
 }
 
 #[tauri::command]
@@ -256,4 +279,107 @@ pub async fn use_memory_only(core: Core<'_>) -> Result<Overview> {
 #[tauri::command]
 pub async fn outbox(core: Core<'_>) -> Result<Vec<OutboxMessage>> {
     core.outbox().await
+}
+
+#[tauri::command]
+pub async fn security_centre(core: Core<'_>) -> Result<SecurityCentre> {
+    core.security_centre().await
+}
+
+#[tauri::command]
+pub async fn mark_security_seen(core: Core<'_>, connection: String, user: String) -> Result<()> {
+    core.mark_security_seen(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn revoke_all_sessions(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+) -> Result<Overview> {
+    core.revoke_all_sessions(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn change_password(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    current_password: String,
+    new_password: String,
+) -> Result<()> {
+    core.change_password(&connection, &user, &current_password, &new_password)
+        .await
+}
+
+#[tauri::command]
+pub async fn send_phone_reset_code(
+    core: Core<'_>,
+    connection: String,
+    phone: String,
+) -> Result<()> {
+    core.send_phone_reset_code(&connection, &phone).await
+}
+
+#[tauri::command]
+pub async fn reset_phone_password(
+    core: Core<'_>,
+    connection: String,
+    phone: String,
+    code: String,
+    password: String,
+) -> Result<()> {
+    core.reset_phone_password(&connection, &phone, &code, &password)
+        .await
+}
+
+#[tauri::command]
+pub async fn resend_phone_confirmation(
+    core: Core<'_>,
+    connection: String,
+    phone: String,
+) -> Result<()> {
+    core.resend_phone_confirmation(&connection, &phone).await
+}
+
+#[tauri::command]
+pub async fn change_email(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    new_email: String,
+) -> Result<()> {
+    core.change_email(&connection, &user, &new_email).await
+}
+
+#[tauri::command]
+pub async fn change_phone(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    new_phone: String,
+) -> Result<()> {
+    core.change_phone(&connection, &user, &new_phone).await
+}
+
+#[tauri::command]
+pub async fn confirm_phone_change(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    code: String,
+) -> Result<AccountDetails> {
+    core.confirm_phone_change(&connection, &user, &code).await
+}
+
+#[tauri::command]
+pub async fn update_profile(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    name: String,
+    picture_url: String,
+) -> Result<AccountDetails> {
+    core.update_profile(&connection, &user, &name, &picture_url)
+        .await
 }

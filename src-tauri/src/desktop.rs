@@ -118,6 +118,10 @@ pub struct Desktop {
     /// SMS sign-in codes asked for and not yet used, by (connection, number as typed): the SDK's
     /// `PendingSmsCode` holds the verifier that alone can redeem the code.
     pub(crate) sms_codes: Mutex<HashMap<(String, String), crate::sign_in::SmsWaiting>>,
+    /// Phone-number changes waiting for their texted code, by (connection, account): the SDK's
+    /// `PendingPhoneChange` holds the verifier that alone can redeem the code. Memory only.
+    pub(crate) phone_changes:
+        Mutex<HashMap<(String, String), gatehouse_client::PendingPhoneChange>>,
     start_local: bool,
     started: tokio::sync::OnceCell<()>,
 }
@@ -142,6 +146,7 @@ impl Desktop {
             local: tokio::sync::Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
             sms_codes: Mutex::new(HashMap::new()),
+            phone_changes: Mutex::new(HashMap::new()),
             start_local: options.start_local,
             started: tokio::sync::OnceCell::new(),
         }
@@ -541,6 +546,7 @@ pub(crate) fn account_view(c: &Connection, user: &User, active: bool) -> Account
         } else {
             None
         },
+        picture: views::picture(user),
     }
 }
 

@@ -22,6 +22,10 @@ macro_rules! ipc_commands {
             api_keys, create_api_key, set_api_key_enabled, delete_api_key,
             sessions, revoke_session, revoke_other_sessions,
             use_memory_only, outbox,
+            security_centre, mark_security_seen, revoke_all_sessions,
+            change_password, send_phone_reset_code, reset_phone_password,
+            resend_phone_confirmation, change_email, change_phone, confirm_phone_change,
+            update_profile,
         }
     };
 }

@@ -32,6 +32,15 @@ pub struct Settings {
     pub remotes: Vec<RemoteConnection>,
     #[serde(default)]
     pub active: Option<ActiveAccount>,
+    /// When the person last looked at each account's security card (unix seconds), keyed by
+    /// [`looked_key`]: events that need attention count as unusual only when newer.
+    #[serde(default)]
+    pub last_looked: std::collections::BTreeMap<String, i64>,
+}
+
+/// The `last_looked` key of one account of one connection.
+pub fn looked_key(connection: &str, user: &str) -> String {
+    format!("{connection}/{user}")
 }
 
 impl Default for Settings {
@@ -40,6 +49,7 @@ impl Default for Settings {
             format: FORMAT,
             remotes: Vec::new(),
             active: None,
+            last_looked: Default::default(),
         }
     }
 }
@@ -140,6 +150,24 @@ mod tests {
             std::fs::read(dir.path().join("settings.json.damaged")).unwrap(),
             b"{not json",
             "kept for inspection"
+        );
+    }
+
+    #[test]
+    fn last_looked_times_round_trip_and_older_files_load_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SettingsFile::in_dir(dir.path());
+        std::fs::write(&file.path, br#"{"format": 1, "remotes": []}"#).unwrap();
+        let (loaded, notice) = file.load();
+        assert_eq!(notice, None);
+        assert!(loaded.last_looked.is_empty());
+        let mut s = loaded;
+        s.last_looked
+            .insert(looked_key("local", "u1"), 1_800_000_000);
+        file.save(&s).unwrap();
+        assert_eq!(
+            file.load().0.last_looked.get("local/u1"),
+            Some(&1_800_000_000)
         );
     }
 

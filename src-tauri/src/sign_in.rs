@@ -67,7 +67,8 @@ impl std::fmt::Debug for SignIn {
     }
 }
 
-fn required<'a>(value: &'a str, what: &str) -> Result<&'a str> {
+/// `value` trimmed, or an error naming `what` when nothing is left.
+pub(crate) fn required<'a>(value: &'a str, what: &str) -> Result<&'a str> {
     let v = value.trim();
     if v.is_empty() {
         Err(DesktopError::InvalidInput(format!("{what} is missing")))
@@ -126,8 +127,15 @@ impl SignIn {
 }
 
 pub(crate) enum Waiting {
-    Browser { url: String, provider: String },
-    MagicLink(PendingMagicLink),
+    Browser {
+        url: String,
+        provider: String,
+    },
+    /// A mailed link; with `link_user`, the address is added to that account when it comes back.
+    MagicLink {
+        flow: PendingMagicLink,
+        link_user: Option<String>,
+    },
 }
 
 /// A sign-in waiting for its deep link (or typed code).
@@ -145,7 +153,7 @@ impl Pending {
     pub fn view(&self, state: &str) -> PendingView {
         let (kind, provider, url) = match &self.waiting {
             Waiting::Browser { url, provider } => ("browser", provider.clone(), Some(url.clone())),
-            Waiting::MagicLink(_) => (
+            Waiting::MagicLink { .. } => (
                 "magic_link",
                 ProviderType::MagicLink.as_str().to_string(),
                 None,
@@ -371,11 +379,17 @@ impl Desktop {
         })
     }
 
+    /// Mails a sign-in link; with `link_user`, the link adds the address to that account
+    /// instead of signing in.
     pub async fn begin_magic_link(
         self: &Arc<Self>,
         connection: &str,
         email: &str,
+        link_user: Option<String>,
     ) -> Result<StartedSignIn> {
+        if let Some(id) = &link_user {
+            self.user(connection, id).await?;
+        }
         let (app, offline) = self.app(connection).await?;
         let sent = Desktop::track(
             &offline,
@@ -387,7 +401,10 @@ impl Desktop {
             state.clone(),
             Pending {
                 connection: connection.into(),
-                waiting: Waiting::MagicLink(sent),
+                waiting: Waiting::MagicLink {
+                    flow: sent,
+                    link_user,
+                },
                 started: Instant::now(),
             },
         );
@@ -487,27 +504,19 @@ impl Desktop {
             .filter(|p| !p.expired())
             .ok_or(DesktopError::NoPending)?;
         let connection = pending.connection.clone();
-        let result = match self.app(&connection).await {
-            Err(e) => Err(e),
-            Ok((app, offline)) => {
-                let done = match &pending.waiting {
-                    Waiting::Browser { .. } => app.complete_redirect_login(url).await,
-                    Waiting::MagicLink(m) => match &typed {
-                        Some(code) => app.complete_magic_link_with_code(m, code).await,
-                        None => app.complete_magic_link(m, url).await,
-                    },
-                };
-                match Desktop::track(&offline, done) {
-                    Ok(user) => self.signed_in(&connection, &app, &user).await,
-                    Err(e) => Err(e),
-                }
-            }
-        };
+        let result = self
+            .redeem(&connection, &pending.waiting, typed.as_deref(), url)
+            .await;
         match &result {
             Ok(account) => self.shell.emit(UiEvent::SignInFinished {
                 state: state.into(),
                 ok: true,
-                message: format!("Signed in as {}", account.display_name),
+                message: match &pending.waiting {
+                    Waiting::MagicLink {
+                        link_user: Some(_), ..
+                    } => format!("The address is now linked to {}", account.display_name),
+                    _ => format!("Signed in as {}", account.display_name),
+                },
                 connection: Some(account.connection.clone()),
                 user: Some(account.id.clone()),
             }),
@@ -515,7 +524,7 @@ impl Desktop {
                 // Keep waiting when trying again can work: the server was unreachable (the SDK
                 // kept its half too), or a typed magic-link code was wrong.
                 let retry = matches!(e, DesktopError::Sdk(s) if s.is_transient())
-                    || (typed.is_some() && matches!(pending.waiting, Waiting::MagicLink(_)));
+                    || (typed.is_some() && matches!(pending.waiting, Waiting::MagicLink { .. }));
                 let message = e.to_string();
                 if retry {
                     lock(&self.pending).insert(state.into(), pending);
@@ -531,6 +540,41 @@ impl Desktop {
         }
         self.shell.emit(UiEvent::AccountsChanged);
         result
+    }
+
+    /// Spends what came back (redirect or typed code): signs in, or for a magic link started
+    /// from "Link", adds the address to that account.
+    async fn redeem(
+        self: &Arc<Self>,
+        connection: &str,
+        waiting: &Waiting,
+        typed: Option<&str>,
+        url: &str,
+    ) -> Result<AccountView> {
+        let (app, offline) = self.app(connection).await?;
+        let user = match waiting {
+            Waiting::Browser { .. } => app.complete_redirect_login(url).await,
+            Waiting::MagicLink {
+                flow,
+                link_user: None,
+            } => match typed {
+                Some(code) => app.complete_magic_link_with_code(flow, code).await,
+                None => app.complete_magic_link(flow, url).await,
+            },
+            Waiting::MagicLink {
+                flow,
+                link_user: Some(id),
+            } => {
+                let credentials = match typed {
+                    Some(code) => flow.credentials_with_code(code),
+                    None => flow.credentials_from_redirect(url)?,
+                };
+                let (_, user, _) = self.user(connection, id).await?;
+                user.link_credentials(credentials).await.map(|()| user)
+            }
+        };
+        let user = Desktop::track(&offline, user)?;
+        self.signed_in(connection, &app, &user).await
     }
 }
 

@@ -31,6 +31,8 @@ pub struct AccountView {
     pub state: AccountState,
     /// Unix seconds when the session must be renewed by signing in again, if known.
     pub reauth_at: Option<i64>,
+    /// The profile's picture address, https only (the window shows initials without it).
+    pub picture: Option<String>,
 }
 
 /// An account's state as the window shows it (spelled `active`, `logged_in`, `logged_out`,
@@ -123,7 +125,11 @@ pub struct NewApiKey {
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionView {
     pub id: String,
+    /// The device as the login described it (its name, else its platform): the raw words.
     pub device: String,
+    /// The device in words ("Firefox on Windows", "Gatehouse on Linux — this computer"); see
+    /// `device_label.rs`.
+    pub device_label: String,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub provider: String,
@@ -160,6 +166,22 @@ pub fn display_name(user: &User) -> String {
                 Some(ProviderType::ApiKey) => "API key user".into(),
                 _ => format!("{} user", provider_label(p)),
             },
+        })
+}
+
+/// The profile's picture (`picture`, else `picture_url`), when it is an https address: the
+/// window loads nothing else from outside (no http, no `data:` or `file:` from a profile).
+pub fn picture(user: &User) -> Option<String> {
+    picture_of(&user.profile()?.data)
+}
+
+fn picture_of(data: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    ["picture", "picture_url"]
+        .iter()
+        .filter_map(|k| data.get(*k)?.as_str())
+        .find_map(|raw| {
+            let u = url::Url::parse(raw.trim()).ok()?;
+            (u.scheme() == "https" && u.host_str().is_some()).then(|| u.to_string())
         })
 }
 
@@ -218,5 +240,29 @@ mod tests {
             Some(0x5f1b2c3d)
         );
         assert_eq!(super::object_id_time("nope"), None);
+    }
+
+    #[test]
+    fn only_https_pictures_are_shown() {
+        let data = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let pic = "https://lh3.googleusercontent.com/a/abc=s96-c";
+        assert_eq!(
+            super::picture_of(&data(serde_json::json!({"picture": pic}))).as_deref(),
+            Some(pic)
+        );
+        let url_only = serde_json::json!({"picture_url": "https://example.test/a.png"});
+        assert_eq!(
+            super::picture_of(&data(url_only)).as_deref(),
+            Some("https://example.test/a.png")
+        );
+        for bad in [
+            "http://example.test/a.png",
+            "data:image/png;base64,AAAA",
+            "javascript:1",
+            "",
+        ] {
+            let d = data(serde_json::json!({"picture": bad}));
+            assert_eq!(super::picture_of(&d), None, "{bad}");
+        }
     }
 }

@@ -5,99 +5,11 @@
 // Test code: a failed unwrap is a failed test with its message (helpers outside #[test] too).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
+mod common;
 
-use gatehouse_desktop::{Desktop, Options, Secrets, Shell, UiEvent};
+use common::{confirmation_link, wait_for_message, Window};
+use gatehouse_desktop::UiEvent;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::webview::InvokeRequest;
-use tauri::WebviewWindow;
-
-#[derive(Default)]
-struct Recorder {
-    events: Mutex<Vec<UiEvent>>,
-    opened: Mutex<Vec<String>>,
-}
-
-impl Shell for Recorder {
-    fn emit(&self, event: UiEvent) {
-        self.events.lock().unwrap().push(event);
-    }
-    fn open_browser(&self, url: &str) -> Result<(), String> {
-        self.opened.lock().unwrap().push(url.into());
-        Ok(())
-    }
-}
-
-struct Window {
-    webview: WebviewWindow<MockRuntime>,
-    shell: Arc<Recorder>,
-    _app: tauri::App<MockRuntime>,
-}
-
-impl Window {
-    fn open(dir: &std::path::Path) -> Window {
-        let shell = Arc::new(Recorder::default());
-        let desktop = Arc::new(Desktop::new(
-            Options {
-                data_dir: dir.into(),
-                secrets: Secrets::MemoryOnly,
-                start_local: true,
-            },
-            shell.clone(),
-        ));
-        let app = gatehouse_desktop::with_commands(mock_builder())
-            .manage(desktop)
-            .build(mock_context(noop_assets()))
-            .expect("mock app");
-        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .expect("mock window");
-        Window {
-            webview,
-            shell,
-            _app: app,
-        }
-    }
-
-    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        let answer =
-            get_ipc_response(&self.webview, request).map(|b| b.deserialize::<Value>().unwrap());
-        // Whatever crosses IPC, nothing in it may look like a token (JWTs start with "eyJ").
-        let text = format!("{answer:?}");
-        assert!(
-            !text.contains("eyJ"),
-            "{cmd} sent a token to the window: {text}"
-        );
-        answer
-    }
-
-    fn ok(&self, cmd: &str, args: Value) -> Value {
-        self.invoke(cmd, args)
-            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
-    }
-
-    fn err(&self, cmd: &str, args: Value) -> Value {
-        let e = self.invoke(cmd, args).expect_err(cmd);
-        assert!(
-            e["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{cmd}: errors carry a message: {e}"
-        );
-        e
-    }
-}
 
 const ADA: &str = "ada@example.test";
 const ADA_PASSWORD: &str = "correct horse battery";
@@ -115,24 +27,15 @@ fn active(o: &Value) -> (String, String) {
     )
 }
 
-/// The text of the newest Local outbox message that matches (the server sends in the background).
-fn wait_for_message(w: &Window, matches: impl Fn(&Value) -> bool) -> String {
-    for _ in 0..100 {
-        if let Some(m) = w
-            .ok("outbox", json!({}))
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| matches(m))
-        {
-            return m["text"].as_str().unwrap().to_string();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!(
-        "no such message in the Local outbox: {}",
-        w.ok("outbox", json!({}))
-    );
+/// The code in a magic-link mail's text.
+fn magic_code(text: &str) -> String {
+    text.split("type this code into the app: ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -201,23 +104,7 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
         "register_email",
         json!({"connection": "local", "email": ADA, "password": ADA_PASSWORD}),
     );
-    // The server mails in the background: the message lands a moment after the answer.
-    let mut link = None;
-    for _ in 0..100 {
-        let outbox = w.ok("outbox", json!({}));
-        link = outbox
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|m| m["links"].as_array().unwrap().clone())
-            .filter_map(|l| l.as_str().map(str::to_string))
-            .find(|l| l.contains("/confirm"));
-        if link.is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let link = link.expect("a confirmation link in the Local outbox");
+    let link = confirmation_link(&w, ADA);
     assert_eq!(
         w.err(
             "confirm_email",
@@ -360,14 +247,7 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
     let text = wait_for_message(&w, |m| {
         m["subject"].as_str().unwrap().contains("sign-in link")
     });
-    let otp = text
-        .split("type this code into the app: ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let otp = magic_code(&text);
     assert_eq!(
         w.err(
             "complete_with_code",
@@ -492,6 +372,65 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
     );
     assert_eq!(o["accounts"], json!([]));
     assert!(o["active"].is_null());
+}
+
+/// Issue 15, item 7 in the window: "Link" with a magic link (finished by the mailed code) adds the
+/// address to the account being linked, not a new account. (A texted code links through
+/// `link_identity` with the flow `send_sms_code` kept, the same path its sign-in takes.)
+#[test]
+fn a_magic_link_links_its_address_to_the_account_through_ipc() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Window::open(dir.path());
+    let anon = w.ok(
+        "sign_in",
+        json!({"connection": "local", "request": {"method": "anonymous"}}),
+    );
+    let id = anon["id"].as_str().unwrap();
+    let email = "grace@example.test";
+    let password = "lavender teapot 42";
+    w.ok(
+        "register_email",
+        json!({"connection": "local", "email": email, "password": password}),
+    );
+    let link = confirmation_link(&w, email);
+    w.ok(
+        "confirm_email",
+        json!({"connection": "local", "link": link}),
+    );
+    // Linking names an account of this device; an unknown one is refused before any mail.
+    let e = w.err(
+        "begin_magic_link",
+        json!({"connection": "local", "email": email, "linkUser": "nobody"}),
+    );
+    assert_eq!(e["code"], "UnknownAccount", "{e}");
+    let started = w.ok(
+        "begin_magic_link",
+        json!({"connection": "local", "email": email, "linkUser": id}),
+    );
+    let state = started["state"].as_str().unwrap();
+    let text = wait_for_message(&w, |m| {
+        m["to"] == email && m["subject"].as_str().unwrap().contains("sign-in link")
+    });
+    let linked = w.ok(
+        "complete_with_code",
+        json!({"state": state, "code": magic_code(&text)}),
+    );
+    assert_eq!(linked["id"], id, "the address joined the anonymous account");
+    assert!(w.shell.events.lock().unwrap().iter().any(|e| matches!(
+        e,
+        UiEvent::SignInFinished { ok: true, message, .. } if message.contains("now linked")
+    )));
+    let o = w.ok("overview", json!({}));
+    assert_eq!(o["accounts"].as_array().unwrap().len(), 1, "{o}");
+    let request = json!({"method": "email", "email": email, "password": password});
+    let by_password = w.ok(
+        "sign_in",
+        json!({"connection": "local", "request": request}),
+    );
+    assert_eq!(
+        by_password["id"], id,
+        "the address signs in as that account"
+    );
 }
 
 #[test]

@@ -233,7 +233,8 @@ async fn a_webhook_answers_for_each_token_and_fails_closed_or_open(b: Backend) {
         c.apps.get_mut(APP).unwrap().custom_data_webhook = Some(custom_data_hook(&url, false));
     })
     .await;
-    let u = t.email_user(&unique_email("custom-hook")).await;
+    let email = unique_email("custom-hook");
+    let u = t.email_user(&email).await;
     assert_eq!(
         user_data(&u.access),
         json!({"plan": "gold", "for": u.user_id}),
@@ -273,6 +274,28 @@ async fn a_webhook_answers_for_each_token_and_fails_closed_or_open(b: Backend) {
     )
     .await
     .err(503, "ServiceUnavailable");
+    // A login while it fails closed gets no tokens, and leaves no live session behind.
+    let sessions = || async {
+        t.call(Method::GET, &t.api("/auth/sessions"), Some(&u.access), None)
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = sessions().await;
+    t.login(
+        APP,
+        "local-userpass",
+        json!({"username": email, "password": PASSWORD}),
+    )
+    .await
+    .err(503, "ServiceUnavailable");
+    assert_eq!(
+        sessions().await,
+        before,
+        "the refused login's session was ended"
+    );
 
     // Failing open: the stored document instead.
     let url = hook.url();

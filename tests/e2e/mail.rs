@@ -1,15 +1,11 @@
 //! Mail through a real SMTP server (aiosmtpd, with AUTH): the test reads the captured message as a
 //! mail client would and follows its link. And an SMTP relay that is down changes no answer.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use gatehouse_server::config::SmtpConfig;
-use gatehouse_server::Secret;
 use serde_json::json;
 
 use crate::both_backends;
+use crate::peers::SmtpPeer;
 use crate::support::*;
 
 both_backends!(
@@ -18,96 +14,21 @@ both_backends!(
     a_magic_link_arrives_over_smtp_and_signs_in_the_device_that_asked
 );
 
-fn peers() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
-}
-
-fn python() -> PathBuf {
-    let py = peers().join(".venv/bin/python");
-    assert!(
-        py.exists(),
-        "aiosmtpd is not installed: run scripts/setup.sh (it creates tests/peers/.venv)"
-    );
-    py
-}
-
-struct SmtpPeer {
-    child: Child,
-    port: u16,
-    maildir: tempfile::TempDir,
-}
-
-impl SmtpPeer {
-    fn start(user: &str, pass: &str) -> SmtpPeer {
-        let maildir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(python())
-            .arg(peers().join("smtp_capture.py"))
-            .args(["127.0.0.1", &port.to_string()])
-            .arg(maildir.path().join("box"))
-            .args([user, pass])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("aiosmtpd starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        SmtpPeer {
-            child,
-            port,
-            maildir,
-        }
-    }
-
-    /// The first link in the newest mail to `rcpt` whose URL matches `pattern` (MIME-decoded by
-    /// Python's email package, as a mail client would).
-    fn link(&self, rcpt: &str, pattern: &str) -> String {
-        let out = Command::new(python())
-            .arg(peers().join("readmail.py"))
-            .arg(self.maildir.path().join("box"))
-            .args([rcpt, pattern, "10"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "no mail to {rcpt}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-}
-
-impl Drop for SmtpPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn smtp(port: u16, user: Option<(&str, &str)>) -> SmtpConfig {
+/// An `[smtp]` pointing at `port` where nothing listens.
+fn dead_relay(port: u16) -> SmtpConfig {
     SmtpConfig {
         host: "127.0.0.1".into(),
         port,
         security: "none".into(),
-        username: user.map(|u| u.0.to_string()),
-        password: user.map(|u| Secret::new(u.1)),
+        username: None,
+        password: None,
         from: "Gatehouse <no-reply@gatehouse.test>".into(),
     }
 }
 
 async fn confirmation_mail_arrives_over_smtp_and_its_link_works(b: Backend) {
-    let peer = SmtpPeer::start("mailer", "mail-secret");
-    let t = TestServer::start_with(b, |c| {
-        c.smtp = Some(smtp(peer.port, Some(("mailer", "mail-secret"))))
-    })
-    .await;
+    let peer = SmtpPeer::start();
+    let t = TestServer::start_with(b, |c| c.smtp = Some(peer.config())).await;
     let email = unique_email("smtp");
     t.post(
         APP,
@@ -160,7 +81,7 @@ async fn a_dead_smtp_relay_changes_no_answer(b: Backend) {
         .local_addr()
         .unwrap()
         .port();
-    let t = TestServer::start_with(b, |c| c.smtp = Some(smtp(dead, None))).await;
+    let t = TestServer::start_with(b, |c| c.smtp = Some(dead_relay(dead))).await;
     let email = unique_email("dead");
     t.post(
         APP,
@@ -186,9 +107,9 @@ async fn a_dead_smtp_relay_changes_no_answer(b: Backend) {
 }
 
 async fn a_magic_link_arrives_over_smtp_and_signs_in_the_device_that_asked(b: Backend) {
-    let peer = SmtpPeer::start("mailer", "mail-secret");
+    let peer = SmtpPeer::start();
     let t = TestServer::start_with(b, |c| {
-        c.smtp = Some(smtp(peer.port, Some(("mailer", "mail-secret"))));
+        c.smtp = Some(peer.config());
         c.apps
             .get_mut(APP)
             .unwrap()

@@ -9,6 +9,7 @@ mod peers;
 mod support;
 
 mod activity;
+mod activity_log;
 mod api_keys;
 mod custom_data;
 mod desktop;
@@ -33,6 +34,7 @@ mod read_timeouts;
 mod realm_web;
 mod redirect;
 mod sdk;
+mod self_service;
 mod sessions;
 mod spread_guessing;
 mod step_up;

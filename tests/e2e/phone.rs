@@ -30,14 +30,14 @@ both_backends!(
     sends_are_limited_and_country_bound
 );
 
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "twilio-auth-token";
+pub(crate) const SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "twilio-auth-token";
 const PHONE: &str = "+14155552671";
 
 /// Twilio's Messages API, as much of it as a sender uses.
 #[derive(Clone, Default)]
-struct Twilio {
-    sent: Arc<Mutex<Vec<(String, String)>>>,
+pub(crate) struct Twilio {
+    pub(crate) sent: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 async fn messages(
@@ -92,7 +92,7 @@ async fn messages(
 }
 
 impl Twilio {
-    async fn start() -> (Twilio, String) {
+    pub(crate) async fn start() -> (Twilio, String) {
         let t = Twilio::default();
         let app = axum::Router::new()
             .route(
@@ -106,7 +106,7 @@ impl Twilio {
         (t, url)
     }
 
-    fn count_to(&self, to: &str) -> usize {
+    pub(crate) fn count_to(&self, to: &str) -> usize {
         self.sent
             .lock()
             .unwrap()
@@ -116,7 +116,7 @@ impl Twilio {
     }
 
     /// The code of the newest text to `to` after the first `seen` of them (bounded wait).
-    async fn code_after(&self, to: &str, seen: usize) -> String {
+    pub(crate) async fn code_after(&self, to: &str, seen: usize) -> String {
         for _ in 0..200 {
             let texts: Vec<String> = self
                 .sent
@@ -137,7 +137,7 @@ impl Twilio {
     }
 }
 
-async fn server(b: Backend, throttled: bool) -> (TestServer, Twilio) {
+pub(crate) async fn server(b: Backend, throttled: bool) -> (TestServer, Twilio) {
     let (twilio, url) = Twilio::start().await;
     let t = TestServer::start_with(b, |c| {
         c.sms = Some(SmsConfig {
@@ -236,7 +236,7 @@ async fn register_confirm_log_in_and_reset_by_text(b: Backend) {
     assert_eq!(twilio.count_to(PHONE), 2);
 }
 
-async fn confirmed(t: &TestServer, twilio: &Twilio, phone: &str) {
+pub(crate) async fn confirmed(t: &TestServer, twilio: &Twilio, phone: &str) {
     t.post(
         APP,
         "/auth/providers/phone-password/register",

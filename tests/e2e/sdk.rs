@@ -254,6 +254,9 @@ async fn email_password_actions_through_the_sdk(b: Backend) {
             .code(),
         "AuthError"
     );
+    // The registration's own mail first (it is sent in the background), so that the one after
+    // `seen` is the resend's: the resend voids the first link.
+    t.mailed_token(&email, "/confirm").await;
     let seen = t.outbox().len();
     auth.resend_confirmation(&email).await.unwrap();
     let (token, token_id) = t.mailed_token_after(seen, &email, "/confirm").await;
@@ -392,24 +395,7 @@ async fn a_stale_sign_in_is_its_own_error_and_keeps_the_user(b: Backend) {
 }
 
 async fn a_hundred_concurrent_calls_on_an_expired_token_refresh_once(b: Backend) {
-    use crate::peers::hooks::{Responder, WebhookReceiver};
-    let secret = "whsec_3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=";
-    let hook = WebhookReceiver::start(secret).await;
-    hook.respond(Responder::Answer(200, json!({"result": "pong"})));
-    let url = hook.url();
-    let t = TestServer::start_with(b, |c| {
-        c.tokens.access_ttl_secs = 2;
-        c.outbound.allow_loopback_http = true;
-        let ping = gatehouse_server::config::FunctionConfig {
-            url,
-            secret: gatehouse_server::Secret::new(secret),
-            private: false,
-            timeout_ms: None,
-        };
-        let app = c.apps.get_mut(APP).unwrap();
-        app.functions.insert("ping".into(), ping);
-    })
-    .await;
+    let t = TestServer::start_with(b, |c| c.tokens.access_ttl_secs = 2).await;
     let sdk = Sdk::new();
     let app = sdk.app(&t).await;
     let user = email_login(&t, &app, "flight").await;
@@ -418,23 +404,18 @@ async fn a_hundred_concurrent_calls_on_an_expired_token_refresh_once(b: Backend)
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..100 {
         let user = user.clone();
-        set.spawn(async move { user.call_function("ping", vec![json!(1)]).await });
+        // A cheap call with the access token (API-key calls use the refresh token), so that
+        // the 100 finish well within the new token's life even on a loaded machine.
+        set.spawn(async move { user.refresh_profile().await });
     }
     while let Some(r) = set.join_next().await {
-        // Each call must reach the function (authenticated) and come back with its answer.
-        assert_eq!(r.unwrap().unwrap(), json!("pong"));
+        // Each call must reach the server authenticated and come back with the user's profile.
+        assert_eq!(r.unwrap().unwrap().identities.len(), 1);
     }
-    let delivered = hook.requests();
-    assert_eq!(delivered.len(), 100, "every call ran the function once");
-    assert!(delivered.iter().all(|d| d.signature_ok));
     assert_eq!(
         t.state().metrics.refreshes.load(Ordering::Relaxed) - before,
         1,
         "exactly one refresh request"
-    );
-    assert_eq!(
-        user.call_function("pong", vec![]).await.unwrap_err().code(),
-        "FunctionNotFound"
     );
 }
 

@@ -26,16 +26,7 @@ async fn refresh(t: &TestServer, token: &str, rotate: bool) -> Reply {
         req = req.header("x-gatehouse-refresh-rotation", "1");
     }
     let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let raw = resp.bytes().await.unwrap().to_vec();
-    let json = serde_json::from_slice(&raw).unwrap_or_default();
-    Reply {
-        status,
-        headers,
-        json,
-        raw,
-    }
+    Reply::read(resp).await
 }
 
 async fn compat_refresh_keeps_one_refresh_token(b: Backend) {

@@ -24,16 +24,7 @@ async fn attempt(t: &TestServer, from: &str, username: &str, password: &str) -> 
         .send()
         .await
         .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let raw = resp.bytes().await.unwrap().to_vec();
-    let json = serde_json::from_slice(&raw).unwrap_or_default();
-    Reply {
-        status,
-        headers,
-        json,
-        raw,
-    }
+    Reply::read(resp).await
 }
 
 /// The n-th source address (n < 250), all in one documentation range.

@@ -131,7 +131,12 @@ impl TestServer {
         TestServer {
             server: Some(server),
             base,
-            http: reqwest::Client::new(),
+            // Below the server's idle cut (10 s): a pooled connection the server is closing
+            // right then would fail the next request (the SDK does the same).
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap(),
             dir,
             database_url,
         }
@@ -197,21 +202,7 @@ impl TestServer {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.expect("request reaches the server");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.unwrap();
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        Reply {
-            status,
-            headers,
-            json,
-            raw: bytes.to_vec(),
-        }
+        Reply::read(req.send().await.expect("request reaches the server")).await
     }
 
     pub async fn post(&self, app: &str, path: &str, body: Value) -> Reply {
@@ -375,6 +366,20 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a whole answer (the body as JSON, or `Null` when it is empty or not JSON).
+    pub async fn read(resp: reqwest::Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp.bytes().await.unwrap().to_vec();
+        let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            json,
+            raw,
+        }
+    }
+
     /// Asserts a 2xx JSON answer and returns its body.
     #[track_caller]
     pub fn ok(self) -> Value {

@@ -7,16 +7,27 @@ export function errorText(e) {
   return String(e);
 }
 
-// level: "info", "success", "warning" or "error".
+// level: "info", "success", "warning" or "error". Notices are toasts over the window's corner:
+// they never move the panels. Good news fades; warnings and errors stay until dismissed.
+const MAX_TOASTS = 3;
+const FADE_MS = 5000;
+
 export function notify(level, message) {
-  const dismiss = el("button", { type: "button", class: "secondary", "aria-label": "Dismiss", text: "×" });
-  const n = el("div", { class: `notice ${level}`, role: level === "error" ? "alert" : "status", "data-level": level },
-    el("p", { text: message }), dismiss);
+  const dismiss = el("button", { type: "button", class: "secondary dismiss", "aria-label": "Dismiss notice" }, "×");
+  const role = level === "error" ? "alert" : "status";
+  const text = el("p", { text: message });
+  const n = el("div", { class: `notice toast ${level}`, role, "data-level": level }, text, dismiss);
   dismiss.addEventListener("click", () => n.remove());
-  $("notices").prepend(n);
-  // Good news fades after a while; warnings and errors stay until dismissed.
-  if (level === "success" || level === "info") setTimeout(() => n.remove(), 10000);
-  while ($("notices").children.length > 4) $("notices").lastChild.remove();
+  const box = $("notices");
+  box.append(n);
+  // At most three at once: the oldest (first) goes when a fourth comes.
+  while (box.children.length > MAX_TOASTS) box.firstElementChild.remove();
+  if (level === "success" || level === "info") {
+    setTimeout(() => {
+      n.classList.add("leaving");
+      setTimeout(() => n.remove(), 300);
+    }, FADE_MS);
+  }
 }
 
 // Runs an action; its error becomes a notice (or the given element's text) and the answer is

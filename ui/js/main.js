@@ -10,11 +10,12 @@ import { initAccount } from "./panels/account.js";
 import { initConnections } from "./panels/connections.js";
 import { initKeys } from "./panels/keys.js";
 import { initOutbox } from "./panels/outbox.js";
+import { initSecurity } from "./panels/security.js";
 import { initSessions } from "./panels/sessions.js";
 import { initSignIn } from "./signin.js";
 import { signedIn } from "./step-up.js";
 import { setRefresh, state } from "./state.js";
-import { initTabs } from "./tabs.js";
+import { initTabs, showTab } from "./tabs.js";
 
 async function main() {
   setRefresh(refresh);
@@ -23,6 +24,7 @@ async function main() {
   initAccount();
   initKeys();
   initSessions();
+  initSecurity();
   initConnections();
   initOutbox();
   $("do-memory-only").addEventListener("click", async (ev) => {
@@ -33,7 +35,14 @@ async function main() {
   await listen(EVENTS.signInFinished, async (p) => {
     notify(p.ok ? "success" : "error", p.message);
     await refresh();
-    if (p.ok) signedIn(p.connection, p.user);
+    if (!p.ok) return;
+    // A magic link started from "Link" came back: the account it was linked to is shown.
+    const link = state.linkFor;
+    if (link && link.connection === p.connection && link.id === p.user) {
+      state.linkFor = null;
+      showTab("account");
+    }
+    signedIn(p.connection, p.user);
   });
   await refresh();
   if (state.overview) document.body.dataset.readyMs = String(Date.now() - state.overview.launched_at_ms);

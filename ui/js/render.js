@@ -13,6 +13,31 @@ export function renderSecrets(o) {
   $("keychain-reason").textContent = capital(o.secrets.problem || "");
 }
 
+// Up to two letters from an account's name ("Ada Lovelace" → "AL", "ada@example.test" → "A");
+// "?" for an anonymous account or a name without letters (a phone number).
+export function initials(a) {
+  if (a.provider === "anon-user" || /^(Anonymous|Unknown) user$/.test(a.display_name)) return "?";
+  const name = a.display_name.includes("@") ? a.display_name.split("@")[0] : a.display_name;
+  const words = name.split(/[\s._+-]+/).filter((w) => /^\p{L}/u.test(w));
+  if (!words.length) return "?";
+  const first = (w) => [...w][0].toUpperCase();
+  return words.length === 1 ? first(words[0]) : first(words[0]) + first(words[words.length - 1]);
+}
+
+// A round badge: the profile picture once it has loaded (https only, checked by the app), else
+// the initials on a colour that stays the same for the account. Decorative: the name is beside it.
+export function avatar(a) {
+  let hash = 0;
+  for (const c of a.id) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  const badge = el("span", { class: `avatar hue-${hash % 8}`, "aria-hidden": "true", text: initials(a) });
+  if (a.picture && a.picture.startsWith("https://")) {
+    const img = el("img", { alt: "", referrerpolicy: "no-referrer" });
+    img.addEventListener("load", () => badge.replaceChildren(img), { once: true });
+    img.src = a.picture;
+  }
+  return badge;
+}
+
 // The sidebar's account list; `pick(account)` runs when one is clicked.
 export function renderAccounts(o, pick) {
   $("no-accounts").hidden = o.accounts.length > 0;
@@ -21,11 +46,12 @@ export function renderAccounts(o, pick) {
     const due = a.state === "logged_out" ? null : untilText(a.reauth_at);
     const button = el("button", {
       type: "button",
-      class: "switch",
+      class: "switch with-avatar",
       "aria-current": a.state === "active" ? "true" : null,
       "aria-label": `${a.display_name}, ${label(a.provider)}, ${a.connection_name}, ${stateLabel}`,
       onclick: () => pick(a),
     },
+    avatar(a),
     el("span", { class: "name", text: a.display_name }),
     el("span", { class: "meta" },
       el("span", { class: "badge provider", text: label(a.provider) || "?" }),
@@ -131,12 +157,15 @@ export function renderKeys(keys, { toggle, remove }) {
   $("keys-empty").hidden = keys.length > 0;
 }
 
-// The sessions table; `revoke(s, button)` signs one out (not offered for this device's).
+// The sessions table; `revoke(s, button)` signs one out (not offered for this device's). The
+// device reads as words ("Firefox on Windows", "… — this computer"); the raw fields are its tooltip.
 export function renderSessions(list, revoke) {
   $("sessions").replaceChildren(...list.map((s) => el("tr", { "data-id": s.id, "data-current": String(s.current) },
-    el("td", {}, s.device,
-      s.current ? el("span", { class: "badge state-active", text: " this device" }) : null,
-      s.user_agent ? el("div", { class: "muted", text: s.user_agent }) : null),
+    el("td", {}, el("span", {
+      class: `device-label${s.current ? " current" : ""}`,
+      text: s.device_label || s.device,
+      title: [s.device, s.user_agent].filter(Boolean).join(" · "),
+    })),
     el("td", { text: label(s.provider) }),
     el("td", { text: s.ip || "—" }),
     el("td", { text: when(s.created_at) }),

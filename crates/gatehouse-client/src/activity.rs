@@ -1,6 +1,7 @@
 //! A user's security events (Gatehouse extension): what happened to the account, newest first —
-//! today a refresh token presented again after it was rotated away (`refresh_token_reuse`, the
-//! session was ended).
+//! sign-ins (and failed ones), sign-outs, ended sessions, password, identity and API-key changes,
+//! refresh-token reuse, lockouts, new devices (docs/protocol.md lists every kind). Paged with
+//! [`User::activity_page`].
 
 use gatehouse_proto::auth::ActivityEvent;
 use gatehouse_proto::routes;
@@ -24,6 +25,31 @@ impl User {
             )));
         }
         let path = format!("{}?limit={limit}", routes::ACTIVITY);
+        self.access_request(Method::GET, path, None).await
+    }
+
+    /// One page of at most `limit` (1–100) events, newest first: `before` is the id of the last
+    /// event of the previous page (`None` for the first page); an empty page is the end.
+    pub async fn activity_page(
+        &self,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<Vec<ActivityEvent>> {
+        if !(1..=100).contains(&limit) {
+            return Err(Error::InvalidArgument(format!(
+                "limit must be between 1 and 100, not {limit}"
+            )));
+        }
+        let mut path = format!("{}?limit={limit}", routes::ACTIVITY);
+        if let Some(id) = before {
+            // Event ids are 24 hex digits: nothing to escape, and anything else is a mistake.
+            if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::InvalidArgument(format!(
+                    "before must be an event id (24 hex digits), not {id:?}"
+                )));
+            }
+            path.push_str(&format!("&before={id}"));
+        }
         self.access_request(Method::GET, path, None).await
     }
 }

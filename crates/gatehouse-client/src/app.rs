@@ -167,6 +167,10 @@ impl AppBuilder {
         let client = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(Duration::from_secs(10))
+            // gatehoused closes a kept-alive connection that sends nothing for
+            // `[limits] header_read_timeout_ms` (10 s by default): reusing one the server is
+            // closing at that moment fails the request, so idle connections are dropped first.
+            .pool_idle_timeout(Duration::from_secs(5))
             .user_agent(concat!("gatehouse-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidArgument(format!("cannot build the HTTP client: {e}")))?;

@@ -58,21 +58,7 @@ impl App {
 
     /// Completes from the URL the link's page redirected to (`…?code=…&state=…`).
     pub async fn complete_magic_link(&self, pending: &PendingMagicLink, url: &str) -> Result<User> {
-        let url = crate::callback_url::CallbackUrl::parse(url)?;
-        let get = |name: &str| url.get(name);
-        if get("state").as_deref() != Some(pending.state.as_str()) {
-            return Err(Error::InvalidArgument(
-                "this sign-in link belongs to another request (state does not match)".into(),
-            ));
-        }
-        let code = get("code")
-            .ok_or_else(|| Error::InvalidArgument("the sign-in URL has no code".into()))?;
-        let body = PkceCodeLogin {
-            code,
-            code_verifier: pending.verifier.clone(),
-        };
-        self.log_in(Credentials::magic(LoginCredential::PkceCode(body)))
-            .await
+        self.log_in(pending.credentials_from_redirect(url)?).await
     }
 
     /// Completes with the short code from the mail, typed by the person.
@@ -81,12 +67,79 @@ impl App {
         pending: &PendingMagicLink,
         otp: &str,
     ) -> Result<User> {
-        let body = MagicOtpLogin {
-            email: pending.email.clone(),
-            otp: otp.into(),
-            code_verifier: pending.verifier.clone(),
-        };
-        self.log_in(Credentials::magic(LoginCredential::MagicOtp(body)))
-            .await
+        self.log_in(pending.credentials_with_code(otp)).await
+    }
+}
+
+impl PendingMagicLink {
+    /// The credentials the link's redirect carries (`…?code=…&state=…`), with this flow's
+    /// verifier: sign in with them ([`App::log_in`], as `complete_magic_link` does) or add the
+    /// address to a signed-in user ([`User::link_credentials`]).
+    pub fn credentials_from_redirect(&self, url: &str) -> Result<Credentials> {
+        let url = crate::callback_url::CallbackUrl::parse(url)?;
+        if url.get("state").as_deref() != Some(self.state.as_str()) {
+            return Err(Error::InvalidArgument(
+                "this sign-in link belongs to another request (state does not match)".into(),
+            ));
+        }
+        let code = url
+            .get("code")
+            .ok_or_else(|| Error::InvalidArgument("the sign-in URL has no code".into()))?;
+        Ok(Credentials::magic(LoginCredential::PkceCode(
+            PkceCodeLogin {
+                code,
+                code_verifier: self.verifier.clone(),
+            },
+        )))
+    }
+
+    /// The credentials for the short code from the mail, typed by the person (sign in or link,
+    /// as with [`PendingMagicLink::credentials_from_redirect`]).
+    pub fn credentials_with_code(&self, otp: &str) -> Credentials {
+        Credentials::magic(LoginCredential::MagicOtp(MagicOtpLogin {
+            email: self.email.clone(),
+            otp: otp.trim().into(),
+            code_verifier: self.verifier.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending() -> PendingMagicLink {
+        PendingMagicLink {
+            email: "ada@example.com".into(),
+            redirect_uri: "gatehouse://auth/callback".into(),
+            state: "s1".into(),
+            verifier: "v1".into(),
+        }
+    }
+
+    #[test]
+    fn a_redirect_gives_credentials_only_for_its_own_flow() {
+        let p = pending();
+        let good = p
+            .credentials_from_redirect("gatehouse://auth/callback?code=c1&state=s1")
+            .unwrap();
+        assert_eq!(good.provider_type(), ProviderType::MagicLink);
+        assert_eq!(
+            serde_json::to_value(&good.payload).unwrap(),
+            serde_json::json!({"code": "c1", "code_verifier": "v1"})
+        );
+        let other = p.credentials_from_redirect("gatehouse://auth/callback?code=c1&state=s2");
+        assert!(matches!(other, Err(Error::InvalidArgument(m)) if m.contains("another request")));
+        let no_code = p.credentials_from_redirect("gatehouse://auth/callback?state=s1");
+        assert!(matches!(no_code, Err(Error::InvalidArgument(m)) if m.contains("no code")));
+    }
+
+    #[test]
+    fn a_typed_code_carries_the_address_and_the_verifier() {
+        let c = pending().credentials_with_code(" 123456 ");
+        assert_eq!(
+            serde_json::to_value(&c.payload).unwrap(),
+            serde_json::json!({"email": "ada@example.com", "otp": "123456", "code_verifier": "v1"})
+        );
     }
 }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use gatehouse_proto::routes;
 use gatehouse_proto::userpass::{PhoneCodeRequest, PhonePasswordRequest, PhoneRequest};
-use gatehouse_proto::ProviderType;
+use gatehouse_proto::{ErrorCode, ProviderType};
 use reqwest::Method;
 use serde::Serialize;
 
 use crate::app::Shared;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::http::{Body, Request, Void};
 use crate::phone_flows::{CodePurpose, PhoneFlows};
 
@@ -74,12 +74,16 @@ impl PhonePasswordAuth {
     }
 
     pub async fn confirm(&self, phone: &str, code: &str) -> Result<()> {
+        let code_verifier = self.flows().verifier(CodePurpose::Confirm, phone);
+        let kept = code_verifier.is_some();
         let body = PhoneCodeRequest {
             phone: phone.into(),
             code: code.into(),
-            code_verifier: self.flows().verifier(CodePurpose::Confirm, phone),
+            code_verifier,
         };
-        self.post("confirm", &body).await?;
+        self.post("confirm", &body)
+            .await
+            .map_err(|e| if kept { e } else { no_flow_kept(e) })?;
         self.flows().finish(CodePurpose::Confirm, phone);
         Ok(())
     }
@@ -95,15 +99,56 @@ impl PhonePasswordAuth {
     }
 
     pub async fn reset_password(&self, phone: &str, code: &str, password: &str) -> Result<()> {
+        let code_verifier = self.flows().verifier(CodePurpose::Reset, phone);
+        let kept = code_verifier.is_some();
         let body = PhonePasswordRequest {
             phone: phone.into(),
             password: password.into(),
             code: Some(code.into()),
             code_challenge: None,
-            code_verifier: self.flows().verifier(CodePurpose::Reset, phone),
+            code_verifier,
         };
-        self.post("reset", &body).await?;
+        self.post("reset", &body)
+            .await
+            .map_err(|e| if kept { e } else { no_flow_kept(e) })?;
         self.flows().finish(CodePurpose::Reset, phone);
         Ok(())
+    }
+}
+
+/// A refused code that this app kept no flow for: codes asked for through the SDK are bound to a
+/// verifier held in memory, so the likely cause is that the app restarted since it asked (or the
+/// code was asked for elsewhere). "Check the latest text" would not help; a new code does.
+fn no_flow_kept(e: Error) -> Error {
+    match e {
+        Error::Server { status, code, .. } if code == ErrorCode::InvalidCode.as_str() => {
+            Error::Server {
+                status,
+                code,
+                message: "the code is not right, and this app has no record of asking for a code \
+                          for this number (it may have restarted since): ask for a new code"
+                    .into(),
+            }
+        }
+        e => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_code_without_a_kept_flow_says_to_ask_for_a_new_one() {
+        let refused = |code: &str| Error::Server {
+            status: 400,
+            code: code.into(),
+            message: "the code is not right; check the latest text message".into(),
+        };
+        let e = no_flow_kept(refused("InvalidCode"));
+        assert_eq!(e.code(), "InvalidCode");
+        assert!(e.to_string().contains("ask for a new code"), "{e}");
+        let other = no_flow_kept(refused("TooManyAttempts"));
+        assert!(other.to_string().contains("latest text"), "{other}");
     }
 }

@@ -15,6 +15,7 @@ pub mod functions;
 pub mod login;
 pub mod provider;
 pub mod routes;
+pub mod self_service;
 pub mod userpass;
 
 pub use error::{ErrorBody, ErrorCode};

@@ -73,6 +73,10 @@ pub const SESSIONS: &str = "/api/client/v2.0/auth/sessions";
 pub const PASSWORD: &str = "/api/client/v2.0/auth/password";
 /// The user's own security events, newest first (`?limit=`, 1–100, default 50).
 pub const ACTIVITY: &str = "/api/client/v2.0/auth/activity";
+/// Gatehouse: self-service changes of the signed-in user (`crate::self_service`).
+pub const EMAIL_CHANGE: &str = "/api/client/v2.0/auth/email/change";
+pub const PHONE_CHANGE: &str = "/api/client/v2.0/auth/phone/change";
+pub const PHONE_CHANGE_CONFIRM: &str = "/api/client/v2.0/auth/phone/change/confirm";
 
 /// Gatehouse: the signed-in user's identities; `DELETE {IDENTITIES}/{provider}/{id}` unlinks one.
 pub const IDENTITIES: &str = "/api/client/v2.0/auth/identities";

@@ -1,12 +1,12 @@
 //! Operator commands (`gatehoused admin …`). They open the same database the server uses and
 //! work while it runs (SQLite WAL and PostgreSQL both allow it).
 
-use gatehouse_proto::auth::ApiKey;
+use gatehouse_proto::auth::{ActivityEvent, ApiKey};
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{api_keys, sessions, users};
+use crate::store::{activity, api_keys, sessions, users};
 
 #[derive(Debug, Serialize)]
 pub struct UserSummary {
@@ -123,6 +123,43 @@ pub async fn get_custom_data(
     user_id: &str,
 ) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     crate::custom_data::get(state, user_id).await.map_err(err)
+}
+
+/// The most events `admin activity` prints at once.
+pub const MAX_ACTIVITY: i64 = 1000;
+
+/// `activity`: the user's security events, newest first; `app_id` defaults to the user's own.
+pub async fn activity(
+    state: &AppState,
+    user_id: &str,
+    app_id: Option<&str>,
+    limit: i64,
+) -> anyhow::Result<Vec<ActivityEvent>> {
+    anyhow::ensure!(
+        (1..=MAX_ACTIVITY).contains(&limit),
+        "--limit must be between 1 and {MAX_ACTIVITY}"
+    );
+    let user = users::get(state.db.reader(), user_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user with id {user_id}"))?;
+    if let Some(app) = app_id {
+        anyhow::ensure!(
+            user.app_id == app,
+            "user {user_id} does not belong to app {app}"
+        );
+    }
+    let rows = activity::list(state.db.reader(), &user.app_id, user_id, limit).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ActivityEvent {
+            id: r.id,
+            kind: r.kind,
+            detail: r.detail,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            created_at: r.created_at,
+        })
+        .collect())
 }
 
 /// `new-admin-key`: a fresh key for the admin HTTP API and the line that lets it in (only its

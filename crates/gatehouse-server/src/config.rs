@@ -47,6 +47,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Operator access over HTTP (custom user data).
     pub admin: AdminConfig,
+    /// The per-user activity log (security events).
+    pub activity: ActivityConfig,
     /// Apps served by this server, keyed by app id.
     pub apps: BTreeMap<String, AppConfig>,
 }
@@ -76,9 +78,32 @@ impl Default for Config {
             cors: CorsConfig::default(),
             limits: LimitsConfig::default(),
             admin: AdminConfig::default(),
+            activity: ActivityConfig::default(),
             apps: BTreeMap::new(),
         }
     }
+}
+
+/// `[activity]`: how long security events are kept before the maintenance round deletes them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActivityConfig {
+    /// 1 ..= 3650 days (default 90).
+    pub keep_days: i64,
+}
+
+impl Default for ActivityConfig {
+    fn default() -> Self {
+        ActivityConfig { keep_days: 90 }
+    }
+}
+
+/// `[apps.<id>.new_device_alerts]`: tell the owner when the account signs in from a device it
+/// has not used before. Off by default (and in the desktop's Local backend).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewDeviceAlertsConfig {
+    pub enabled: bool,
 }
 
 /// CORS: the browser origins (`scheme://host[:port]`, exactly as browsers send them) that get
@@ -398,6 +423,8 @@ pub struct AppConfig {
     /// `[apps.<id>.custom_data_webhook]`: asked for a user's custom data whenever an access
     /// token is issued (login, refresh, link) instead of the stored document.
     pub custom_data_webhook: Option<CustomDataWebhookConfig>,
+    /// Mail (or text) the owner on a sign-in from a new device.
+    pub new_device_alerts: NewDeviceAlertsConfig,
 }
 
 /// A signed webhook that answers `{"custom_data": {…} | null}` for a user.
@@ -464,6 +491,7 @@ impl Default for AppConfig {
             twitter: None,
             functions: Default::default(),
             custom_data_webhook: None,
+            new_device_alerts: NewDeviceAlertsConfig::default(),
         }
     }
 }
@@ -570,6 +598,10 @@ impl Config {
         anyhow::ensure!(
             (10..=3600).contains(&t.recent_sign_in_secs),
             "tokens.recent_sign_in_secs must be between 10 and 3600"
+        );
+        anyhow::ensure!(
+            (1..=3650).contains(&self.activity.keep_days),
+            "activity.keep_days must be between 1 and 3650"
         );
         let p = &self.passwords;
         anyhow::ensure!(

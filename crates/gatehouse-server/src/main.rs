@@ -101,6 +101,17 @@ enum Admin {
         #[arg(long)]
         id: String,
     },
+    /// Print a user's activity log (security events), newest first, one JSON object a line.
+    Activity {
+        /// The user's id.
+        user_id: String,
+        /// The user's app (default: the app the user belongs to).
+        #[arg(long)]
+        app: Option<String>,
+        /// How many events, 1 ..= 1000.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
     /// Make a key for the admin HTTP API (`/api/admin/v1`) and print the `[admin]` line that
     /// lets it in (only the key's SHA-256 goes into the configuration).
     NewAdminKey,
@@ -245,6 +256,16 @@ async fn admin_command(state: &AppState, cmd: Admin) -> anyhow::Result<()> {
             "{}",
             serde_json::Value::Object(admin::get_custom_data(state, &id).await?)
         ),
+        Admin::Activity {
+            user_id,
+            app,
+            limit,
+        } => {
+            let events = admin::activity(state, &user_id, app.as_deref(), limit).await?;
+            for event in events {
+                println!("{}", serde_json::to_string(&event)?);
+            }
+        }
         Admin::NewAdminKey => {
             let (key, hash) = admin::new_admin_key();
             println!("{key}");

@@ -305,6 +305,34 @@ impl Outbound {
         }
         self.send(request, &parsed).await
     }
+
+    /// POSTs `form` as `application/x-www-form-urlencoded` (token introspection), with HTTP
+    /// Basic client authentication when `basic` (client id, secret) is given. The body, not
+    /// the URL, carries the fields, so tokens in it never reach logs through [`redact`].
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Reply, OutboundError> {
+        let parsed = self.check(url)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut request = self
+            .client
+            .post(parsed.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body);
+        if let Some((id, secret)) = basic {
+            // RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
+            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+            let (id, secret): (String, String) = (enc(id), enc(secret));
+            request = request.basic_auth(id, Some(secret));
+        }
+        self.send(request, &parsed).await
+    }
 }
 
 /// A URL fit for logs and error messages: no query (it may carry tokens), no credentials.

@@ -43,7 +43,10 @@ fn spawn_pruner(state: AppState) -> JoinHandle<()> {
         loop {
             every.tick().await;
             let window = state.config.rate_limits.lockout_window_secs;
-            match crate::store::maintenance::prune(&state.db, state.now(), window).await {
+            let keep = state.config.activity.keep_days * 24 * 3600;
+            let round =
+                crate::store::maintenance::prune_keeping(&state.db, state.now(), window, keep);
+            match round.await {
                 Ok(p) => tracing::debug!(
                     sessions = p.sessions,
                     tokens = p.tokens,

@@ -46,8 +46,24 @@ pub struct OpenedSession {
 impl OpenedSession {
     pub async fn respond(self, state: &AppState) -> ApiResult<LoginResponse> {
         let session = &self.session;
+        let access = match access_token(state, session, self.now).await {
+            Ok(access) => access,
+            Err(e) => {
+                // No tokens leave: the committed session would be a row nobody can use, listed
+                // to the user as a live sign-in. End it (best effort: the refusal stands anyway).
+                if let Err(db) =
+                    rows::revoke(state.db.writer(), &session.id, "no_tokens", state.now()).await
+                {
+                    tracing::warn!(error = %db, "could not end a session that got no tokens");
+                }
+                return Err(e);
+            }
+        };
+        // Every login of every provider (API keys and anonymous included) ends here, once its
+        // session is committed and has tokens: the one place that records `sign_in`.
+        crate::activity::sign_in(state, session).await;
         Ok(LoginResponse {
-            access_token: access_token(state, session, self.now).await?,
+            access_token: access,
             refresh_token: Some(refresh_token(state, session, &self.secret, self.now)),
             user_id: session.user_id.clone(),
             device_id: session.device_id.clone(),
@@ -332,12 +348,25 @@ async fn grace_or_reuse(
 
 /// `DELETE /auth/session`: idempotent. Any refresh envelope we issued ends its session; one we
 /// cannot read gets the "failed to find refresh token" 401 realm-web tolerates.
-pub async fn logout(state: &AppState, token: &str) -> ApiResult<()> {
+/// `from` is the request, named in the `sign_out` event (recorded only when this call ended a
+/// live session, so a repeated logout adds nothing).
+pub async fn logout(
+    state: &AppState,
+    token: &str,
+    from: crate::activity::Origin<'_>,
+) -> ApiResult<()> {
     let claims = state
         .keys
         .verify_refresh(token)
         .ok_or_else(|| ApiError::invalid_session("failed to find refresh token"))?;
-    rows::revoke(state.db.writer(), &claims.baas_id, "logout", state.now()).await?;
+    if rows::revoke(state.db.writer(), &claims.baas_id, "logout", state.now()).await? {
+        if let Some(session) = rows::get(state.db.writer(), &claims.baas_id).await? {
+            let kind = crate::store::activity::Kind::SignOut;
+            let detail = crate::activity::session_detail(&session);
+            let owner = (session.app_id.as_str(), session.user_id.as_str());
+            crate::activity::record(state, owner, kind, detail, Some(from)).await;
+        }
+    }
     Ok(())
 }
 

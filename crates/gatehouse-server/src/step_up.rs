@@ -1,8 +1,9 @@
 //! The recent-sign-in rule (security.md S-67, issue 12 item 4): a stolen refresh token must not be
 //! enough to make an attacker's access last. Creating an API key, linking or unlinking an identity,
-//! deleting the account and changing the password need a session that signed in at most
-//! `[tokens] recent_sign_in_secs` ago; otherwise the answer is 403 `RecentSignInRequired` and the
-//! client signs in again (a new session; the SDK ends the one it replaces) and retries.
+//! deleting the account, changing the password, email or phone and editing the profile need a
+//! session that signed in at most `[tokens] recent_sign_in_secs` ago; otherwise the answer is
+//! 403 `RecentSignInRequired` and the client signs in again (a new session; the SDK ends the one
+//! it replaces) and retries.
 
 use gatehouse_proto::{ErrorCode, ProviderType};
 
@@ -18,6 +19,9 @@ pub enum LastingChange {
     UnlinkIdentity,
     DeleteAccount,
     ChangePassword,
+    ChangeEmail,
+    ChangePhone,
+    EditProfile,
 }
 
 impl LastingChange {
@@ -28,6 +32,9 @@ impl LastingChange {
             LastingChange::UnlinkIdentity => "unlinking a sign-in method",
             LastingChange::DeleteAccount => "deleting the account",
             LastingChange::ChangePassword => "changing the password",
+            LastingChange::ChangeEmail => "changing the email address",
+            LastingChange::ChangePhone => "changing the phone number",
+            LastingChange::EditProfile => "editing the profile",
         }
     }
 }

@@ -15,6 +15,7 @@ pub async fn unlink(
     auth: &AccessAuth,
     provider_type: &str,
     subject: &str,
+    from: crate::activity::Origin<'_>,
 ) -> ApiResult<()> {
     require_recent_sign_in(state, &auth.session, LastingChange::UnlinkIdentity)?;
     let user_id = auth.session.user_id.as_str();
@@ -51,5 +52,12 @@ pub async fn unlink(
     .await?;
     tx.commit().await?;
     tracing::info!(user_id, provider_type, "identity unlinked by its user");
+    let detail = crate::activity::detail([
+        ("provider_type", provider_type.into()),
+        ("identity_id", subject.into()),
+    ]);
+    let kind = crate::store::activity::Kind::IdentityUnlinked;
+    let owner = (auth.session.app_id.as_str(), user_id);
+    crate::activity::record(state, owner, kind, detail, Some(from)).await;
     Ok(())
 }

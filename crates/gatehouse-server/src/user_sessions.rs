@@ -5,9 +5,11 @@
 use gatehouse_proto::auth::{DeviceInfo, SessionInfo};
 use gatehouse_proto::{ErrorCode, ProviderType};
 
+use crate::activity::{self, Origin};
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::AccessAuth;
 use crate::state::AppState;
+use crate::store::activity::Kind;
 use crate::store::{sessions as rows, userpass as accounts};
 
 pub async fn list(state: &AppState, auth: &AccessAuth) -> ApiResult<Vec<SessionInfo>> {
@@ -31,7 +33,12 @@ pub async fn list(state: &AppState, auth: &AccessAuth) -> ApiResult<Vec<SessionI
 }
 
 /// Ends one of the user's own sessions (another user's id is "not found").
-pub async fn revoke(state: &AppState, auth: &AccessAuth, session_id: &str) -> ApiResult<()> {
+pub async fn revoke(
+    state: &AppState,
+    auth: &AccessAuth,
+    session_id: &str,
+    from: Origin<'_>,
+) -> ApiResult<()> {
     let session = rows::get(state.db.reader(), session_id)
         .await?
         .filter(|s| s.user_id == auth.session.user_id && s.revoked_at.is_none())
@@ -44,11 +51,22 @@ pub async fn revoke(state: &AppState, auth: &AccessAuth, session_id: &str) -> Ap
     )
     .await?;
     tracing::info!(user_id = %auth.session.user_id, session_id, "session revoked by its user");
+    let mut detail = activity::session_detail(&session);
+    detail.insert("scope".into(), "one".into());
+    detail.insert("by_session_id".into(), auth.session.id.as_str().into());
+    let owner = (auth.session.app_id.as_str(), auth.session.user_id.as_str());
+    activity::record(state, owner, Kind::SessionRevoked, detail, Some(from)).await;
     Ok(())
 }
 
 /// Ends every session of the user; `keep_current` spares the one asking.
-pub async fn revoke_all(state: &AppState, auth: &AccessAuth, keep_current: bool) -> ApiResult<u64> {
+/// One `session_revoked` event names the scope and how many ended.
+pub async fn revoke_all(
+    state: &AppState,
+    auth: &AccessAuth,
+    keep_current: bool,
+    from: Origin<'_>,
+) -> ApiResult<u64> {
     let keep = keep_current.then_some(auth.session.id.as_str());
     let n = rows::revoke_user(
         state.db.writer(),
@@ -64,6 +82,14 @@ pub async fn revoke_all(state: &AppState, auth: &AccessAuth, keep_current: bool)
         keep_current,
         "sessions revoked by their user"
     );
+    let scope = if keep_current { "others" } else { "all" };
+    let detail = activity::detail([
+        ("scope", scope.into()),
+        ("sessions_ended", n.into()),
+        ("by_session_id", auth.session.id.as_str().into()),
+    ]);
+    let owner = (auth.session.app_id.as_str(), auth.session.user_id.as_str());
+    activity::record(state, owner, Kind::SessionRevoked, detail, Some(from)).await;
     Ok(n)
 }
 
@@ -74,7 +100,7 @@ pub async fn change_password(
     auth: &AccessAuth,
     current: &str,
     new: &str,
-    ip: std::net::IpAddr,
+    from: Origin<'_>,
 ) -> ApiResult<()> {
     let account = accounts::by_user(state.db.reader(), &auth.session.user_id)
         .await?
@@ -93,7 +119,8 @@ pub async fn change_password(
         &account.email,
         Some(account.password_hash.clone()),
         current,
-        ip,
+        from,
+        Some((&auth.session.user_id, ProviderType::Userpass.as_str())),
     )
     .await?;
     let local = account.email.split('@').next().unwrap_or("");
@@ -119,6 +146,12 @@ pub async fn change_password(
         ended,
         "password changed; other sessions ended"
     );
+    let detail = activity::detail([
+        ("provider_type", ProviderType::Userpass.as_str().into()),
+        ("sessions_ended", ended.into()),
+    ]);
+    let owner = (auth.session.app_id.as_str(), auth.session.user_id.as_str());
+    activity::record(state, owner, Kind::PasswordChanged, detail, Some(from)).await;
     state.mailer.send(crate::mail::Mail {
         to: account.email,
         subject: "Your password was changed".into(),

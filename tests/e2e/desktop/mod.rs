@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gui;
+mod security;
+mod self_service_remote;
 mod webdriver;
 
 use serde_json::{json, Value};
@@ -83,6 +85,21 @@ async fn post(url: &str, body: Value) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+const FIREFOX_ON_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+/// `post` as a browser would, naming itself in the user agent.
+async fn post_as(user_agent: &str, url: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .header(reqwest::header::USER_AGENT, user_agent)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
 /// Moves the sign-in time of every session of the Local backend `secs` into the past, in its
 /// real SQLite file (the app keeps running; SQLite's WAL lets a second writer in).
 async fn age_local_sessions(gui: &Gui, secs: i64) {
@@ -124,6 +141,62 @@ fn login_url(base: &str, app: &str, provider: &str) -> String {
     format!("{base}/api/client/v2.0/app/{app}/auth/providers/{provider}/login")
 }
 
+/// The tab bar's top edge in the window, in CSS pixels.
+async fn tab_bar_top(d: &Driver) -> f64 {
+    let script = "return document.querySelector('.tabs').getBoundingClientRect().top;";
+    d.script(script, json!([])).await.as_f64().unwrap()
+}
+
+/// Issue 17: notices are toasts over the window. Good news fades by itself, warnings stay until
+/// their close button; four notices show as three (the oldest goes); and the tab bar does not
+/// move when they appear.
+async fn toasts_overlay_the_window(gui: &Gui, d: &Driver) {
+    d.until(
+        "the sign-in's good news to fade by itself",
+        "return !document.querySelector('.notice[data-level=success], .notice[data-level=info]');",
+        json!([]),
+    )
+    .await;
+    d.dismiss_notices().await;
+    let before = tab_bar_top(d).await;
+    // Four refused sign-in links, each a real second instance handing its link over.
+    for n in 1..=3 {
+        gui.open_link(&format!(
+            "gatehouse://auth/callback?code=abc&state=toast-{n}"
+        ));
+    }
+    d.wait_count(".notice[data-level=warning]", 3).await;
+    let mark = "document.querySelectorAll('.notice').forEach(n => { n.dataset.seen = 'yes'; });";
+    d.script(mark, json!([])).await;
+    gui.open_link("gatehouse://auth/callback?code=abc&state=toast-4");
+    d.until(
+        "the fourth notice",
+        "return !!document.querySelector('.notice:not([data-seen])');",
+        json!([]),
+    )
+    .await;
+    assert_eq!(d.count(".notice").await, 3, "at most three toasts at once");
+    assert_eq!(
+        d.count(".notice[data-seen]").await,
+        2,
+        "the oldest one went"
+    );
+    let after = tab_bar_top(d).await;
+    assert_eq!(
+        after, before,
+        "the tab bar does not move when notices appear"
+    );
+    let fixed = "return getComputedStyle(document.getElementById('notices')).position;";
+    assert_eq!(d.script(fixed, json!([])).await, "fixed");
+    d.screenshot(&gui.shot("02b-toasts")).await;
+    // Warnings stay until dismissed: each close button removes its own.
+    for left in (0..3).rev() {
+        d.click(".notice .dismiss").await;
+        d.wait_count(".notice", left).await;
+    }
+    assert_eq!(tab_bar_top(d).await, before);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_window() {
     let gui = Gui::start();
@@ -143,7 +216,7 @@ async fn the_real_window() {
     // the selection (and the focus) to the last and first tab.
     let tab_order =
         "return [...document.querySelectorAll('[role=tab]')].map(t => t.tabIndex).join(' ');";
-    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1");
+    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1 -1");
     d.press("#tab-signin", webdriver::END).await;
     d.until(
         "the last tab to be selected",
@@ -151,7 +224,7 @@ async fn the_real_window() {
         json!([]),
     )
     .await;
-    assert_eq!(d.script(tab_order, json!([])).await, "-1 -1 -1 -1 -1 0");
+    assert_eq!(d.script(tab_order, json!([])).await, "-1 -1 -1 -1 -1 -1 0");
     assert_eq!(
         d.script("return document.activeElement.id;", json!([]))
             .await,
@@ -164,7 +237,7 @@ async fn the_real_window() {
         json!([]),
     )
     .await;
-    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1");
+    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1 -1");
 
     // Anonymous.
     d.click("#provider-anon-user").await;
@@ -188,7 +261,15 @@ async fn the_real_window() {
     let ada = account_id(&d, "ada@example.test").await;
     wait_state(&d, &ada, "active").await;
     wait_state(&d, &anon, "logged_in").await;
+    // Each account shows its initials on a round badge; an anonymous one a question mark.
+    let badge = concat!(
+        "const li = document.querySelector(`#accounts li[data-id=\"${arguments[0]}\"]`);",
+        " return li.querySelector('.avatar').textContent;",
+    );
+    assert_eq!(d.script(badge, json!([ada])).await, "A");
+    assert_eq!(d.script(badge, json!([anon])).await, "?");
     d.screenshot(&gui.shot("02-two-accounts")).await;
+    toasts_overlay_the_window(&gui, &d).await;
 
     // One click switches.
     d.click(&format!("#accounts li[data-id=\"{anon}\"] button"))
@@ -285,13 +366,44 @@ async fn the_real_window() {
         json!({"username": "ada@example.test", "password": PASSWORD}),
     )
     .await;
-    let (_, third) = post(
+    let (_, third) = post_as(
+        FIREFOX_ON_WINDOWS,
         &email_login,
         json!({"username": "ada@example.test", "password": PASSWORD}),
     )
     .await;
     d.click("#tab-sessions").await;
     d.wait_count("#sessions tr", 3).await;
+    // Devices read as words (issue 17): this app's own session says it is this computer.
+    d.wait_text(
+        "#sessions tr[data-current=\"true\"] .device-label",
+        "Gatehouse on Linux — this computer",
+    )
+    .await;
+    // The raw platform and user agent stay available as the tooltip.
+    let raw = "return document.querySelector(arguments[0]).title;";
+    let current = "#sessions tr[data-current=\"true\"] .device-label";
+    let title = d.script(raw, json!([current])).await;
+    assert!(
+        title.as_str().unwrap().contains("gatehouse-client/"),
+        "{title}"
+    );
+    let elsewhere = "#sessions tr[data-current=\"false\"] .device-label";
+    d.wait_text(elsewhere, "Firefox on Windows").await;
+    assert_eq!(
+        d.script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+            json!([elsewhere]),
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t.as_str().unwrap().contains("this computer"))
+        .count(),
+        0,
+        "only the current session is this computer"
+    );
     d.screenshot(&gui.shot("04-sessions")).await;
     d.click("#sessions tr[data-current=\"false\"] .revoke")
         .await;
@@ -401,7 +513,9 @@ async fn the_real_window() {
     wait_state(&d, &carol, "active").await;
     d.screenshot(&gui.shot("08-foreign-link-refused")).await;
 
-    // Log out, remove, delete (with a confirmation naming the account).
+    // Log out, remove, delete (with a confirmation naming the account). The refusals' warnings
+    // stay until closed, over the corner where the account's buttons are: close them first.
+    d.dismiss_notices().await;
     d.click(&format!("#accounts li[data-id=\"{ada}\"] button"))
         .await;
     d.click("#tab-account").await;

@@ -275,6 +275,14 @@ impl Driver {
         std::fs::write(path, png).unwrap();
     }
 
+    /// Closes every notice on screen, as a person would before reaching what the toasts cover
+    /// (warnings and errors stay until closed; a click landing on one is "intercepted").
+    pub async fn dismiss_notices(&self) {
+        let close = "document.querySelectorAll('.notice .dismiss').forEach(b => b.click());";
+        self.script(close, json!([])).await;
+        self.wait_count(".notice", 0).await;
+    }
+
     /// Ends the session; tauri-driver closes the app.
     pub async fn quit(self) {
         let _ = self

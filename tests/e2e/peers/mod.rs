@@ -2,8 +2,8 @@
 //! ephemeral ports: the certified `oidc-provider` OP (Google/Apple style, run from Node), a
 //! cookie-keeping redirect-following `Browser`, HTTP stand-ins that speak the real wire formats
 //! and error bodies of GitHub, Discord, X and Facebook, a Standard Webhooks receiver (verified by
-//! the official `standardwebhooks` library) and a JWKS
-//! server that signs tokens by hand (including forged ones).
+//! the official `standardwebhooks` library), a JWKS server that signs tokens by hand (including
+//! forged ones) and a real SMTP server (aiosmtpd) whose captured mail is read as a client would.
 //!
 //! Nothing here mocks HTTP itself: the server under test talks to these over real sockets, so its
 //! HTTP client, timeouts, redirects and error handling are exercised as in production.
@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod jose;
 pub mod nginx;
 pub mod oidc;
+pub mod smtp;
 pub mod standins;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use ring::rand::SecureRandom as _;
 pub use browser::{Browser, Landing};
 pub use hooks::{HookRequest, JwksServer, Responder, WebhookReceiver};
 pub use oidc::OidcPeer;
+pub use smtp::SmtpPeer;
 pub use standins::{
     DiscordStandin, DiscordUser, FacebookStandin, FacebookUser, GithubEmail, GithubStandin,
     GithubUser, XStandin, XUser,
@@ -110,12 +112,27 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 
 /// A port that was free a moment ago (bind 127.0.0.1:0, then release) for peers that must be
 /// told their port before they start (the Node OP builds its issuer URL from it).
+/// A port that is free now, for a server that must know its address before it starts (an OP's
+/// registered callback). Taken below the kernel's ephemeral range (32768–60999), which the many
+/// client connections of parallel tests draw from: a port from there could be handed to one of
+/// them between this check and the server's bind.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000 + (std::process::id() % 4_000) as u16 * 2,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..2_000 {
+        let port = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (port - 20_000) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// An axum app served on 127.0.0.1:0 until dropped. In-process servers die with the test's

@@ -11,10 +11,12 @@
 //! nginx listens on 127.0.0.1 and connects upstream from `UPSTREAM_SOURCE` (127.0.0.2), so the
 //! server can tell the proxy (a trusted peer) from the test client (127.0.0.1, never trusted).
 
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::free_port;
 
 /// The address nginx's connections to the upstream come from: the one to list in
 /// `rate_limits.trusted_proxies`.
@@ -33,11 +35,6 @@ fn nginx_binary() -> PathBuf {
         .map(PathBuf::from)
         .find(|p| p.exists())
         .expect("nginx is not installed: run scripts/setup.sh (it installs Debian's nginx)")
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
 }
 
 fn config(dir: &std::path::Path, port: u16, upstream: &str) -> String {

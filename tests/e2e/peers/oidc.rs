@@ -127,6 +127,83 @@ impl OidcPeer {
         self.endpoint("userinfo_endpoint")
     }
 
+    /// RFC 7662 introspection (`{issuer}/token/introspection` in oidc-provider 9).
+    pub fn introspection_url(&self) -> String {
+        self.endpoint("introspection_endpoint")
+    }
+
+    /// RFC 7009 revocation, as `test-client` (it may revoke only its own tokens).
+    pub async fn revoke(&self, token: &str) {
+        let resp = reqwest::Client::new()
+            .post(self.endpoint("revocation_endpoint"))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "revocation: {}", resp.status());
+    }
+
+    /// Like [`OidcPeer::auth_code`], for any registered client (`test-public-client`).
+    pub async fn auth_code_for(
+        &self,
+        client_id: &str,
+        login: &str,
+        code_challenge: &str,
+        nonce: &str,
+    ) -> String {
+        let state = super::random_token(16);
+        let url = super::with_query(
+            &self.authorize_url(),
+            &[
+                ("client_id", client_id),
+                ("response_type", "code"),
+                ("scope", "openid email profile"),
+                ("redirect_uri", PEER_CALLBACK),
+                ("code_challenge", code_challenge),
+                ("code_challenge_method", "S256"),
+                ("nonce", nonce),
+                ("state", state.as_str()),
+                ("login_hint", login),
+            ],
+        );
+        let landing = Browser::new()
+            .navigate(&url, |u| u.starts_with(PEER_CALLBACK))
+            .await;
+        landing
+            .param("code")
+            .unwrap_or_else(|| panic!("no code for {client_id}: {landing:#?}"))
+    }
+
+    /// The token response a public client (token_endpoint_auth `none`, e.g.
+    /// `test-public-client`) gets for `login` through the browser code + PKCE flow: the code is
+    /// exchanged with its `client_id` and no secret.
+    pub async fn public_client_tokens(&self, client_id: &str, login: &str) -> Value {
+        let (verifier, challenge) = super::pkce_pair();
+        let code = self
+            .auth_code_for(client_id, login, &challenge, "n-public")
+            .await;
+        let resp = reqwest::Client::new()
+            .post(self.token_url())
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", client_id),
+                ("code", code.as_str()),
+                ("redirect_uri", PEER_CALLBACK),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert!(
+            status.is_success(),
+            "token endpoint answered {status}: {body}"
+        );
+        body
+    }
+
     /// A full authorization request URL for `test-client` (code flow, S256 PKCE, scope
     /// `openid email profile`, `login_hint=login`, random state) plus `extra` parameters (e.g.
     /// `response_mode=form_post`).

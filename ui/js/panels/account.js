@@ -9,6 +9,7 @@ import { reauth, startLink } from "../signin.js";
 import { refresh, selectedAccount, state } from "../state.js";
 import { withRecentSignIn } from "../step-up.js";
 import { onTab } from "../tabs.js";
+import { renderSelfService } from "./self-service.js";
 
 async function load() {
   const a = selectedAccount();
@@ -30,6 +31,7 @@ async function load() {
     return;
   }
   renderAccountDetails(d, { unlink });
+  renderSelfService(a, d);
 }
 
 // Removes one sign-in method from the account shown (after a confirmation naming it).

@@ -129,7 +129,8 @@ pub struct OAuthClientConfig {
     pub client_id: String,
     pub client_secret: Option<Secret>,
     /// More client ids accepted as an ID token's audience (Google's Android/iOS clients, Apple's
-    /// bundle id beside the services id). Token mode only.
+    /// bundle id beside the services id), and as the client a Google access token is for. Token
+    /// mode only.
     pub extra_audiences: Vec<String>,
     /// Token mode: an ID token a client sends is refused when issued (`iat`) longer ago than
     /// this (default 600 s, at most a day; 60 s of clock skew is allowed on top).
@@ -141,6 +142,13 @@ pub struct OAuthClientConfig {
     /// Google `accessToken` logins: the OpenID Connect `userinfo_endpoint` that vouches for the
     /// token (default Google's `https://openidconnect.googleapis.com/v1/userinfo`).
     pub userinfo_url: Option<String>,
+    /// Google `accessToken` logins: an RFC 7662 token introspection endpoint that proves the
+    /// token was issued to this client (`client_id`, else `aud`); called with the client's
+    /// credentials, so it needs `client_secret`. When set, `tokeninfo_url` is not used.
+    pub introspection_url: Option<String>,
+    /// Google `accessToken` logins without `introspection_url`: Google's tokeninfo endpoint
+    /// (default `https://oauth2.googleapis.com/tokeninfo`), whose `aud` or `azp` must be ours.
+    pub tokeninfo_url: Option<String>,
     /// API base for profile calls (GitHub, Discord, X, Facebook's versioned Graph URL).
     pub api_url: Option<String>,
     pub scopes: Option<Vec<String>>,
@@ -265,6 +273,26 @@ pub(super) fn validate_app(id: &str, app: &super::AppConfig) -> anyhow::Result<(
                 .is_none_or(|a| (60..=24 * 3600).contains(&a)),
             "app {id}: {key}.id_token_max_age_secs must be between 60 and 86400"
         );
+        // Introspection authenticates as the client (RFC 7662 §2.1).
+        anyhow::ensure!(
+            client.introspection_url.is_none()
+                || client
+                    .client_secret
+                    .as_ref()
+                    .is_some_and(|s| !s.expose().is_empty()),
+            "app {id}: {key}.introspection_url needs {key}.client_secret"
+        );
+        for (field, url) in [
+            ("introspection_url", &client.introspection_url),
+            ("tokeninfo_url", &client.tokeninfo_url),
+        ] {
+            anyhow::ensure!(
+                url.as_deref()
+                    .is_none_or(|u| url::Url::parse(u)
+                        .is_ok_and(|u| matches!(u.scheme(), "https" | "http"))),
+                "app {id}: {key}.{field} must be an http(s) URL"
+            );
+        }
     }
     for uri in &app.redirect_uris {
         anyhow::ensure!(

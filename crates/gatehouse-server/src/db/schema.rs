@@ -213,6 +213,46 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE users ADD COLUMN custom_data TEXT
     "#,
+    // 9 (issue 17, self-service email change): a pending change of an account's address (its
+    //    confirmation link, mailed to the new address) and, once confirmed, the undo link mailed
+    //    to the old one; single use, stored as hashes.
+    r#"
+    CREATE TABLE email_changes (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        userpass_id TEXT NOT NULL REFERENCES userpass (id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        old_email TEXT NOT NULL,
+        new_email TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX email_changes_account ON email_changes (userpass_id, purpose);
+    CREATE INDEX email_changes_expiry ON email_changes (expires_at)
+    "#,
+    // 10 (issue 17, activity log / new-device alerts): the devices each user has signed in from
+    //    (kept apart from the activity log, which is pruned: an old device must not turn "new"
+    //    after the retention period), and the single-use, hashed "this wasn't me" links of alerts.
+    r#"
+    CREATE TABLE known_devices (
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        first_seen_at BIGINT NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+    );
+    CREATE TABLE device_alerts (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+    );
+    CREATE INDEX device_alerts_expires ON device_alerts (expires_at)
+    "#,
 ];
 
 pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ use crate::state::AppState;
 #[derive(Deserialize)]
 pub struct ActivityQuery {
     limit: Option<String>,
+    before: Option<String>,
 }
 
 pub async fn list(
@@ -20,6 +21,7 @@ pub async fn list(
     AccessCaller(auth): AccessCaller,
     Query(q): Query<ActivityQuery>,
 ) -> ApiResult<Response> {
-    let events = crate::activity::list(&state, &auth, q.limit.as_deref()).await?;
+    let events =
+        crate::activity::list(&state, &auth, q.limit.as_deref(), q.before.as_deref()).await?;
     Ok(no_store(StatusCode::OK, events))
 }

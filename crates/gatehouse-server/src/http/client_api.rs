@@ -20,6 +20,7 @@ use crate::providers::api_key;
 use crate::sessions;
 use crate::state::AppState;
 use crate::step_up::{require_recent_sign_in, LastingChange};
+use crate::store::activity::Kind;
 use crate::store::users;
 
 pub(super) fn no_content() -> Response {
@@ -36,6 +37,7 @@ pub(super) fn no_store<T: serde::Serialize>(status: StatusCode, body: T) -> Resp
     r
 }
 
+/// The request as an activity event names it.
 pub async fn location(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -167,10 +169,7 @@ pub async fn refresh(
     state
         .limiter
         .check(crate::ratelimit::Group::Refresh, caller.ip)?;
-    let from = crate::activity::Origin {
-        ip: caller.ip,
-        user_agent: caller.user_agent.as_deref(),
-    };
+    let from = caller.origin();
     let response = sessions::refresh(&state, authorization.bearer(), rotation.0, from).await?;
     Ok(no_store(StatusCode::CREATED, response))
 }
@@ -178,8 +177,9 @@ pub async fn refresh(
 pub async fn logout(
     State(state): State<AppState>,
     authorization: Authorization,
+    caller: Caller,
 ) -> ApiResult<Response> {
-    sessions::logout(&state, authorization.bearer()?).await?;
+    sessions::logout(&state, authorization.bearer()?, caller.origin()).await?;
     Ok(no_content())
 }
 
@@ -204,11 +204,14 @@ pub async fn list_keys(
 pub async fn create_key(
     State(state): State<AppState>,
     RefreshCaller { session, .. }: RefreshCaller,
+    caller: Caller,
     Typed(req): Typed<CreateApiKeyRequest>,
 ) -> ApiResult<Response> {
     require_recent_sign_in(&state, &session, LastingChange::CreateApiKey)?;
     let key =
         api_key::create_user_key(&state, &session.user_id, &session.app_id, &req.name).await?;
+    let (kind, from) = (Kind::ApiKeyCreated, caller.origin());
+    api_key::record_change(&state, &session, kind, (&key.id, &key.name), from).await;
     Ok(no_store(StatusCode::CREATED, key))
 }
 
@@ -224,8 +227,11 @@ pub async fn enable_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RefreshCaller { session, .. }: RefreshCaller,
+    caller: Caller,
 ) -> ApiResult<Response> {
-    api_key::set_disabled(&state, &session.user_id, &id, false).await?;
+    let name = api_key::set_disabled(&state, &session.user_id, &id, false).await?;
+    let (kind, from) = (Kind::ApiKeyEnabled, caller.origin());
+    api_key::record_change(&state, &session, kind, (&id, &name), from).await;
     Ok(no_content())
 }
 
@@ -233,8 +239,11 @@ pub async fn disable_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RefreshCaller { session, .. }: RefreshCaller,
+    caller: Caller,
 ) -> ApiResult<Response> {
-    api_key::set_disabled(&state, &session.user_id, &id, true).await?;
+    let name = api_key::set_disabled(&state, &session.user_id, &id, true).await?;
+    let (kind, from) = (Kind::ApiKeyDisabled, caller.origin());
+    api_key::record_change(&state, &session, kind, (&id, &name), from).await;
     Ok(no_content())
 }
 
@@ -242,8 +251,11 @@ pub async fn delete_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RefreshCaller { session, .. }: RefreshCaller,
+    caller: Caller,
 ) -> ApiResult<Response> {
-    api_key::delete(&state, &session.user_id, &id).await?;
+    let name = api_key::delete(&state, &session.user_id, &id).await?;
+    let (kind, from) = (Kind::ApiKeyDeleted, caller.origin());
+    api_key::record_change(&state, &session, kind, (&id, &name), from).await;
     Ok(no_content())
 }
 
@@ -261,8 +273,9 @@ pub async fn revoke_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
     AccessCaller(auth): AccessCaller,
+    caller: Caller,
 ) -> ApiResult<Response> {
-    crate::user_sessions::revoke(&state, &auth, &id).await?;
+    crate::user_sessions::revoke(&state, &auth, &id, caller.origin()).await?;
     Ok(no_content())
 }
 
@@ -276,6 +289,7 @@ pub async fn revoke_sessions(
     State(state): State<AppState>,
     Query(q): Query<ScopeQuery>,
     AccessCaller(auth): AccessCaller,
+    caller: Caller,
 ) -> ApiResult<Response> {
     let keep_current = match q.scope.as_deref() {
         Some("others") => true,
@@ -286,7 +300,7 @@ pub async fn revoke_sessions(
             ))
         }
     };
-    crate::user_sessions::revoke_all(&state, &auth, keep_current).await?;
+    crate::user_sessions::revoke_all(&state, &auth, keep_current, caller.origin()).await?;
     Ok(no_content())
 }
 
@@ -302,7 +316,7 @@ pub async fn change_password(
         &auth,
         &req.current_password,
         &req.new_password,
-        caller.ip,
+        caller.origin(),
     )
     .await?;
     Ok(no_content())
@@ -313,8 +327,9 @@ pub async fn unlink_identity(
     State(state): State<AppState>,
     Path((provider, id)): Path<(String, String)>,
     AccessCaller(auth): AccessCaller,
+    caller: Caller,
 ) -> ApiResult<Response> {
-    crate::user_identities::unlink(&state, &auth, &provider, &id).await?;
+    crate::user_identities::unlink(&state, &auth, &provider, &id, caller.origin()).await?;
     Ok(no_content())
 }
 

@@ -172,6 +172,16 @@ pub struct Caller {
     pub user_agent: Option<String>,
 }
 
+impl Caller {
+    /// The caller as the activity log records it.
+    pub fn origin(&self) -> crate::activity::Origin<'_> {
+        crate::activity::Origin {
+            ip: self.ip,
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

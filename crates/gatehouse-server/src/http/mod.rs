@@ -7,11 +7,13 @@ mod activity_api;
 mod admin_api;
 mod body_timeout;
 mod client_api;
+mod email_change_pages;
 mod error;
 pub mod extract;
 mod pages;
 mod provider_api;
 mod redirect_api;
+mod self_service_api;
 pub mod status;
 #[cfg(test)]
 mod tests;
@@ -59,7 +61,22 @@ pub fn router(state: AppState) -> Router {
             &format!("{b}/app/{{app}}/functions/call"),
             post(client_api::call_function).get(client_api::call_function_stream),
         )
-        .route(&format!("{b}/auth/profile"), get(client_api::profile))
+        .route(
+            &format!("{b}/auth/profile"),
+            get(client_api::profile).patch(self_service_api::update_profile),
+        )
+        .route(
+            gatehouse_proto::routes::EMAIL_CHANGE,
+            post(self_service_api::change_email),
+        )
+        .route(
+            gatehouse_proto::routes::PHONE_CHANGE,
+            post(self_service_api::change_phone),
+        )
+        .route(
+            gatehouse_proto::routes::PHONE_CHANGE_CONFIRM,
+            post(self_service_api::confirm_phone_change),
+        )
         .route(
             &format!("{b}/auth/session"),
             post(client_api::refresh).delete(client_api::logout),
@@ -107,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(pages::router())
+        .merge(email_change_pages::router())
         .merge(admin_api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -203,7 +221,13 @@ fn cors(allowed: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed_origins(allowed).iter().cloned()))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

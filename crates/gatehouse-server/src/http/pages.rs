@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/{app}/confirm", get(confirm_page).post(confirm_submit))
         .route("/app/{app}/reset", get(reset_page).post(reset_submit))
         .route("/app/{app}/magic", get(magic_page).post(magic_submit))
+        .route("/app/{app}/not-me", get(not_me_page).post(not_me_submit))
         .route(
             "/app/{app}/lockdown",
             get(lockdown_page).post(lockdown_submit),
@@ -250,6 +251,46 @@ async fn lockdown_submit(
                 done.api_keys, done.identities, done.sessions
             ),
         ),
+        Err(e) => page(
+            "This link did not work",
+            &format!("<p>{}</p>", escape(&e.message)),
+        ),
+    }
+}
+
+/// The "this wasn't me" link of a new-device alert: a button, since only the POST acts.
+async fn not_me_page(Query(q): Query<TokenQuery>) -> Response {
+    page(
+        "This wasn't me",
+        &format!(
+            "<p>This signs out every device signed in to your account, including the new one, \
+             and sends you a password reset.</p>\
+             <form method=\"post\">{}<button type=\"submit\">Sign out everywhere and reset my \
+             password</button></form>",
+            hidden(&q)
+        ),
+    )
+}
+
+async fn not_me_submit(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    caller: Caller,
+    Form(q): Form<TokenQuery>,
+) -> Response {
+    let from = caller.origin();
+    match crate::new_device::not_me(&state, &app, (&q.token, &q.token_id), from).await {
+        Ok(done) => {
+            let reset = match done.reset_by {
+                "email" => "We sent a password reset link to your email address.",
+                "sms" => "We texted a password reset code to your phone.",
+                _ => "Reset your password from the app.",
+            };
+            page(
+                "Signed out everywhere",
+                &format!("<p>Signed out {} sessions. {reset}</p>", done.sessions),
+            )
+        }
         Err(e) => page(
             "This link did not work",
             &format!("<p>{}</p>", escape(&e.message)),

@@ -9,6 +9,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 mod oauth;
+mod token_audience;
 mod userinfo;
 pub use oauth::TokenAnswer;
 
@@ -40,6 +41,9 @@ pub struct Upstream {
     pub api_url: Option<String>,
     /// OpenID Connect `userinfo_endpoint` (Google's `accessToken` logins).
     pub userinfo_url: Option<String>,
+    /// RFC 7662 introspection, else Google's tokeninfo: which client an access token is for.
+    pub introspection_url: Option<String>,
+    pub tokeninfo_url: Option<String>,
     pub scopes: Vec<String>,
     /// OpenID Connect: sends a nonce and trusts the ID token.
     pub oidc: bool,
@@ -77,6 +81,8 @@ impl Upstream {
             jwks_url: None,
             api_url: None,
             userinfo_url: None,
+            introspection_url: None,
+            tokeninfo_url: None,
             scopes: vec![],
             oidc: false,
             form_post: false,
@@ -105,6 +111,14 @@ impl Upstream {
                     userinfo_url: Some(or(
                         &cfg.userinfo_url,
                         "https://openidconnect.googleapis.com/v1/userinfo",
+                    )),
+                    introspection_url: cfg
+                        .introspection_url
+                        .as_ref()
+                        .map(|u| u.trim_end_matches('/').to_string()),
+                    tokeninfo_url: Some(or(
+                        &cfg.tokeninfo_url,
+                        "https://oauth2.googleapis.com/tokeninfo",
                     )),
                     scopes: scopes(&["openid", "email", "profile"]),
                     ..base

@@ -184,9 +184,9 @@ pub async fn set_disabled(
     user_id: &str,
     key_id: &str,
     disabled: bool,
-) -> ApiResult<()> {
+) -> ApiResult<String> {
     let mut tx = state.db.writer().begin().await?;
-    api_keys::get_for_user(&mut *tx, user_id, key_id)
+    let key = api_keys::get_for_user(&mut *tx, user_id, key_id)
         .await?
         .ok_or_else(not_found)?;
     api_keys::set_disabled(&mut *tx, key_id, disabled).await?;
@@ -194,17 +194,34 @@ pub async fn set_disabled(
         session_rows::revoke_api_key(&mut *tx, key_id, "api key disabled", state.now()).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(key.name)
 }
 
-/// Deletes a key and ends the sessions it opened.
-pub async fn delete(state: &AppState, user_id: &str, key_id: &str) -> ApiResult<()> {
+/// Deletes a key and ends the sessions it opened; returns the key's name.
+pub async fn delete(state: &AppState, user_id: &str, key_id: &str) -> ApiResult<String> {
     let mut tx = state.db.writer().begin().await?;
-    api_keys::get_for_user(&mut *tx, user_id, key_id)
+    let key = api_keys::get_for_user(&mut *tx, user_id, key_id)
         .await?
         .ok_or_else(not_found)?;
     session_rows::revoke_api_key(&mut *tx, key_id, "api key deleted", state.now()).await?;
     api_keys::delete(&mut *tx, key_id).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(key.name)
+}
+
+/// Records a change to the user's key `(id, name)`, made from `session` by the request `from`.
+pub async fn record_change(
+    state: &AppState,
+    session: &crate::store::sessions::SessionRow,
+    kind: crate::store::activity::Kind,
+    (id, name): (&str, &str),
+    from: crate::activity::Origin<'_>,
+) {
+    let detail = crate::activity::detail([
+        ("api_key_id", id.into()),
+        ("name", name.into()),
+        ("by_session_id", session.id.as_str().into()),
+    ]);
+    let owner = (session.app_id.as_str(), session.user_id.as_str());
+    crate::activity::record(state, owner, kind, detail, Some(from)).await;
 }

@@ -186,22 +186,10 @@ pub(crate) async fn identity_from_payload(
             }
             if provider == ProviderType::Google {
                 if creds.access_token.is_present() {
-                    // Userinfo says whose token it is, not which app it was issued to: another
-                    // app holding a user's token could sign in as them here. So only an operator
-                    // who names the endpoint (and accepts that) gets this form.
-                    let opted_in = app
-                        .google
-                        .as_ref()
-                        .is_some_and(|g| g.userinfo_url.is_some());
-                    if !opted_in {
-                        return Err(ApiError::invalid_parameter(
-                            "this app does not accept Google access tokens (set [apps.<id>.google] \
-                             userinfo_url to allow them; docs/providers.md explains the risk); \
-                             send an id_token or authCode",
-                        ));
-                    }
+                    // Checked to be issued to this client before userinfo is believed, so a
+                    // token another app obtained for the user does not sign them in here.
                     let access = creds.access_token.required("accessToken")?;
-                    return upstream.userinfo_identity(state, access).await;
+                    return upstream.access_token_identity(state, access).await;
                 }
                 if let Some(code) = creds.auth_code.text() {
                     let cfg = app.google.as_ref().ok_or_else(ApiError::internal)?;

@@ -148,6 +148,15 @@ pub async fn lock_down(
         sessions,
         "account locked down from a reset notice"
     );
+    let detail = crate::activity::detail([
+        ("via", "reset_notice".into()),
+        ("api_keys_deleted", keys.into()),
+        ("identities_removed", identities.into()),
+        ("sessions_ended", sessions.into()),
+    ]);
+    let from = crate::activity::Origin::ip_only(ip);
+    let (owner, kind) = ((app_id, user_id), crate::store::activity::Kind::Lockdown);
+    crate::activity::record(state, owner, kind, detail, Some(from)).await;
     Ok(LockedDown {
         api_keys: keys,
         identities,

@@ -153,8 +153,21 @@ pub async fn link(
                 external::identity_from_payload(state, app_id, external_provider, credentials)
                     .await?;
             external::link(state, app_id, &identity, &auth.session.user_id).await?;
+            let from = crate::activity::Origin::ip_only(ip);
+            let linked = (identity.provider, Some(identity.subject.as_str()));
+            let owner = (app_id, auth.session.user_id.as_str());
+            crate::activity::identity_linked(state, owner, linked, Some(from)).await;
+            return Ok(LoginResponse {
+                access_token: sessions::access_token(state, &auth.session, state.now()).await?,
+                refresh_token: None,
+                user_id: auth.session.user_id.clone(),
+                device_id: auth.session.device_id.clone(),
+            });
         }
     }
+    let from = crate::activity::Origin::ip_only(ip);
+    let owner = (app_id, auth.session.user_id.as_str());
+    crate::activity::identity_linked(state, owner, (provider.as_str(), None), Some(from)).await;
     let now = state.now();
     Ok(LoginResponse {
         access_token: sessions::access_token(state, &auth.session, now).await?,

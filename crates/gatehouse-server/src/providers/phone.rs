@@ -32,7 +32,7 @@ use crate::store::{failures, sessions as session_rows};
 
 pub const MAX_ATTEMPTS: i64 = 5;
 
-fn parse(app: &AppConfig, input: &str) -> ApiResult<Phone> {
+pub(crate) fn parse(app: &AppConfig, input: &str) -> ApiResult<Phone> {
     let phone =
         crate::phone::canonicalize(input).map_err(|e| ApiError::new(ErrorCode::InvalidPhone, e))?;
     if !app.phone.allows(&phone.country) {
@@ -48,7 +48,7 @@ fn parse(app: &AppConfig, input: &str) -> ApiResult<Phone> {
 }
 
 /// Six uniformly random digits.
-fn new_code() -> String {
+pub(crate) fn new_code() -> String {
     loop {
         let n = u32::from_be_bytes(random_bytes::<4>());
         // Reject the top sliver so that `% 1_000_000` is uniform.
@@ -179,7 +179,7 @@ async fn verify_code(
 
 /// The flow a send names: its PKCE S256 challenge, or "" when the client sent none (a code for
 /// the number alone, as stock clients get).
-fn flow_of_challenge(challenge: Option<&str>) -> ApiResult<&str> {
+pub(crate) fn flow_of_challenge(challenge: Option<&str>) -> ApiResult<&str> {
     match challenge {
         None => Ok(""),
         Some(c) if is_pkce(c) => Ok(c),
@@ -373,7 +373,7 @@ async fn send_for_flow(
         Purpose::Confirm => account.as_ref().is_some_and(|a| !a.confirmed),
         Purpose::Reset => account.is_some(),
         Purpose::Login => account.as_ref().is_some_and(|a| a.confirmed),
-        Purpose::Lockdown => false,
+        Purpose::Lockdown | Purpose::ChangePhone => false,
     };
     match wanted.then_some(purpose) {
         Some(purpose) => {
@@ -423,11 +423,17 @@ pub async fn reset(
     let mut tx = state.db.writer().begin().await?;
     accounts::set_password(&mut *tx, &account.id, &hash).await?;
     accounts::confirm(&mut *tx, &account.id, now).await?;
+    let mut ended = 0;
     if let Some(user_id) = &account.user_id {
-        session_rows::revoke_user(&mut *tx, user_id, None, "password reset", now).await?;
+        ended = session_rows::revoke_user(&mut *tx, user_id, None, "password reset", now).await?;
     }
     failures::clear(&mut *tx, app_id, &account_key(&account.phone)).await?;
     tx.commit().await?;
+    if let Some(user_id) = &account.user_id {
+        let from = crate::activity::Origin::ip_only(ip);
+        let (owner, kind) = ((app_id, user_id.as_str()), provider::PHONE_PASSWORD);
+        crate::activity::password_reset(state, owner, kind, ended, Some(from)).await;
+    }
     tracing::info!(
         app_id,
         "phone password reset; every session of the user ended"
@@ -446,7 +452,11 @@ pub async fn login_password(
     ctx: &LoginContext,
     ip: std::net::IpAddr,
 ) -> ApiResult<LoginResponse> {
-    let account = verify_password(state, app_id, creds, ip).await?;
+    let from = crate::activity::Origin {
+        ip,
+        user_agent: ctx.user_agent.as_deref(),
+    };
+    let account = verify_password(state, app_id, creds, from).await?;
     open_session(state, app_id, &account, provider::PHONE_PASSWORD, ctx).await
 }
 
@@ -459,7 +469,8 @@ pub async fn link_password(
     user_id: &str,
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
-    let account = verify_password(state, app_id, creds, ip).await?;
+    let from = crate::activity::Origin::ip_only(ip);
+    let account = verify_password(state, app_id, creds, from).await?;
     super::attach_account(state, app_id, user_id, local(&account)).await
 }
 
@@ -481,7 +492,7 @@ async fn verify_password(
     state: &AppState,
     app_id: &str,
     creds: PhonePasswordLogin,
-    ip: std::net::IpAddr,
+    from: crate::activity::Origin<'_>,
 ) -> ApiResult<PhoneAccount> {
     let raw = creds.phone.required("phone")?;
     let password = creds.password.required("password")?;
@@ -503,7 +514,11 @@ async fn verify_password(
         &key,
         account.as_ref().map(|a| a.password_hash.clone()),
         password,
-        ip,
+        from,
+        account
+            .as_ref()
+            .and_then(|a| a.user_id.as_deref())
+            .map(|u| (u, provider::PHONE_PASSWORD)),
     )
     .await?;
     let account = account.ok_or_else(ApiError::invalid_credentials)?;

@@ -521,6 +521,9 @@ async fn realm_web_finish(
                     &e.message,
                 )));
             }
+            let linked = (identity.provider, Some(identity.subject.as_str()));
+            let owner = (flow.app_id.as_str(), user_id.as_str());
+            crate::activity::identity_linked(state, owner, linked, None).await;
             let mut tx = state.db.writer().begin().await?;
             let opened = sessions::open(
                 state,
@@ -684,6 +687,13 @@ pub(crate) async fn redeem(
                 ApiError::invalid_session("this link sign-in belongs to another user's session")
             })?;
         external::link(state, app_id, &identity, link_user).await?;
+        let linked = (identity.provider, Some(identity.subject.as_str()));
+        let from = ctx.ip.as_deref().and_then(|ip| ip.parse().ok());
+        let from = from.map(|ip| crate::activity::Origin {
+            ip,
+            user_agent: ctx.user_agent.as_deref(),
+        });
+        crate::activity::identity_linked(state, (app_id, link_user), linked, from).await;
         return Ok(LoginResponse {
             access_token: sessions::access_token(state, &auth.session, now).await?,
             refresh_token: None,

@@ -1,9 +1,11 @@
 //! The password check every password login shares (email and phone): per-IP bucket, per-account
 //! progressive delay and soft lock, and the same work whether or not the account exists.
 
+use crate::activity::{self, Origin};
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::Group;
 use crate::state::AppState;
+use crate::store::activity::Kind;
 use crate::store::failures::{self, Failures};
 
 /// Seconds a client must wait after `count` consecutive failures: about 1 s at first, 10 s by
@@ -25,15 +27,20 @@ pub fn delay_after(count: i64) -> i64 {
 /// read-then-write race) and the soft lock engages at `lockout_after`. An attempt refused by the
 /// progressive delay counts too (and restarts the delay), so hammering locks sooner instead of
 /// slipping through. Unknown names are counted the same way.
+///
+/// `owner` is the account's user and provider type when it has a user: a wrong password then
+/// records `sign_in_failed`, and the attempt that engages the soft lock records `lockout` (an
+/// unknown name has nobody to tell). `from` is the request.
 pub async fn check_password(
     state: &AppState,
     app_id: &str,
     account_key: &str,
     stored: Option<String>,
     password: &str,
-    ip: std::net::IpAddr,
+    from: Origin<'_>,
+    owner: Option<(&str, &str)>,
 ) -> ApiResult<bool> {
-    state.limiter.check(Group::Login, ip)?;
+    state.limiter.check(Group::Login, from.ip)?;
     let now = state.now();
     let limits = &state.config.rate_limits;
     let window = limits.lockout_window_secs;
@@ -60,5 +67,25 @@ pub async fn check_password(
         return Ok(stale);
     }
     tracing::info!(app_id, locked, "failed password login");
+    // Written a moment after the answer (`record_later`): the unknown-name path writes nothing,
+    // and a known account's failure must not take measurably longer (enumeration by timing).
+    if let Some((user_id, provider_type)) = owner.filter(|_| exists) {
+        let reason = if locked { "locked" } else { "wrong_password" };
+        let detail = activity::detail([
+            ("provider_type", provider_type.into()),
+            ("reason", reason.into()),
+        ]);
+        let who = (app_id, user_id);
+        activity::record_later(state, who, Kind::SignInFailed, detail, Some(from));
+        // Exactly one attempt sees the count cross the threshold (the count is atomic).
+        if locked && count == limits.lockout_after + 1 {
+            let detail = activity::detail([
+                ("provider_type", provider_type.into()),
+                ("failures", count.into()),
+                ("window_secs", window.into()),
+            ]);
+            activity::record_later(state, who, Kind::Lockout, detail, Some(from));
+        }
+    }
     Err(ApiError::invalid_credentials())
 }

@@ -33,7 +33,7 @@ async fn verify(
     app_id: &str,
     username: &str,
     password: &str,
-    ip: std::net::IpAddr,
+    from: crate::activity::Origin<'_>,
 ) -> ApiResult<Account> {
     let email = crate::email::canonicalize(username).ok();
     let account_key = email
@@ -49,7 +49,11 @@ async fn verify(
         &account_key,
         account.as_ref().map(|a| a.password_hash.clone()),
         password,
-        ip,
+        from,
+        account
+            .as_ref()
+            .and_then(|a| a.user_id.as_deref())
+            .map(|u| (u, provider::USERPASS)),
     )
     .await?;
     let account = account.ok_or_else(ApiError::invalid_credentials)?;
@@ -77,12 +81,16 @@ pub async fn login(
     ctx: &LoginContext,
     ip: std::net::IpAddr,
 ) -> ApiResult<LoginResponse> {
+    let from = crate::activity::Origin {
+        ip,
+        user_agent: ctx.user_agent.as_deref(),
+    };
     let account = verify(
         state,
         app_id,
         creds.username.required("username")?,
         creds.password.required("password")?,
-        ip,
+        from,
     )
     .await?;
     if !account.confirmed {
@@ -120,12 +128,13 @@ pub async fn link(
     user_id: &str,
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
+    let from = crate::activity::Origin::ip_only(ip);
     let account = verify(
         state,
         app_id,
         creds.username.required("username")?,
         creds.password.required("password")?,
-        ip,
+        from,
     )
     .await?;
     if !account.confirmed {
@@ -638,8 +647,9 @@ pub(crate) async fn reset_with_token(
     .ok_or_else(invalid_token)?;
     accounts::set_password(&mut *tx, &account.id, &hash).await?;
     accounts::confirm(&mut *tx, &account.id, now).await?;
+    let mut ended = 0;
     if let Some(user_id) = &account.user_id {
-        session_rows::revoke_user(&mut *tx, user_id, None, "password reset", now).await?;
+        ended = session_rows::revoke_user(&mut *tx, user_id, None, "password reset", now).await?;
     }
     failures::clear(&mut *tx, app_id, &account.email).await?;
     let notice =
@@ -647,6 +657,11 @@ pub(crate) async fn reset_with_token(
             .await?;
     tx.commit().await?;
     tracing::info!(app_id, "password reset; every session of the user ended");
+    if let Some(user_id) = &account.user_id {
+        // One event for the reset and the sessions it ended, not one per session.
+        crate::activity::password_reset(state, (app_id, user_id), provider::USERPASS, ended, None)
+            .await;
+    }
     send_security_notice(state, notice);
     Ok(())
 }

@@ -1,25 +1,73 @@
 //! The activity log: security events per user (issue 12: refresh-token reuse; issue 17 adds the
-//! rest), appended, listed newest first for their owner, pruned after [`KEEP_SECS`].
+//! rest), appended, listed newest first for their owner, pruned after `[activity] keep_days`
+//! ([`KEEP_SECS`] by default).
 
 use serde_json::{Map, Value};
 use sqlx::{Any, Executor, Row as _};
 
 use crate::crypto::object_id;
 
-/// How long events are kept (the maintenance round deletes older ones).
+/// How long events are kept by default (`[activity] keep_days`; the maintenance round deletes
+/// older ones).
 pub const KEEP_SECS: i64 = 90 * 24 * 3600;
 
 /// What happened; stored as [`Kind::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A login opened a session (detail: provider_type, session_id, device).
+    SignIn,
+    /// A login was refused for a known account (detail: provider_type, reason).
+    SignInFailed,
+    /// The session's owner ended it (logout).
+    SignOut,
+    /// A session was ended from another one, by the owner or the server (detail: session_id).
+    SessionRevoked,
+    PasswordChanged,
+    PasswordReset,
+    /// A new address was asked for / confirmed / the change undone (detail: from, to, stage).
+    EmailChanged,
+    /// The same for a phone number.
+    PhoneChanged,
+    /// Display name or picture edited.
+    ProfileChanged,
+    IdentityLinked,
+    IdentityUnlinked,
+    ApiKeyCreated,
+    ApiKeyEnabled,
+    ApiKeyDisabled,
+    ApiKeyDeleted,
     /// A rotated-away refresh token was presented again; its session was ended.
     RefreshTokenReuse,
+    /// Too many wrong passwords: the account's sign-in is slowed or locked for a while.
+    Lockout,
+    /// A sign-in from a device the account had not used before; an alert was sent.
+    NewDevice,
+    /// The owner used a "this wasn't me" or lockdown link.
+    Lockdown,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::SignIn => "sign_in",
+            Kind::SignInFailed => "sign_in_failed",
+            Kind::SignOut => "sign_out",
+            Kind::SessionRevoked => "session_revoked",
+            Kind::PasswordChanged => "password_changed",
+            Kind::PasswordReset => "password_reset",
+            Kind::EmailChanged => "email_changed",
+            Kind::PhoneChanged => "phone_changed",
+            Kind::ProfileChanged => "profile_changed",
+            Kind::IdentityLinked => "identity_linked",
+            Kind::IdentityUnlinked => "identity_unlinked",
+            Kind::ApiKeyCreated => "api_key_created",
+            Kind::ApiKeyEnabled => "api_key_enabled",
+            Kind::ApiKeyDisabled => "api_key_disabled",
+            Kind::ApiKeyDeleted => "api_key_deleted",
             Kind::RefreshTokenReuse => "refresh_token_reuse",
+            Kind::Lockout => "lockout",
+            Kind::NewDevice => "new_device",
+            Kind::Lockdown => "lockdown",
         }
     }
 }
@@ -49,11 +97,22 @@ pub async fn record<'c>(
     event: &NewEvent<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    record_as(ex, &object_id(now), event, now).await
+}
+
+/// [`record`] with an id and time fixed earlier (an event written after its request answered
+/// keeps its place in the order).
+pub async fn record_as<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+    event: &NewEvent<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO activity (id, app_id, user_id, kind, detail, ip, user_agent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(object_id(now))
+    .bind(id)
     .bind(event.app_id)
     .bind(event.user_id)
     .bind(event.kind.as_str())
@@ -66,19 +125,58 @@ pub async fn record<'c>(
     Ok(())
 }
 
-/// The user's own events, newest first, at most `limit`.
+/// Where a page starts: strictly older than this event (the last one of the previous page).
+#[derive(Debug, Clone, Copy)]
+pub struct Before<'a> {
+    pub id: &'a str,
+    pub created_at: i64,
+}
+
+/// The creation time of the user's own event `id`, if it is theirs (a page boundary).
+pub async fn created_at<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    (app_id, user_id): (&str, &str),
+    id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT created_at FROM activity WHERE id = $1 AND app_id = $2 AND user_id = $3")
+        .bind(id)
+        .bind(app_id)
+        .bind(user_id)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| r.try_get("created_at"))
+        .transpose()
+}
+
+/// The user's own events, newest first (ties by id), at most `limit`.
 pub async fn list<'c>(
     ex: impl Executor<'c, Database = Any>,
     app_id: &str,
     user_id: &str,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, sqlx::Error> {
+    list_page(ex, (app_id, user_id), limit, None).await
+}
+
+/// [`list`] from a page boundary.
+pub async fn list_page<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    (app_id, user_id): (&str, &str),
+    limit: i64,
+    before: Option<Before<'_>>,
+) -> Result<Vec<ActivityRow>, sqlx::Error> {
+    // Without a boundary, one past every real event (ids are 24 hex digits, "g" sorts after).
+    let (at, id) = before.map_or((i64::MAX, "g"), |b| (b.created_at, b.id));
     let rows = sqlx::query(
         "SELECT id, kind, detail, ip, user_agent, created_at FROM activity \
-         WHERE app_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
+         WHERE app_id = $1 AND user_id = $2 \
+         AND (created_at < $3 OR (created_at = $3 AND id < $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5",
     )
     .bind(app_id)
     .bind(user_id)
+    .bind(at)
+    .bind(id)
     .bind(limit)
     .fetch_all(ex)
     .await?;

@@ -1,5 +1,6 @@
 //! Pruning rows that no longer matter: sessions ended or expired long ago (kept a while for the
-//! audit trail), expired mailed tokens, stale failure counters, activity older than 90 days.
+//! audit trail), expired mailed tokens, stale failure counters, activity older than
+//! `[activity] keep_days` (90 by default), expired "this wasn't me" links and email-change links.
 
 use crate::db::Db;
 
@@ -14,7 +15,18 @@ pub struct Pruned {
     pub activity: u64,
 }
 
+/// [`prune_keeping`] with the default activity retention.
 pub async fn prune(db: &Db, now: i64, failure_window_secs: i64) -> Result<Pruned, sqlx::Error> {
+    prune_keeping(db, now, failure_window_secs, super::activity::KEEP_SECS).await
+}
+
+/// One maintenance round; activity events older than `activity_keep_secs` go.
+pub async fn prune_keeping(
+    db: &Db,
+    now: i64,
+    failure_window_secs: i64,
+    activity_keep_secs: i64,
+) -> Result<Pruned, sqlx::Error> {
     let cutoff = now - KEEP_ENDED_SESSIONS_SECS;
     let sessions = sqlx::query(
         "DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at \
@@ -44,7 +56,13 @@ pub async fn prune(db: &Db, now: i64, failure_window_secs: i64) -> Result<Pruned
         .bind(now)
         .execute(db.writer())
         .await?;
-    let activity = super::activity::prune(db.writer(), now - super::activity::KEEP_SECS).await?;
+    let activity = super::activity::prune(db.writer(), now - activity_keep_secs).await?;
+    // Expired links are kept a day, so a late click still hears "expired", not "unknown".
+    super::device_alerts::prune(db.writer(), now - 24 * 3600).await?;
+    sqlx::query("DELETE FROM email_changes WHERE expires_at < $1")
+        .bind(now - 24 * 3600)
+        .execute(db.writer())
+        .await?;
     Ok(Pruned {
         sessions,
         tokens,

@@ -4,6 +4,8 @@
 pub mod activity;
 pub mod api_keys;
 pub mod custom_data;
+pub mod device_alerts;
+pub mod email_changes;
 pub mod failures;
 pub mod jti;
 pub mod lockdown;
@@ -11,6 +13,7 @@ pub mod magic;
 pub mod maintenance;
 pub mod oauth_flows;
 pub mod phone;
+pub mod phone_changes;
 pub mod sessions;
 pub mod unconfirmed;
 pub mod unlink;
@@ -29,6 +32,8 @@ pub enum Purpose {
     Login,
     /// The one-time link in a password-reset notice that removes every other way in.
     Lockdown,
+    /// A code texted to the new number of a phone change (`crate::phone_change`).
+    ChangePhone,
 }
 
 impl Purpose {
@@ -38,6 +43,7 @@ impl Purpose {
             Purpose::Reset => "reset",
             Purpose::Login => "login",
             Purpose::Lockdown => "lockdown",
+            Purpose::ChangePhone => "change_phone",
         }
     }
 }
