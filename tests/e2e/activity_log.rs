@@ -43,14 +43,7 @@ impl Client {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut req = self.http.request(method, url);
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        Reply::read(req.send().await.unwrap()).await
+        send_json(&self.http, method, url, bearer, body).await
     }
 
     async fn login(&self, t: &TestServer, email: &str, password: &str, device: &str) -> Reply {
@@ -244,16 +237,7 @@ async fn every_action_is_recorded_with_its_detail_and_origin(b: Backend) {
     t.reset_password_by_mail(&email, newest).await;
     let (token, token_id) = t.mailed_token_after(seen, &email, "/lockdown").await;
     let lockdown = format!("{}/app/{APP}/lockdown", t.base);
-    let page = c
-        .http
-        .post(&lockdown)
-        .form(&[("token", token), ("tokenId", token_id)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = press_button(&c.http, &lockdown, &token, &token_id).await;
     assert!(page.contains("Deleted 1 API keys"), "{page}");
     assert!(later.refresh.len() > 10);
 
@@ -699,15 +683,7 @@ async fn a_new_device_is_mailed_and_this_wasnt_me_ends_every_session(b: Backend)
     assert!(link.starts_with(&t.base), "{link}");
 
     // Opening the link only shows a button; nothing has happened yet.
-    let page = t
-        .http
-        .get(&link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&t.http, &link).await;
     assert!(page.contains("<form method=\"post\">"), "{page}");
     assert!(page.contains("Sign out everywhere"), "{page}");
     let tr = &t;
@@ -719,17 +695,7 @@ async fn a_new_device_is_mailed_and_this_wasnt_me_ends_every_session(b: Backend)
 
     // The button: every session ends, a reset mail arrives, the events are recorded.
     let (token, token_id) = token_of(&link);
-    let form = [("token", token.clone()), ("tokenId", token_id.clone())];
-    let done = c
-        .http
-        .post(&link)
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let done = press_button(&c.http, &link, &token, &token_id).await;
     assert!(done.contains("Signed out 3 sessions"), "{done}");
     assert!(done.contains("We sent a password reset link"), "{done}");
     refresh(home.refresh.clone())
@@ -750,16 +716,7 @@ async fn a_new_device_is_mailed_and_this_wasnt_me_ends_every_session(b: Backend)
     .void();
 
     // A used link says so; so does an expired one (7 days), and a forged one.
-    let again = c
-        .http
-        .post(&link)
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let again = press_button(&c.http, &link, &token, &token_id).await;
     assert!(again.contains("this link was already used"), "{again}");
     let third = Tokens::from(c.login(&t, &owner, fresh, &device(3)).await.ok());
     let second_alert = {
@@ -783,29 +740,9 @@ async fn a_new_device_is_mailed_and_this_wasnt_me_ends_every_session(b: Backend)
     };
     t.state().clock.advance(7 * 24 * 3600 + 1);
     let (token, token_id) = token_of(&second_alert);
-    let form = [("token", token), ("tokenId", token_id.clone())];
-    let expired = c
-        .http
-        .post(&second_alert)
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let expired = press_button(&c.http, &second_alert, &token, &token_id).await;
     assert!(expired.contains("this link has expired"), "{expired}");
-    let forged = [("token", "x".repeat(43)), ("tokenId", token_id)];
-    let forged = c
-        .http
-        .post(&second_alert)
-        .form(&forged)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let forged = press_button(&c.http, &second_alert, &"x".repeat(43), &token_id).await;
     assert!(forged.contains("this link is not valid"), "{forged}");
     assert!(third.access.len() > 10);
 
@@ -964,16 +901,7 @@ async fn phone_only_accounts_get_a_text_and_their_events_are_recorded(b: Backend
     );
     let link = link_in(&alert, "/not-me");
     let (token, token_id) = token_of(&link);
-    let done = c
-        .http
-        .post(&link)
-        .form(&[("token", token), ("tokenId", token_id)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let done = press_button(&c.http, &link, &token, &token_id).await;
     assert!(done.contains("We texted a password reset code"), "{done}");
     let code = twilio.code_after(NUMBER, before + 1).await;
     let fresh = "a fresh horse battery staple";

@@ -40,27 +40,10 @@ async fn confirmation_mail_arrives_over_smtp_and_its_link_works(b: Backend) {
     let link = peer.link(&email, r"https?://\S+/confirm\?\S+");
     assert!(link.starts_with(&t.base), "{link}");
     // What a person does: open the page, press its button.
-    let page = t
-        .http
-        .get(&link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&t.http, &link).await;
     assert!(page.contains("Confirm my email address"));
     let (token, token_id) = token_of(&link);
-    let done = t
-        .http
-        .post(&link)
-        .form(&[("token", token), ("tokenId", token_id)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let done = press_button(&t.http, &link, &token, &token_id).await;
     assert!(done.contains("confirmed"), "{done}");
     t.login(
         APP,
@@ -141,15 +124,8 @@ async fn a_magic_link_arrives_over_smtp_and_signs_in_the_device_that_asked(b: Ba
         .unwrap();
     let link = peer.link(&email, r"https?://\S+/magic\?\S+");
     // The mail client (or its scanner) opens the link: a page, nothing consumed.
-    assert!(t
-        .http
-        .get(&link)
-        .send()
+    assert!(page_text(&t.http, &link)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
         .contains("Continue in the app"));
     let (token, token_id) = token_of(&link);
     let no_redirects = reqwest::Client::builder()

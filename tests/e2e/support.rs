@@ -195,14 +195,7 @@ impl TestServer {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut req = self.http.request(method, url);
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        Reply::read(req.send().await.expect("request reaches the server")).await
+        send_json(&self.http, method, url, bearer, body).await
     }
 
     pub async fn post(&self, app: &str, path: &str, body: Value) -> Reply {
@@ -344,6 +337,41 @@ impl TestServer {
             .filter(|m| m["to"] == to)
             .collect()
     }
+}
+
+/// Sends a request with `http` (a bearer token and a JSON body when given); the whole answer.
+pub async fn send_json(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut req = http.request(method, url);
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    Reply::read(req.send().await.expect("request reaches the server")).await
+}
+
+/// The HTML of a page, as a browser opening a mailed link gets it.
+pub async fn page_text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Presses a mailed link's button: its token pair POSTed to `url`; the answer's HTML.
+pub async fn press_button(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    token_id: &str,
+) -> String {
+    let form = [("token", token), ("tokenId", token_id)];
+    let resp = http.post(url).form(&form).send().await.unwrap();
+    resp.text().await.unwrap()
 }
 
 pub fn token_of(link: &str) -> (String, String) {

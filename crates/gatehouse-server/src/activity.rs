@@ -69,17 +69,7 @@ pub async fn list(
         }
     };
     let rows = rows::list_page(state.db.reader(), owner, limit, boundary).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ActivityEvent {
-            id: r.id,
-            kind: r.kind,
-            detail: r.detail,
-            ip: r.ip,
-            user_agent: r.user_agent,
-            created_at: r.created_at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(ActivityEvent::from).collect())
 }
 
 /// An event's detail from `(name, value)` pairs.

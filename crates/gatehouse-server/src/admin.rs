@@ -149,17 +149,7 @@ pub async fn activity(
         );
     }
     let rows = activity::list(state.db.reader(), &user.app_id, user_id, limit).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ActivityEvent {
-            id: r.id,
-            kind: r.kind,
-            detail: r.detail,
-            ip: r.ip,
-            user_agent: r.user_agent,
-            created_at: r.created_at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(ActivityEvent::from).collect())
 }
 
 /// `new-admin-key`: a fresh key for the admin HTTP API and the line that lets it in (only its

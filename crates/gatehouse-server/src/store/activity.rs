@@ -92,6 +92,19 @@ pub struct ActivityRow {
     pub created_at: i64,
 }
 
+impl From<ActivityRow> for gatehouse_proto::auth::ActivityEvent {
+    fn from(r: ActivityRow) -> Self {
+        gatehouse_proto::auth::ActivityEvent {
+            id: r.id,
+            kind: r.kind,
+            detail: r.detail,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            created_at: r.created_at,
+        }
+    }
+}
+
 pub async fn record<'c>(
     ex: impl Executor<'c, Database = Any>,
     event: &NewEvent<'_>,
