@@ -6,10 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
-use serde::Deserialize;
 
 use super::extract::Caller;
-use super::pages::{escape, page};
+use super::pages::{button_form, escape, link_failed, page, TokenQuery};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -24,39 +23,13 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    #[serde(default)]
-    token: String,
-    #[serde(default, rename = "tokenId")]
-    token_id: String,
-}
-
-fn form(q: &TokenQuery, button: &str) -> String {
-    format!(
-        "<form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
-         <input type=\"hidden\" name=\"tokenId\" value=\"{}\">\
-         <button type=\"submit\">{}</button></form>",
-        escape(&q.token),
-        escape(&q.token_id),
-        escape(button)
-    )
-}
-
-fn failed(message: &str) -> Response {
-    page(
-        "This link did not work",
-        &format!("<p>{}</p>", escape(message)),
-    )
-}
-
 async fn confirm_page(Query(q): Query<TokenQuery>) -> Response {
     page(
         "Confirm your new email address",
         &format!(
             "<p>Press the button to make this address the email address of your account. \
              Until you do, nothing changes.</p>{}",
-            form(&q, "Use this email address")
+            button_form(&q, "Use this email address")
         ),
     )
 }
@@ -76,7 +49,7 @@ async fn confirm_submit(
                 escape(&done.new_email)
             ),
         ),
-        Err(e) => failed(&e.message),
+        Err(e) => link_failed(&e.message),
     }
 }
 
@@ -86,7 +59,7 @@ async fn undo_page(Query(q): Query<TokenQuery>) -> Response {
         &format!(
             "<p>Press the button to give your account back its previous email address. Every \
              device signed in to the account will be signed out.</p>{}",
-            form(&q, "Restore my email address")
+            button_form(&q, "Restore my email address")
         ),
     )
 }
@@ -109,6 +82,6 @@ async fn undo_submit(
                 done.sessions
             ),
         ),
-        Err(e) => failed(&e.message),
+        Err(e) => link_failed(&e.message),
     }
 }

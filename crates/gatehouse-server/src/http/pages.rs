@@ -29,9 +29,9 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 pub struct TokenQuery {
     #[serde(default)]
-    token: String,
+    pub(super) token: String,
     #[serde(default, rename = "tokenId")]
-    token_id: String,
+    pub(super) token_id: String,
 }
 
 #[derive(Deserialize)]
@@ -81,7 +81,24 @@ pub(crate) fn page(title: &str, body: &str) -> Response {
     r
 }
 
-fn hidden(q: &TokenQuery) -> String {
+/// A mailed link's page answer when acting on it failed: the reason, which says what to do.
+pub(super) fn link_failed(message: &str) -> Response {
+    page(
+        "This link did not work",
+        &format!("<p>{}</p>", escape(message)),
+    )
+}
+
+/// The one button of a mailed link's page: POSTs the link's token pair back.
+pub(super) fn button_form(q: &TokenQuery, label: &str) -> String {
+    format!(
+        "<form method=\"post\">{}<button type=\"submit\">{}</button></form>",
+        hidden(q),
+        escape(label)
+    )
+}
+
+pub(super) fn hidden(q: &TokenQuery) -> String {
     format!(
         "<input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" \
          name=\"tokenId\" value=\"{}\">",
@@ -123,10 +140,7 @@ async fn confirm_submit(
             "Email address confirmed",
             "<p>Your email address is confirmed. You can now return to the app and log in.</p>",
         ),
-        Err(e) => page(
-            "This link did not work",
-            &format!("<p>{}</p>", escape(&e.message)),
-        ),
+        Err(e) => link_failed(&e.message),
     }
 }
 
@@ -179,10 +193,7 @@ async fn reset_submit(
         Err(e) if e.code == gatehouse_proto::ErrorCode::WeakPassword => {
             page("Choose a new password", &reset_form(&q, Some(&e.message)))
         }
-        Err(e) => page(
-            "This link did not work",
-            &format!("<p>{}</p>", escape(&e.message)),
-        ),
+        Err(e) => link_failed(&e.message),
     }
 }
 
@@ -215,10 +226,7 @@ async fn magic_submit(
             }
             r
         }
-        Err(e) => page(
-            "This link did not work",
-            &format!("<p>{}</p>", escape(&e.message)),
-        ),
+        Err(e) => link_failed(&e.message),
     }
 }
 
@@ -251,10 +259,7 @@ async fn lockdown_submit(
                 done.api_keys, done.identities, done.sessions
             ),
         ),
-        Err(e) => page(
-            "This link did not work",
-            &format!("<p>{}</p>", escape(&e.message)),
-        ),
+        Err(e) => link_failed(&e.message),
     }
 }
 
@@ -291,9 +296,6 @@ async fn not_me_submit(
                 &format!("<p>Signed out {} sessions. {reset}</p>", done.sessions),
             )
         }
-        Err(e) => page(
-            "This link did not work",
-            &format!("<p>{}</p>", escape(&e.message)),
-        ),
+        Err(e) => link_failed(&e.message),
     }
 }

@@ -157,24 +157,9 @@ pub async fn move_address(
     if moved != 1 {
         return Ok(false);
     }
-    let identities = sqlx::query(
-        "SELECT id, data FROM identities WHERE user_id = $1 AND provider_type = $2 \
-         AND subject = $3",
-    )
-    .bind(&change.user_id)
-    .bind(gatehouse_proto::routes::provider::USERPASS)
-    .bind(&change.userpass_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    for row in identities {
-        let mut data = super::json_map(&row.try_get::<String, _>("data")?);
-        data.insert("email".into(), to.into());
-        sqlx::query("UPDATE identities SET data = $1 WHERE id = $2")
-            .bind(super::json_text(&data))
-            .bind(row.try_get::<String, _>("id")?)
-            .execute(&mut **tx)
-            .await?;
-    }
+    // The identity's subject is the account's own id, so only its identities match.
+    super::users::set_identity_field(tx, (&change.user_id, &change.userpass_id), "email", to)
+        .await?;
     if let Some(user) = super::users::get(&mut **tx, &change.user_id).await? {
         let mut data = user.data;
         if data.get("email").and_then(|v| v.as_str()) != Some(to) {

@@ -55,21 +55,7 @@ pub async fn move_number(
     if moved != 1 {
         return Ok(false);
     }
-    let identities =
-        sqlx::query("SELECT id, data FROM identities WHERE user_id = $1 AND subject = $2")
-            .bind(user_id)
-            .bind(account_id)
-            .fetch_all(&mut **tx)
-            .await?;
-    for row in identities {
-        let mut data = super::json_map(&row.try_get::<String, _>("data")?);
-        data.insert("phone".into(), to.into());
-        sqlx::query("UPDATE identities SET data = $1 WHERE id = $2")
-            .bind(super::json_text(&data))
-            .bind(row.try_get::<String, _>("id")?)
-            .execute(&mut **tx)
-            .await?;
-    }
+    super::users::set_identity_field(tx, (user_id, account_id), "phone", to).await?;
     if let Some(user) = super::users::get(&mut **tx, user_id).await? {
         let mut data = user.data;
         data.insert("phone".into(), to.into());

@@ -78,6 +78,32 @@ pub async fn list<'c>(
     rows.iter().map(user_from).collect()
 }
 
+/// Sets `field` to `value` in the data of the user's identities of the local account `subject`
+/// (an address or number that moved): the profile's identities show the new one.
+pub async fn set_identity_field(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    (user_id, subject): (&str, &str),
+    field: &str,
+    value: &str,
+) -> Result<(), sqlx::Error> {
+    let identities =
+        sqlx::query("SELECT id, data FROM identities WHERE user_id = $1 AND subject = $2")
+            .bind(user_id)
+            .bind(subject)
+            .fetch_all(&mut **tx)
+            .await?;
+    for row in identities {
+        let mut data = json_map(&row.try_get::<String, _>("data")?);
+        data.insert(field.into(), value.into());
+        sqlx::query("UPDATE identities SET data = $1 WHERE id = $2")
+            .bind(json_text(&data))
+            .bind(row.try_get::<String, _>("id")?)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn set_data<'c>(
     ex: impl Executor<'c, Database = Any>,
     id: &str,
