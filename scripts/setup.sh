@@ -6,7 +6,9 @@
 #        build-essential pkg-config curl ca-certificates postgresql nodejs npm python3 python3-venv sqlite3
 #        libdbus-1-dev dbus gnome-keyring libsecret-tools (the OS keychain: Secret Service over D-Bus)
 #        libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev (the desktop
-#        app's window: Tauri 2 on WebKitGTK), xdg-utils desktop-file-utils (gatehouse:// deep links),
+#        app's window: Tauri 2 on WebKitGTK), libayatana-appindicator3-dev (the tray: Tauri's
+#        tray-icon feature dlopens libayatana-appindicator3.so.1 at run time),
+#        xdg-utils desktop-file-utils (gatehouse:// deep links),
 #        xvfb webkit2gtk-driver (a display without a screen, and WebDriver for the window tests),
 #        nginx (the reverse proxy the forwarded-address tests run behind; its service is not used)
 #      Node.js and npm count as present when the `node` / `npm` commands exist, whoever installed
@@ -48,6 +50,7 @@ fi
 PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm python3 python3-venv sqlite3
           libdbus-1-dev dbus gnome-keyring libsecret-tools
           libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
+          libayatana-appindicator3-dev
           xdg-utils desktop-file-utils xvfb webkit2gtk-driver
           nginx)
 

@@ -16,6 +16,8 @@
 #        dbus-run-session -- bash scripts/keyring-session.sh ...
 #      i.e. on a private D-Bus session bus with an unlocked gnome-keyring whose files live in a
 #      temp folder (GATEHOUSE_TEST_KEYRING=1 tells the OS-keychain tests it is there).
+#   6. scripts/package-deb.sh --debug (TEST_SKIP_DEB=1 skips it), and in CI (or with
+#      TEST_DEB_INSTALL=1, as root) scripts/check-deb-install.sh: install, repair, purge.
 #
 # Examples:
 #   scripts/test.sh                                   everything
@@ -185,8 +187,15 @@ fi
 # a second, release build of everything. TEST_SKIP_DEB=1 skips it while iterating.
 if [ "${TEST_SKIP_DEB:-0}" != 1 ] && [ ${#WORKSPACE[@]} -gt 0 ]; then
   phase deb
-  bash "$ROOT/scripts/package-deb.sh" --debug || rc=$?
+  deb_rc=0
+  bash "$ROOT/scripts/package-deb.sh" --debug || deb_rc=$?
+  # Installing it for real (into /usr) is for throwaway machines: CI, or when asked.
+  if [ $deb_rc -eq 0 ] && { [ -n "${CI:-}" ] || [ "${TEST_DEB_INSTALL:-0}" = 1 ]; } \
+    && [ "$(id -u)" = 0 ]; then
+    bash "$ROOT/scripts/check-deb-install.sh" --debug || deb_rc=$?
+  fi
   phase_end
-  [ $rc -eq 0 ] || echo "test.sh: packaging the .deb failed (exit $rc)" >&2
+  [ $deb_rc -eq 0 ] || echo "test.sh: the .deb failed its checks (exit $deb_rc)" >&2
+  [ $rc -ne 0 ] || rc=$deb_rc
 fi
 exit "$rc"

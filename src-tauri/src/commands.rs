@@ -12,8 +12,8 @@ use crate::panels::{scope, ApiKeysPanel};
 use crate::security_centre::SecurityCentre;
 use crate::sign_in::SignIn;
 use crate::views::{
-    AccountDetails, AccountView, ApiKeyView, ConnectionView, NewApiKey, Overview, ProviderView,
-    SessionView, StartedSignIn,
+    AccountDetails, AccountView, ApiKeyView, ConnectionView, ConsentPrompt, HostMappingView,
+    NewApiKey, Overview, ProgramGrantView, ProviderView, SessionView, StartedSignIn, WindowPrefs,
 };
 
 type Core<'a> = State<'a, Arc<Desktop>>;
@@ -382,4 +382,49 @@ pub async fn update_profile(
 ) -> Result<AccountDetails> {
     core.update_profile(&connection, &user, &name, &picture_url)
         .await
+}
+
+#[tauri::command]
+pub async fn pending_consents(core: Core<'_>) -> Result<Vec<ConsentPrompt>> {
+    Ok(core.pending_consents())
+}
+
+#[tauri::command]
+pub async fn answer_consent(core: Core<'_>, id: String, answer: String) -> Result<()> {
+    core.answer_consent(&id, &answer).await
+}
+
+#[tauri::command]
+pub async fn connected_programs(core: Core<'_>) -> Result<Vec<ProgramGrantView>> {
+    Ok(core.connected_programs().await)
+}
+
+#[tauri::command]
+pub async fn revoke_program(core: Core<'_>, id: String) -> Result<Vec<ProgramGrantView>> {
+    core.revoke_program(&id).await
+}
+
+#[tauri::command]
+pub async fn account_hosts(core: Core<'_>) -> Result<Vec<HostMappingView>> {
+    Ok(core.account_hosts().await)
+}
+
+#[tauri::command]
+pub async fn set_account_hosts(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    hosts: Vec<String>,
+) -> Result<Vec<HostMappingView>> {
+    core.set_account_hosts(&connection, &user, &hosts).await
+}
+
+#[tauri::command]
+pub async fn window_prefs(core: Core<'_>) -> Result<WindowPrefs> {
+    Ok(core.window_prefs())
+}
+
+#[tauri::command]
+pub async fn set_window_prefs(core: Core<'_>, prefs: WindowPrefs) -> Result<WindowPrefs> {
+    core.set_window_prefs(prefs).await
 }

@@ -19,6 +19,7 @@ use crate::sign_in::Pending;
 use crate::sync::lock;
 use crate::views::{
     self, AccountState, AccountView, ConnectionView, Overview, PendingView, SecretsView,
+    WindowPrefs,
 };
 
 pub const LOCAL_ID: &str = "local";
@@ -47,6 +48,9 @@ pub struct Options {
     pub secrets: Secrets,
     /// Start the embedded server (off in tests that only need remote connections).
     pub start_local: bool,
+    /// Where the local agent listens (`agent::default_socket_path()` in the app); `None`: no
+    /// agent.
+    pub agent_socket: Option<PathBuf>,
 }
 
 /// What a connection is apart from its SDK app: enough to open it (again).
@@ -124,6 +128,18 @@ pub struct Desktop {
         Mutex<HashMap<(String, String), gatehouse_client::PendingPhoneChange>>,
     start_local: bool,
     started: tokio::sync::OnceCell<()>,
+    agent_socket: Option<PathBuf>,
+    /// The running agent (its listener task and socket), from `ready` to `shutdown`.
+    pub(crate) agent: Mutex<Option<crate::agent::Running>>,
+    /// Test hook only: lets the agent serve from a directory others can enter (the peer-check
+    /// test connects as another user). Never set by the app.
+    pub(crate) agent_dir_open_for_tests: AtomicBool,
+    /// Consent prompts waiting for the person.
+    pub(crate) consents: crate::consent::Consents,
+    /// The programs always allowed (`programs.json`).
+    pub(crate) grants: crate::grants::Grants,
+    /// Browser and magic-link sign-ins that ended, for the agent's `login` to wait on.
+    pub(crate) sign_in_done: tokio::sync::broadcast::Sender<crate::sign_in::SignInDone>,
 }
 
 impl Desktop {
@@ -133,13 +149,14 @@ impl Desktop {
         LAUNCHED_AT_MS.get_or_init(now_ms);
         let settings_file = SettingsFile::in_dir(&options.data_dir);
         let (settings, notice) = settings_file.load();
+        let (grants, grants_notice) = crate::grants::Grants::load(&options.data_dir);
         Desktop {
             dir: options.data_dir,
             shell,
             settings_file,
             settings: Mutex::new(settings),
             saving: tokio::sync::Mutex::new(()),
-            notices: Mutex::new(notice.into_iter().collect()),
+            notices: Mutex::new(notice.into_iter().chain(grants_notice).collect()),
             secrets: Mutex::new(options.secrets),
             keychain_problem: Mutex::new(None),
             connections: tokio::sync::RwLock::new(Vec::new()),
@@ -149,6 +166,12 @@ impl Desktop {
             phone_changes: Mutex::new(HashMap::new()),
             start_local: options.start_local,
             started: tokio::sync::OnceCell::new(),
+            agent_socket: options.agent_socket,
+            agent: Mutex::new(None),
+            agent_dir_open_for_tests: AtomicBool::new(false),
+            consents: crate::consent::Consents::new(crate::consent::timeout_from_env()),
+            grants,
+            sign_in_done: tokio::sync::broadcast::channel(16).0,
         }
     }
 
@@ -179,10 +202,37 @@ impl Desktop {
         }
         *self.connections.write().await = list;
         self.restore_active().await;
+        let prefs = lock(&self.settings).window.clone();
+        self.shell.apply_window_prefs(&prefs);
+        if let Some(path) = self.agent_socket.clone() {
+            crate::agent::start(self, &path);
+        }
     }
 
-    /// Stops the Local backend (on exit), letting in-flight requests finish.
+    /// Test hook, never used by the app: the agent's directory and socket are left open to
+    /// every user (0777), so a test can connect as another uid and see the peer check refuse
+    /// it. Call before [`Desktop::ready`].
+    pub fn open_agent_dir_for_tests(&self) {
+        self.agent_dir_open_for_tests.store(true, Ordering::Relaxed);
+    }
+
+    /// The window's behaviour settings.
+    pub fn window_prefs(&self) -> WindowPrefs {
+        lock(&self.settings).window.clone()
+    }
+
+    /// Saves the window's behaviour settings and applies them.
+    pub async fn set_window_prefs(&self, prefs: WindowPrefs) -> Result<WindowPrefs> {
+        lock(&self.settings).window = prefs.clone();
+        self.save_settings().await?;
+        self.shell.apply_window_prefs(&prefs);
+        Ok(prefs)
+    }
+
+    /// Stops the agent (its socket removed) and the Local backend (on exit), letting in-flight
+    /// requests finish.
     pub async fn shutdown(&self) {
+        crate::agent::stop(self);
         if let Some(local) = self.local.lock().await.take() {
             local.stop().await;
         }
@@ -385,7 +435,15 @@ impl Desktop {
         Ok(result?)
     }
 
+    /// What the window shows, handing it the notices waiting for it (they are shown once).
     pub async fn overview(self: &Arc<Self>) -> Overview {
+        let mut o = self.peek_overview().await;
+        o.notices = std::mem::take(&mut *lock(&self.notices));
+        o
+    }
+
+    /// The overview for the tray and the agent: the notices stay for the window.
+    pub async fn peek_overview(self: &Arc<Self>) -> Overview {
         self.ready().await;
         let active = lock(&self.settings).active.clone();
         let conns = self.connections.read().await;
@@ -425,13 +483,19 @@ impl Desktop {
                 },
             },
             pending,
-            notices: std::mem::take(&mut *lock(&self.notices)),
+            notices: Vec::new(),
             launched_at_ms: LAUNCHED_AT_MS.get().copied().unwrap_or(0),
         }
     }
 
     pub(crate) fn push_notice(&self, text: String) {
         lock(&self.notices).push(text);
+    }
+
+    /// Gives back the notices an action's overview took, when the window did not ask for it
+    /// (an action from the tray or the agent): the window shows them on its next refresh.
+    pub(crate) fn keep_notices(&self, overview: &mut Overview) {
+        lock(&self.notices).append(&mut overview.notices);
     }
 
     fn pending_views(&self) -> Vec<PendingView> {

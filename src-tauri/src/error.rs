@@ -15,6 +15,8 @@ pub mod codes {
     pub const UNAVAILABLE: &str = "ConnectionUnavailable";
     pub const BROWSER: &str = "BrowserUnavailable";
     pub const NO_PENDING: &str = "NoPendingSignIn";
+    pub const NO_CONSENT: &str = "NoPendingConsent";
+    pub const UNKNOWN_GRANT: &str = "UnknownProgram";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,12 @@ pub enum DesktopError {
         "That sign-in is no longer waiting (it finished, was cancelled or expired); start it again"
     )]
     NoPending,
+    #[error(
+        "That request is no longer waiting (it was answered, timed out, or the program went away)"
+    )]
+    NoConsent,
+    #[error("That program is not in the list any more")]
+    UnknownGrant,
 }
 
 impl DesktopError {
@@ -65,6 +73,8 @@ impl DesktopError {
             DesktopError::Unavailable(_) => codes::UNAVAILABLE,
             DesktopError::Browser(_) => codes::BROWSER,
             DesktopError::NoPending => codes::NO_PENDING,
+            DesktopError::NoConsent => codes::NO_CONSENT,
+            DesktopError::UnknownGrant => codes::UNKNOWN_GRANT,
         }
     }
 }

@@ -26,6 +26,8 @@ macro_rules! ipc_commands {
             change_password, send_phone_reset_code, reset_phone_password,
             resend_phone_confirmation, change_email, change_phone, confirm_phone_change,
             update_profile,
+            pending_consents, answer_consent, connected_programs, revoke_program,
+            account_hosts, set_account_hosts, window_prefs, set_window_prefs,
         }
     };
 }

@@ -2,28 +2,36 @@
 //! client SDK. See ARCHITECTURE.md ("Desktop app") for the map and its invariants.
 
 mod accounts;
+pub mod agent;
 mod commands;
 mod connections;
+mod consent;
 pub mod desktop;
 mod device_label;
 pub mod error;
+mod grants;
+mod host_accounts;
 mod local_backend;
 mod panels;
+pub mod scheme_handler;
 mod security_centre;
 mod self_service;
 pub mod settings;
 pub mod shell;
 mod sign_in;
 mod sync;
+pub mod tray;
 pub mod views;
 pub mod webview;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tauri::{Emitter, Manager, Runtime};
 
 pub use desktop::{Desktop, Options, Secrets};
 pub use shell::{Shell, UiEvent};
+use views::WindowPrefs;
 
 // `ipc_commands!` and `command_names!`: the command list, shared with build.rs.
 include!("ipc_commands.rs");
@@ -43,15 +51,27 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
     builder.invoke_handler(ipc_commands!(command_handler))
 }
 
-/// The real surroundings: window events and the system browser.
+/// What the window's close button and the shell share: whether closing hides the window
+/// (`keep_in_tray`, from the preferences) and whether there is a tray to bring it back from.
+struct WindowState {
+    keep_in_tray: AtomicBool,
+    has_tray: AtomicBool,
+}
+
+/// The real surroundings: window events, the system browser, the tray and start at login.
 struct TauriShell<R: Runtime> {
     handle: tauri::AppHandle<R>,
+    window: Arc<WindowState>,
 }
 
 impl<R: Runtime> Shell for TauriShell<R> {
     fn emit(&self, event: UiEvent) {
         if let Err(e) = self.handle.emit(event.name(), &event) {
             tracing::warn!(error = %e, "cannot send an event to the window");
+        }
+        if event == UiEvent::AccountsChanged && self.window.has_tray.load(Ordering::Relaxed) {
+            let handle = self.handle.clone();
+            tauri::async_runtime::spawn(async move { tray::refresh(&handle).await });
         }
     }
 
@@ -62,7 +82,51 @@ impl<R: Runtime> Shell for TauriShell<R> {
             .open_url(url, None::<&str>)
             .map_err(|e| e.to_string())
     }
+
+    fn raise_window(&self) {
+        raise_main_window(&self.handle);
+    }
+
+    fn apply_window_prefs(&self, prefs: &WindowPrefs) {
+        self.window
+            .keep_in_tray
+            .store(prefs.keep_in_tray, Ordering::Relaxed);
+        let Some(autostart) = self
+            .handle
+            .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        else {
+            tracing::warn!("start at login is not available");
+            return;
+        };
+        let enabled = autostart.is_enabled().unwrap_or(!prefs.start_at_login);
+        let result = match (prefs.start_at_login, enabled) {
+            (true, false) => autostart.enable(),
+            (false, true) => autostart.disable(),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, on = prefs.start_at_login, "cannot change start at login");
+        }
+    }
 }
+
+/// Shows the main window, unminimised and focused (a consent prompt, "Open Gatehouse", a
+/// second start).
+pub(crate) fn raise_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+/// `--background`: start with the window hidden (at login, or started by the `gatehouse`
+/// command); the tray and the agent run as usual.
+fn in_background<S: AsRef<str>>(argv: &[S]) -> bool {
+    argv.iter().skip(1).any(|a| a.as_ref() == BACKGROUND_ARG)
+}
+
+const BACKGROUND_ARG: &str = "--background";
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
@@ -73,89 +137,98 @@ fn init_logging() {
         .try_init();
 }
 
-/// Registers `gatehouse://` with the desktop at runtime (dev builds and unpackaged binaries;
-/// the .deb's desktop entry does it when installed under /usr). The plugin quotes the path in
-/// `Exec`, which Debian 12's generic `xdg-open` cannot run (tauri issue 10570): unquote it when
-/// that is safe. Runs off the main thread: it starts `xdg-mime` and `update-desktop-database`.
-#[cfg(target_os = "linux")]
-fn register_scheme<R: Runtime>(app: &tauri::AppHandle<R>) {
-    use tauri_plugin_deep_link::DeepLinkExt as _;
-    if std::env::current_exe().is_ok_and(|exe| exe.starts_with("/usr/")) {
-        return;
-    }
-    if let Err(e) = app.deep_link().register_all() {
-        tracing::warn!(error = %e, "cannot register the gatehouse:// scheme with the desktop");
-        return;
-    }
-    let Some(dir) = std::env::var_os("XDG_DATA_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share"))
-        })
-    else {
-        return;
-    };
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let Some(name) = exe.file_name().and_then(|n| n.to_str()) else {
-        return;
-    };
-    let file = dir
-        .join("applications")
-        .join(format!("{name}-handler.desktop"));
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        return;
-    };
-    let path = exe.display().to_string();
-    if !path.contains(char::is_whitespace) {
-        let fixed = text.replace(&format!("Exec=\"{path}\""), &format!("Exec={path}"));
-        if fixed != text {
-            let _ = std::fs::write(&file, fixed);
-        }
-    }
-}
-
-/// Runs the desktop app until its window closes; fails only when the window cannot be created.
+/// Runs the desktop app until it quits (its window closes, or "Quit Gatehouse" in the tray);
+/// fails only when the window cannot be created.
 pub fn run() -> Result<(), tauri::Error> {
     desktop::LAUNCHED_AT_MS.get_or_init(desktop::now_ms);
     init_logging();
     let started = std::time::Instant::now();
+    let argv: Vec<String> = std::env::args().collect();
+    let background = in_background(&argv);
     let app = with_commands(tauri::Builder::default())
         // Must be first: a second instance (e.g. started by a deep link) hands its arguments to
-        // this one and exits; with the `deep-link` feature they reach `on_open_url` below.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.set_focus();
+        // this one and exits; with the `deep-link` feature they reach `on_open_url` below. A
+        // second `--background` start (the `gatehouse` command) only wanted the app running.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            if !in_background(&argv) {
+                raise_main_window(app);
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
+        // Start at login (off unless the person turns it on): an XDG autostart entry that
+        // starts the app in the tray. The page gets none of its commands (capability file).
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .arg(BACKGROUND_ARG)
+                .build(),
+        )
+        .on_window_event(|window, event| {
+            let tauri::WindowEvent::CloseRequested { api, .. } = event else {
+                return;
+            };
+            let Some(state) = window.try_state::<Arc<WindowState>>() else {
+                return;
+            };
+            // Without a tray there would be nothing to bring the window back from: quit.
+            if state.keep_in_tray.load(Ordering::Relaxed) && state.has_tray.load(Ordering::Relaxed)
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
         .setup(move |app| {
             use tauri_plugin_deep_link::DeepLinkExt as _;
             if let Some(window) = app.get_webview_window("main") {
                 webview::without_compositing(&window);
+                // Hidden before the event loop first runs, so a background start does not
+                // flash a window. (Created visible: WebKitWebDriver cannot attach to a webview
+                // whose window was created hidden, and the window tests drive this build.)
+                if background {
+                    let _ = window.hide();
+                }
             }
             let data_dir = app.path().app_data_dir()?;
+            let window_state = Arc::new(WindowState {
+                keep_in_tray: AtomicBool::new(WindowPrefs::default().keep_in_tray),
+                has_tray: AtomicBool::new(false),
+            });
+            app.manage(window_state.clone());
             let shell = Arc::new(TauriShell {
                 handle: app.handle().clone(),
+                window: window_state.clone(),
             });
             let desktop = Arc::new(Desktop::new(
                 Options {
                     data_dir,
                     secrets: Secrets::OsKeychain,
                     start_local: true,
+                    agent_socket: agent::default_socket_path(),
                 },
                 shell,
             ));
             app.manage(desktop.clone());
+            let first_menu = tray::TrayModel {
+                header: tray::NO_ACCOUNT.into(),
+                accounts: Vec::new(),
+            };
+            match tray::create(app.handle(), &first_menu) {
+                Ok(_) => window_state.has_tray.store(true, Ordering::Relaxed),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "no tray indicator: closing the window will quit the app"
+                ),
+            }
             let warm = desktop.clone();
-            tauri::async_runtime::spawn(async move { warm.ready().await });
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                warm.ready().await;
+                tray::refresh(&handle).await;
+            });
             #[cfg(target_os = "linux")]
             {
                 let handle = app.handle().clone();
-                std::thread::spawn(move || register_scheme(&handle));
+                std::thread::spawn(move || scheme_handler::at_start(&handle));
             }
             // Cold start: the link this process was started with. Its sign-in (state and PKCE
             // verifier) lived in a process that is gone, so it can only be refused, visibly.
@@ -186,7 +259,11 @@ pub fn run() -> Result<(), tauri::Error> {
                     });
                 }
             });
-            tracing::info!(ms = started.elapsed().as_millis() as u64, "window set up");
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                background,
+                "window set up"
+            );
             Ok(())
         })
         .build(tauri::generate_context!())?;

@@ -36,6 +36,40 @@ pub struct Settings {
     /// [`looked_key`]: events that need attention count as unusual only when newer.
     #[serde(default)]
     pub last_looked: std::collections::BTreeMap<String, i64>,
+    /// git hosts (lower-cased, with `:port` when given) and the account the credential helper
+    /// answers for each (`host_accounts.rs`). One account per host.
+    #[serde(default)]
+    pub host_mappings: Vec<HostMapping>,
+    /// The window's behaviour: keep running in the tray, start at login.
+    #[serde(default)]
+    pub window: WindowPrefs,
+}
+
+/// One git host and the account used for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostMapping {
+    pub host: String,
+    pub connection: String,
+    pub user: String,
+}
+
+/// How the window behaves (the app applies them through `Shell::apply_window_prefs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WindowPrefs {
+    /// Closing the window hides it (the app stays in the tray and the agent keeps answering).
+    pub keep_in_tray: bool,
+    /// Start (in the background) when the person logs in.
+    pub start_at_login: bool,
+}
+
+impl Default for WindowPrefs {
+    fn default() -> WindowPrefs {
+        WindowPrefs {
+            keep_in_tray: true,
+            start_at_login: false,
+        }
+    }
 }
 
 /// The `last_looked` key of one account of one connection.
@@ -50,6 +84,8 @@ impl Default for Settings {
             remotes: Vec::new(),
             active: None,
             last_looked: Default::default(),
+            host_mappings: Vec::new(),
+            window: WindowPrefs::default(),
         }
     }
 }
@@ -161,6 +197,9 @@ mod tests {
         let (loaded, notice) = file.load();
         assert_eq!(notice, None);
         assert!(loaded.last_looked.is_empty());
+        assert!(loaded.host_mappings.is_empty());
+        assert_eq!(loaded.window, WindowPrefs::default());
+        assert!(loaded.window.keep_in_tray, "the tray is the default");
         let mut s = loaded;
         s.last_looked
             .insert(looked_key("local", "u1"), 1_800_000_000);

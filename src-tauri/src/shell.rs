@@ -4,7 +4,12 @@
 
 use serde::Serialize;
 
+use crate::views::{ConsentPrompt, WindowPrefs};
+
 /// Something the window should know without asking.
+// A consent prompt is larger than the other events; events are few and short-lived, and the
+// variant's shape is the contract the app's shell and the tests match on.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum UiEvent {
@@ -22,6 +27,12 @@ pub enum UiEvent {
         connection: Option<String>,
         user: Option<String>,
     },
+    /// A program asks for an account through the local agent: show the prompt (and answer it
+    /// with `answer_consent`).
+    ConsentRequested { prompt: ConsentPrompt },
+    /// A prompt closed (answered here or elsewhere, timed out, or the program went away):
+    /// `outcome` is `allowed`, `denied` or `timeout`.
+    ConsentSettled { id: String, outcome: String },
 }
 
 impl UiEvent {
@@ -39,17 +50,23 @@ impl UiEvent {
             UiEvent::AccountsChanged => UiEvent::ACCOUNTS,
             UiEvent::Notice { .. } => UiEvent::NOTICE,
             UiEvent::SignInFinished { .. } => UiEvent::SIGN_IN_FINISHED,
+            UiEvent::ConsentRequested { .. } => UiEvent::CONSENT,
+            UiEvent::ConsentSettled { .. } => UiEvent::CONSENT_SETTLED,
         }
     }
 
     pub const ACCOUNTS: &'static str = "gatehouse:accounts";
     pub const NOTICE: &'static str = "gatehouse:notice";
     pub const SIGN_IN_FINISHED: &'static str = "gatehouse:signin-finished";
+    pub const CONSENT: &'static str = "gatehouse:consent";
+    pub const CONSENT_SETTLED: &'static str = "gatehouse:consent-settled";
     /// Every event name (`tests/ipc_surface.rs` checks the window listens to exactly these).
-    pub const NAMES: [&'static str; 3] = [
+    pub const NAMES: [&'static str; 5] = [
         UiEvent::ACCOUNTS,
         UiEvent::NOTICE,
         UiEvent::SIGN_IN_FINISHED,
+        UiEvent::CONSENT,
+        UiEvent::CONSENT_SETTLED,
     ];
 }
 
@@ -57,4 +74,9 @@ pub trait Shell: Send + Sync + 'static {
     fn emit(&self, event: UiEvent);
     /// Opens `url` in the person's web browser.
     fn open_browser(&self, url: &str) -> std::result::Result<(), String>;
+    /// Brings the window to the front (shown, unminimised, focused): a consent prompt opened.
+    fn raise_window(&self) {}
+    /// Applies the window preferences (tray behaviour, start at login): after they change and
+    /// once at start-up.
+    fn apply_window_prefs(&self, _prefs: &WindowPrefs) {}
 }

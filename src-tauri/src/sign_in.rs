@@ -17,7 +17,7 @@ use crate::views::{AccountView, PendingView, StartedSignIn};
 
 /// The SDK forgets a browser sign-in after this long; so does the app, for magic links too
 /// (their verifier lives in this table only).
-const PENDING_TTL: Duration = gatehouse_client::PENDING_REDIRECT_TTL;
+pub(crate) const PENDING_TTL: Duration = gatehouse_client::PENDING_REDIRECT_TTL;
 
 /// A sign-in form's content; `method` names the provider.
 #[derive(Deserialize)]
@@ -167,6 +167,18 @@ impl Pending {
             url,
         }
     }
+}
+
+/// A browser or magic-link sign-in that ended (or failed and still waits, `still_waiting`),
+/// for whoever started it and waits for it (the local agent's `login`). Sent on
+/// `Desktop::sign_in_done` next to the window's `SignInFinished`.
+#[derive(Debug, Clone)]
+pub(crate) struct SignInDone {
+    pub state: String,
+    /// The account signed in (connection id, user id), when it worked.
+    pub account: Option<(String, String)>,
+    pub message: String,
+    pub still_waiting: bool,
 }
 
 /// An SMS sign-in code waiting to be typed: the SDK's flow and when it was asked for.
@@ -415,6 +427,12 @@ impl Desktop {
         let pending = lock(&self.pending)
             .remove(state)
             .ok_or(DesktopError::NoPending)?;
+        let _ = self.sign_in_done.send(SignInDone {
+            state: state.into(),
+            account: None,
+            message: "The sign-in was cancelled in the app".into(),
+            still_waiting: false,
+        });
         if let Waiting::Browser { .. } = pending.waiting {
             // The SDK keeps the verifier too: forget it there, so a late redirect cannot finish.
             if let Ok((app, _)) = self.app(&pending.connection).await {
@@ -507,6 +525,14 @@ impl Desktop {
         let result = self
             .redeem(&connection, &pending.waiting, typed.as_deref(), url)
             .await;
+        if let Ok(account) = &result {
+            let _ = self.sign_in_done.send(SignInDone {
+                state: state.into(),
+                account: Some((account.connection.clone(), account.id.clone())),
+                message: format!("Signed in as {}", account.display_name),
+                still_waiting: false,
+            });
+        }
         match &result {
             Ok(account) => self.shell.emit(UiEvent::SignInFinished {
                 state: state.into(),
@@ -529,6 +555,12 @@ impl Desktop {
                 if retry {
                     lock(&self.pending).insert(state.into(), pending);
                 }
+                let _ = self.sign_in_done.send(SignInDone {
+                    state: state.into(),
+                    account: None,
+                    message: message.clone(),
+                    still_waiting: retry,
+                });
                 self.shell.emit(UiEvent::SignInFinished {
                     state: state.into(),
                     ok: false,

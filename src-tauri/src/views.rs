@@ -17,7 +17,7 @@ pub struct ConnectionView {
     pub problem: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountView {
     pub connection: String,
     pub connection_name: String,
@@ -142,6 +142,62 @@ pub struct SessionView {
 pub struct StartedSignIn {
     pub state: String,
     pub url: Option<String>,
+}
+
+/// The window's behaviour, stored in `settings.json`.
+pub use crate::settings::WindowPrefs;
+
+/// A program asking, through the local agent, to act as an account: the window asks the
+/// person (allow once, always allow this program, deny) before anything is handed out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsentPrompt {
+    pub id: String,
+    /// `token`, `git_credential` or `api_keys`.
+    pub purpose: String,
+    pub program: ProgramView,
+    pub account: AccountView,
+    pub connection_name: String,
+    /// For `git_credential`: the host git asked about.
+    pub host: Option<String>,
+    /// Unix milliseconds when the request gives up unanswered.
+    pub expires_at_ms: u64,
+}
+
+/// The program on the other end of the agent's socket, as `/proc` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramView {
+    /// Its executable's path (what "always allow" is remembered by).
+    pub exe: String,
+    /// Its command line, arguments separated by spaces, at most 512 characters.
+    pub cmdline: String,
+    pub pid: u32,
+    /// When the request came through the `gatehouse` command (or a shell wrapper): that
+    /// command's line; `exe` is then the program that ran it.
+    pub via: Option<String>,
+}
+
+/// A program the person chose to "always allow" for one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramGrantView {
+    pub id: String,
+    pub exe: String,
+    pub connection: String,
+    pub connection_name: String,
+    pub user: String,
+    pub account_name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub uses: u64,
+}
+
+/// A git host and the account the credential helper answers for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostMappingView {
+    pub host: String,
+    pub connection: String,
+    pub user: String,
+    pub account_name: String,
 }
 
 /// A profile field a person would recognise the account by.

@@ -230,6 +230,34 @@ fn the_desktop_benchmark_invokes_only_listed_commands() {
     assert!(seen > 0, "the benchmark drives the app through invoke()");
 }
 
+fn consent_prompt() -> gatehouse_desktop::views::ConsentPrompt {
+    use gatehouse_desktop::views::{AccountState, AccountView, ConsentPrompt, ProgramView};
+    ConsentPrompt {
+        id: "c".into(),
+        purpose: "token".into(),
+        program: ProgramView {
+            exe: "/usr/bin/curl".into(),
+            cmdline: "curl".into(),
+            pid: 1,
+            via: None,
+        },
+        account: AccountView {
+            connection: "local".into(),
+            connection_name: "Local".into(),
+            id: "u".into(),
+            display_name: "Ada".into(),
+            email: None,
+            provider: None,
+            state: AccountState::Active,
+            reauth_at: None,
+            picture: None,
+        },
+        connection_name: "Local".into(),
+        host: None,
+        expires_at_ms: 0,
+    }
+}
+
 #[test]
 fn the_window_listens_to_exactly_the_app_events() {
     // One of each; the match fails to compile when a variant is added, so NAMES is revisited.
@@ -243,10 +271,21 @@ fn the_window_listens_to_exactly_the_app_events() {
             connection: None,
             user: None,
         },
+        UiEvent::ConsentRequested {
+            prompt: consent_prompt(),
+        },
+        UiEvent::ConsentSettled {
+            id: "c".into(),
+            outcome: "denied".into(),
+        },
     ];
     for e in &all {
         match e {
-            UiEvent::AccountsChanged | UiEvent::Notice { .. } | UiEvent::SignInFinished { .. } => {}
+            UiEvent::AccountsChanged
+            | UiEvent::Notice { .. }
+            | UiEvent::SignInFinished { .. }
+            | UiEvent::ConsentRequested { .. }
+            | UiEvent::ConsentSettled { .. } => {}
         }
     }
     let named: BTreeSet<&str> = all.iter().map(UiEvent::name).collect();

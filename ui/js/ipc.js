@@ -12,6 +12,8 @@ export const EVENTS = Object.freeze({
   accounts: "gatehouse:accounts",
   notice: "gatehouse:notice",
   signInFinished: "gatehouse:signin-finished",
+  consent: "gatehouse:consent",
+  consentSettled: "gatehouse:consent-settled",
 });
 
 let busy = 0;

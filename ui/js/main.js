@@ -5,13 +5,17 @@
 import { $ } from "./dom.js";
 import { EVENTS, call, listen } from "./ipc.js";
 import { attempt, notify } from "./feedback.js";
+import { initConsent } from "./consent.js";
 import { refresh } from "./overview.js";
 import { initAccount } from "./panels/account.js";
 import { initConnections } from "./panels/connections.js";
+import { initHosts } from "./panels/hosts.js";
 import { initKeys } from "./panels/keys.js";
 import { initOutbox } from "./panels/outbox.js";
+import { initPrograms, programsChanged } from "./panels/programs.js";
 import { initSecurity } from "./panels/security.js";
 import { initSessions } from "./panels/sessions.js";
+import { initSettings } from "./panels/settings.js";
 import { initSignIn } from "./signin.js";
 import { signedIn } from "./step-up.js";
 import { setRefresh, state } from "./state.js";
@@ -26,6 +30,9 @@ async function main() {
   initSessions();
   initSecurity();
   initConnections();
+  initHosts();
+  initSettings();
+  initPrograms();
   initOutbox();
   $("do-memory-only").addEventListener("click", async (ev) => {
     if (await attempt(() => call("use_memory_only", {}, ev.currentTarget))) refresh();
@@ -44,7 +51,10 @@ async function main() {
     }
     signedIn(p.connection, p.user);
   });
+  await listen(EVENTS.consentSettled, () => programsChanged());
   await refresh();
+  // After the first overview: a prompt waiting since before the window opened names accounts.
+  await initConsent();
   if (state.overview) document.body.dataset.readyMs = String(Date.now() - state.overview.launched_at_ms);
   document.body.dataset.ready = "true";
 }

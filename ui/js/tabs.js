@@ -4,12 +4,13 @@
 import { $ } from "./dom.js";
 import { state } from "./state.js";
 
-const panels = new Map(); // tab name → { load, onRefresh }
+const panels = new Map(); // tab name → [{ load, onRefresh }] (a tab may show several parts)
 
 // `load` runs when the tab is shown and, when `onRefresh`, after each overview refresh while
 // it is showing.
 export function onTab(name, load, { onRefresh = true } = {}) {
-  panels.set(name, { load, onRefresh });
+  if (!panels.has(name)) panels.set(name, []);
+  panels.get(name).push({ load, onRefresh });
 }
 
 const tabList = () => [...document.querySelectorAll('[role="tab"]')];
@@ -22,14 +23,12 @@ export function showTab(name) {
     t.tabIndex = on ? 0 : -1;
     $(t.getAttribute("aria-controls")).hidden = !on;
   }
-  const panel = panels.get(name);
-  if (panel) panel.load();
+  for (const part of panels.get(name) || []) part.load();
 }
 
 // After the overview changed: the panel showing reloads if it depends on it.
 export function reloadTab() {
-  const panel = panels.get(state.tab);
-  if (panel && panel.onRefresh) panel.load();
+  for (const part of panels.get(state.tab) || []) if (part.onRefresh) part.load();
 }
 
 export function initTabs() {

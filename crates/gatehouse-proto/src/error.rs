@@ -15,6 +15,9 @@ pub struct ErrorBody {
     pub error_code: String,
     #[serde(default)]
     pub link: String,
+    /// Gatehouse: the challenge of a `MfaRequired` / `MfaEnrollmentRequired` answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<crate::mfa::MfaChallengeInfo>,
 }
 
 macro_rules! codes {
@@ -79,6 +82,21 @@ codes! {
     RecentSignInRequired => "RecentSignInRequired",
     // The request body did not arrive within `[limits] body_read_timeout_ms`.
     RequestTimeout => "RequestTimeout",
+    // Multi-factor sign-in (crate::mfa): the first factor was right; the body's `mfa` member
+    // holds the challenge to answer (401).
+    MfaRequired => "MfaRequired",
+    // The app requires a second factor and the user has none: enroll one through the challenge.
+    MfaEnrollmentRequired => "MfaEnrollmentRequired",
+    // The challenge id is unknown, expired, used, or bound to another device or app.
+    MfaChallengeInvalid => "MfaChallengeInvalid",
+    // The TOTP or recovery code is wrong, or was used already (a replay).
+    MfaCodeInvalid => "MfaCodeInvalid",
+    // Passkeys (WebAuthn): each refusal of an assertion or registration says what was wrong.
+    PasskeyOriginMismatch => "PasskeyOriginMismatch",
+    PasskeyReplay => "PasskeyReplay",
+    PasskeyCounterRegressed => "PasskeyCounterRegressed",
+    PasskeyUnknown => "PasskeyUnknown",
+    PasskeyInvalid => "PasskeyInvalid",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -8,11 +8,13 @@
 //! Versioning: the wire format is append-only. New optional fields may appear in responses;
 //! existing fields never change meaning.
 
+pub mod agent;
 pub mod auth;
 pub mod ejson;
 pub mod error;
 pub mod functions;
 pub mod login;
+pub mod mfa;
 pub mod provider;
 pub mod routes;
 pub mod self_service;

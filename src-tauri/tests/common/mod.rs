@@ -46,6 +46,7 @@ impl Window {
                 data_dir: dir.into(),
                 secrets: Secrets::MemoryOnly,
                 start_local: true,
+                agent_socket: None,
             },
             shell.clone(),
         ));

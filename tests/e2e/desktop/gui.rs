@@ -85,6 +85,13 @@ impl Gui {
         let shots = app.parent().unwrap().parent().unwrap().join("desktop-e2e");
         std::fs::create_dir_all(&shots).unwrap();
         let home = tempfile::tempdir().unwrap();
+        // The app's agent socket lives here (`gatehouse` finds it the same way): one per test.
+        std::fs::create_dir(home.path().join("run")).unwrap();
+        std::fs::set_permissions(
+            home.path().join("run"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         // Xvfb picks a free display and writes its number to fd 1.
         let mut xvfb = Command::new(find_tool("Xvfb"))
             .args([
@@ -157,7 +164,7 @@ impl Gui {
         gui
     }
 
-    /// A command in the app's environment (display, HOME, browser, session bus).
+    /// A command in the app's environment (display, HOME, runtime dir, browser, session bus).
     pub fn command(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         let h = self.home.path();
@@ -166,6 +173,7 @@ impl Gui {
             .env("XDG_DATA_HOME", h.join(".local/share"))
             .env("XDG_CONFIG_HOME", h.join(".config"))
             .env("XDG_CACHE_HOME", h.join(".cache"))
+            .env("XDG_RUNTIME_DIR", h.join("run"))
             .env("BROWSER", h.join("browser.sh"))
             .env_remove("XDG_CURRENT_DESKTOP")
             .env("GATEHOUSE_LOG", "info");

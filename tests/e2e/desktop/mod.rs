@@ -7,7 +7,9 @@
 // with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli_start;
 mod gui;
+mod programs;
 mod security;
 mod self_service_remote;
 mod webdriver;
@@ -216,7 +218,7 @@ async fn the_real_window() {
     // the selection (and the focus) to the last and first tab.
     let tab_order =
         "return [...document.querySelectorAll('[role=tab]')].map(t => t.tabIndex).join(' ');";
-    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1 -1");
+    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1 -1 -1");
     d.press("#tab-signin", webdriver::END).await;
     d.until(
         "the last tab to be selected",
@@ -224,7 +226,7 @@ async fn the_real_window() {
         json!([]),
     )
     .await;
-    assert_eq!(d.script(tab_order, json!([])).await, "-1 -1 -1 -1 -1 -1 0");
+    assert_eq!(d.script(tab_order, json!([])).await, "-1 -1 -1 -1 -1 -1 -1 0");
     assert_eq!(
         d.script("return document.activeElement.id;", json!([]))
             .await,
@@ -237,7 +239,7 @@ async fn the_real_window() {
         json!([]),
     )
     .await;
-    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1 -1");
+    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1 -1 -1");
 
     // Anonymous.
     d.click("#provider-anon-user").await;

@@ -10,7 +10,7 @@ use super::{account_id, local_url, login_url, post, wait_state, PASSWORD};
 
 /// Registers `email` with the Email form, confirms it from the Local outbox (the newest message
 /// is first) and signs in; the account's id.
-async fn register_and_sign_in(d: &Driver, email: &str) -> String {
+pub(super) async fn register_and_sign_in(d: &Driver, email: &str) -> String {
     d.click("#tab-signin").await;
     d.click("#provider-local-userpass").await;
     d.type_into("#f-email", email).await;

@@ -12,9 +12,14 @@ pub fn of(code: ErrorCode) -> StatusCode {
         | UserpassTokenInvalid | WeakPassword | InvalidEmail | NotConfigured | InvalidPhone
         | CountryNotAllowed | InvalidCode | CodeExpired | CodeAlreadyUsed | TooManyAttempts
         // App Services answers a function that threw (or timed out) with 400.
-        | FunctionExecutionError => StatusCode::BAD_REQUEST,
+        | FunctionExecutionError
+        // Not 401: confirming a factor is an authenticated call whose token is still good.
+        | MfaChallengeInvalid | MfaCodeInvalid | PasskeyOriginMismatch | PasskeyReplay
+        | PasskeyCounterRegressed | PasskeyUnknown | PasskeyInvalid => StatusCode::BAD_REQUEST,
         // 401 `InvalidSession` means "this token is no good"; the others are failed credentials.
         InvalidSession | MissingAuthReq | InvalidPassword | AuthError => StatusCode::UNAUTHORIZED,
+        // Only ever answered to a login (no token involved): the first factor was right.
+        MfaRequired | MfaEnrollmentRequired => StatusCode::UNAUTHORIZED,
         // 403, not 401: the token is good and must not be refreshed or dropped for this.
         UserDisabled | Forbidden | RecentSignInRequired => StatusCode::FORBIDDEN,
         UserNotFound | AuthProviderNotFound | APIKeyNotFound | FunctionNotFound | AppNotFound
