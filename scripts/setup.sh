@@ -51,7 +51,7 @@ PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm 
           libdbus-1-dev dbus gnome-keyring libsecret-tools
           libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
           libayatana-appindicator3-dev
-          xdg-utils desktop-file-utils xvfb webkit2gtk-driver
+          xdg-utils desktop-file-utils xvfb x11-utils webkit2gtk-driver
           nginx)
 
 is_installed() {

@@ -39,8 +39,13 @@ struct ProgramsFile {
 /// The grants and the file they live in.
 pub(crate) struct Grants {
     path: PathBuf,
-    /// Held across taking a snapshot and writing it, so writes land in order.
     list: tokio::sync::Mutex<Vec<Grant>>,
+    /// Held across taking a snapshot of `list` and writing it, so writes land in order and each
+    /// writes the newest state; `list` itself is never held across the disk.
+    writing: tokio::sync::Mutex<()>,
+    /// A use-count save is already queued: later uses ride on it (its snapshot is taken when it
+    /// runs), so a burst of requests costs one write, and no request waits for the disk.
+    count_save_queued: std::sync::atomic::AtomicBool,
 }
 
 fn now_secs() -> i64 {
@@ -86,16 +91,19 @@ impl Grants {
             Grants {
                 path,
                 list: tokio::sync::Mutex::new(list),
+                writing: tokio::sync::Mutex::new(()),
+                count_save_queued: std::sync::atomic::AtomicBool::new(false),
             },
             notice,
         )
     }
 
-    /// Writes `list` off the async runtime (fsync and rename block). The caller holds the lock.
-    async fn save(&self, list: &[Grant]) -> Result<()> {
+    /// Writes the grants as they are now, off the async runtime (fsync and rename block).
+    async fn save(&self) -> Result<()> {
+        let _turn = self.writing.lock().await;
         let file = ProgramsFile {
             format: FORMAT,
-            grants: list.to_vec(),
+            grants: self.list.lock().await.clone(),
         };
         let path = self.path.clone();
         let error = |detail: String| DesktopError::Settings {
@@ -127,14 +135,18 @@ impl Desktop {
         };
         g.last_used_at = Some(now_secs());
         g.uses += 1;
+        drop(list);
         // The answer does not wait for the disk: the count is bookkeeping.
-        let me = self.clone();
-        tokio::spawn(async move {
-            let list = me.grants.list.lock().await;
-            if let Err(e) = me.grants.save(&list).await {
-                tracing::warn!("could not save the allowed programs: {e}");
-            }
-        });
+        use std::sync::atomic::Ordering;
+        if !self.grants.count_save_queued.swap(true, Ordering::AcqRel) {
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.grants.count_save_queued.store(false, Ordering::Release);
+                if let Err(e) = me.grants.save().await {
+                    tracing::warn!("could not save the allowed programs: {e}");
+                }
+            });
+        }
         true
     }
 
@@ -158,7 +170,8 @@ impl Desktop {
             last_used_at: Some(created_at),
             uses: 1,
         });
-        if let Err(e) = self.grants.save(&list).await {
+        drop(list);
+        if let Err(e) = self.grants.save().await {
             self.push_notice(e.to_string());
             tracing::warn!("could not save the allowed programs: {e}");
         }
@@ -200,8 +213,8 @@ impl Desktop {
             if list.len() == before {
                 return Err(DesktopError::UnknownGrant);
             }
-            self.grants.save(&list).await?;
         }
+        self.grants.save().await?;
         Ok(self.connected_programs().await)
     }
 }

@@ -218,7 +218,10 @@ async fn the_real_window() {
     // the selection (and the focus) to the last and first tab.
     let tab_order =
         "return [...document.querySelectorAll('[role=tab]')].map(t => t.tabIndex).join(' ');";
-    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1 -1 -1");
+    assert_eq!(
+        d.script(tab_order, json!([])).await,
+        "0 -1 -1 -1 -1 -1 -1 -1"
+    );
     d.press("#tab-signin", webdriver::END).await;
     d.until(
         "the last tab to be selected",
@@ -226,7 +229,10 @@ async fn the_real_window() {
         json!([]),
     )
     .await;
-    assert_eq!(d.script(tab_order, json!([])).await, "-1 -1 -1 -1 -1 -1 -1 0");
+    assert_eq!(
+        d.script(tab_order, json!([])).await,
+        "-1 -1 -1 -1 -1 -1 -1 0"
+    );
     assert_eq!(
         d.script("return document.activeElement.id;", json!([]))
             .await,
@@ -239,7 +245,10 @@ async fn the_real_window() {
         json!([]),
     )
     .await;
-    assert_eq!(d.script(tab_order, json!([])).await, "0 -1 -1 -1 -1 -1 -1 -1");
+    assert_eq!(
+        d.script(tab_order, json!([])).await,
+        "0 -1 -1 -1 -1 -1 -1 -1"
+    );
 
     // Anonymous.
     d.click("#provider-anon-user").await;
