@@ -470,6 +470,7 @@ async fn refresh_with_a_bad_token_is_401_invalid_session() {
 fn expected_status(code: ErrorCode) -> u16 {
     match code.as_str() {
         "InvalidSession" | "MissingAuthReq" | "InvalidPassword" | "AuthError" => 401,
+        "MfaRequired" | "MfaEnrollmentRequired" => 401,
         "UserDisabled" | "Forbidden" | "RecentSignInRequired" => 403,
         "UserNotFound"
         | "AuthProviderNotFound"
