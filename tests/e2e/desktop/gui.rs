@@ -130,6 +130,26 @@ impl Gui {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        // The fake browser is also the desktop's http(s) handler: `xdg-open` prefers a MIME
+        // default (Chromium registers itself when installed) over `$BROWSER`.
+        let apps = home.path().join(".local/share/applications");
+        std::fs::create_dir_all(&apps).unwrap();
+        std::fs::write(
+            apps.join("test-browser.desktop"),
+            format!(
+                "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\n\
+                 MimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+                browser.display()
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(home.path().join(".config")).unwrap();
+        std::fs::write(
+            home.path().join(".config/mimeapps.list"),
+            "[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n\
+             x-scheme-handler/https=test-browser.desktop\n",
+        )
+        .unwrap();
         let port = free_port();
         let native = free_port();
         let extra_env = extra_env
