@@ -10,6 +10,8 @@
 #        tray-icon feature dlopens libayatana-appindicator3.so.1 at run time),
 #        xdg-utils desktop-file-utils (gatehouse:// deep links),
 #        xvfb webkit2gtk-driver (a display without a screen, and WebDriver for the window tests),
+#        chromium chromium-driver (a real browser and its WebDriver: the passkey tests drive the
+#        server's WebAuthn pages with Chrome's virtual authenticator),
 #        nginx (the reverse proxy the forwarded-address tests run behind; its service is not used)
 #      Node.js and npm count as present when the `node` / `npm` commands exist, whoever installed
 #      them: NodeSource's nodejs package ships npm itself and conflicts with Debian's npm package.
@@ -19,8 +21,9 @@
 #      version, or package-lock.json is newer than the last install.
 #      SETUP_SKIP_NODE=1 skips this step (scripts/run.sh does; only the tests need realm-web).
 #   4. tests/peers/.venv: a Python venv with aiosmtpd (the real SMTP server the mail tests send
-#      to) and standardwebhooks (the official Standard Webhooks library every webhook test's
-#      receiver verifies with), created or completed only when missing or not the pinned
+#      to), standardwebhooks (the official Standard Webhooks library every webhook test's
+#      receiver verifies with) and pyotp (the independent TOTP implementation the second-factor
+#      tests compute their codes with), created or completed only when missing or not the pinned
 #      version. Skipped with SETUP_SKIP_NODE=1 as well.
 #   5. tests/peers/oidc: `npm ci` (oidc-provider, the real OpenID provider the identity-provider
 #      tests log in against) when node_modules/oidc-provider is missing, is not the locked
@@ -52,6 +55,7 @@ PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm 
           libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
           libayatana-appindicator3-dev
           xdg-utils desktop-file-utils xvfb x11-utils webkit2gtk-driver
+          chromium chromium-driver
           nginx)
 
 is_installed() {
@@ -118,9 +122,10 @@ if [ "${SETUP_SKIP_NODE:-0}" = 1 ]; then
   exit 0
 fi
 
-# ---- 4. aiosmtpd for the mail tests, standardwebhooks for the webhook tests ----------------------
+# ---- 4. aiosmtpd for the mail tests, standardwebhooks for the webhook tests, pyotp for MFA -------
 AIOSMTPD_VERSION=1.4.6
 STANDARDWEBHOOKS_VERSION=1.1.0
+PYOTP_VERSION=2.9.0
 VENV="$ROOT/tests/peers/.venv"
 if "$VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
   say "aiosmtpd: $AIOSMTPD_VERSION up to date"
@@ -136,6 +141,13 @@ else
   say "standardwebhooks: installing $STANDARDWEBHOOKS_VERSION into tests/peers/.venv"
   [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+fi
+if "$VENV/bin/python" -c "import pyotp, sys, importlib.metadata as m; sys.exit(m.version('pyotp') != '$PYOTP_VERSION')" 2>/dev/null; then
+  say "pyotp: $PYOTP_VERSION up to date"
+else
+  say "pyotp: installing $PYOTP_VERSION into tests/peers/.venv"
+  [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "pyotp==$PYOTP_VERSION"
 fi
 
 command -v node >/dev/null 2>&1 || die "node was not found (Debian package nodejs)"

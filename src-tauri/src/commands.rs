@@ -12,8 +12,9 @@ use crate::panels::{scope, ApiKeysPanel};
 use crate::security_centre::SecurityCentre;
 use crate::sign_in::SignIn;
 use crate::views::{
-    AccountDetails, AccountView, ApiKeyView, ConnectionView, ConsentPrompt, HostMappingView,
-    NewApiKey, Overview, ProgramGrantView, ProviderView, SessionView, StartedSignIn, WindowPrefs,
+    AccountDetails, AccountView, ApiKeyView, ConfirmedView, ConnectionView, ConsentPrompt,
+    HostMappingView, MfaAnswerView, MfaView, NewApiKey, Overview, ProgramGrantView, ProviderView,
+    SessionView, StartedSignIn, TotpEnrollmentView, WindowPrefs,
 };
 
 type Core<'a> = State<'a, Arc<Desktop>>;
@@ -427,4 +428,85 @@ pub async fn window_prefs(core: Core<'_>) -> Result<WindowPrefs> {
 #[tauri::command]
 pub async fn set_window_prefs(core: Core<'_>, prefs: WindowPrefs) -> Result<WindowPrefs> {
     core.set_window_prefs(prefs).await
+}
+
+#[tauri::command]
+pub async fn mfa_status(core: Core<'_>, connection: String, user: String) -> Result<MfaView> {
+    core.mfa_status(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn enroll_totp(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    name: Option<String>,
+) -> Result<TotpEnrollmentView> {
+    core.enroll_totp(&connection, &user, name).await
+}
+
+#[tauri::command]
+pub async fn confirm_totp(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    factor_id: String,
+    code: String,
+) -> Result<ConfirmedView> {
+    core.confirm_totp(&connection, &user, &factor_id, &code)
+        .await
+}
+
+#[tauri::command]
+pub async fn remove_mfa_factor(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    factor_id: String,
+) -> Result<MfaView> {
+    core.remove_mfa_factor(&connection, &user, &factor_id).await
+}
+
+#[tauri::command]
+pub async fn regenerate_recovery_codes(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+) -> Result<Vec<String>> {
+    core.regenerate_recovery_codes(&connection, &user).await
+}
+
+#[tauri::command]
+pub async fn add_passkey(
+    core: Core<'_>,
+    connection: String,
+    user: String,
+    name: String,
+) -> Result<StartedSignIn> {
+    core.add_passkey(&connection, &user, &name).await
+}
+
+#[tauri::command]
+pub async fn answer_mfa(
+    core: Core<'_>,
+    challenge: String,
+    kind: String,
+    code: String,
+) -> Result<MfaAnswerView> {
+    core.answer_mfa(&challenge, &kind, &code).await
+}
+
+#[tauri::command]
+pub async fn enroll_for_challenge(core: Core<'_>, challenge: String) -> Result<TotpEnrollmentView> {
+    core.enroll_for_challenge(&challenge).await
+}
+
+#[tauri::command]
+pub async fn mfa_with_passkey(core: Core<'_>, challenge: String) -> Result<StartedSignIn> {
+    core.mfa_with_passkey(&challenge).await
+}
+
+#[tauri::command]
+pub async fn cancel_mfa(core: Core<'_>, challenge: String) -> Result<()> {
+    core.cancel_mfa(&challenge).await
 }

@@ -126,6 +126,10 @@ pub struct Desktop {
     /// `PendingPhoneChange` holds the verifier that alone can redeem the code. Memory only.
     pub(crate) phone_changes:
         Mutex<HashMap<(String, String), gatehouse_client::PendingPhoneChange>>,
+    /// Sign-ins waiting for their second factor, by challenge id: the SDK's challenge (with
+    /// the device binding the completion sends again) and its connection. Memory only; each
+    /// goes when answered, cancelled, voided by the server or expired.
+    pub(crate) mfa_challenges: Mutex<HashMap<String, crate::mfa::Held>>,
     start_local: bool,
     started: tokio::sync::OnceCell<()>,
     agent_socket: Option<PathBuf>,
@@ -164,6 +168,7 @@ impl Desktop {
             pending: Mutex::new(HashMap::new()),
             sms_codes: Mutex::new(HashMap::new()),
             phone_changes: Mutex::new(HashMap::new()),
+            mfa_challenges: Mutex::new(HashMap::new()),
             start_local: options.start_local,
             started: tokio::sync::OnceCell::new(),
             agent_socket: options.agent_socket,

@@ -28,6 +28,8 @@ macro_rules! ipc_commands {
             update_profile,
             pending_consents, answer_consent, connected_programs, revoke_program,
             account_hosts, set_account_hosts, window_prefs, set_window_prefs,
+            mfa_status, enroll_totp, confirm_totp, remove_mfa_factor, regenerate_recovery_codes,
+            add_passkey, answer_mfa, enroll_for_challenge, mfa_with_passkey, cancel_mfa,
         }
     };
 }

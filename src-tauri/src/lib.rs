@@ -12,6 +12,7 @@ pub mod error;
 mod grants;
 mod host_accounts;
 mod local_backend;
+mod mfa;
 mod panels;
 pub mod scheme_handler;
 mod security_centre;

@@ -34,6 +34,9 @@ impl LocalBackend {
         let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         let mut config = Config {
             listen,
+            // `localhost`, not 127.0.0.1: passkeys need a domain name as their relying party;
+            // port 0 becomes the port the OS picks.
+            public_url: Some("http://localhost:0".into()),
             data_dir: data_dir.to_path_buf(),
             ..Config::default()
         };

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::views::{ConsentPrompt, WindowPrefs};
+use crate::views::{ChallengeView, ConsentPrompt, WindowPrefs};
 
 /// Something the window should know without asking.
 // A consent prompt is larger than the other events; events are few and short-lived, and the
@@ -33,6 +33,10 @@ pub enum UiEvent {
     /// A prompt closed (answered here or elsewhere, timed out, or the program went away):
     /// `outcome` is `allowed`, `denied` or `timeout`.
     ConsentSettled { id: String, outcome: String },
+    /// A sign-in's first factor was right and a second is needed (or must be set up first,
+    /// `enroll`): ask for it (`answer_mfa`, `mfa_with_passkey`, `cancel_mfa`). The command that
+    /// signed in fails with `MfaRequired` / `MfaEnrollmentRequired` as well.
+    MfaChallenge { challenge: ChallengeView },
 }
 
 impl UiEvent {
@@ -52,6 +56,7 @@ impl UiEvent {
             UiEvent::SignInFinished { .. } => UiEvent::SIGN_IN_FINISHED,
             UiEvent::ConsentRequested { .. } => UiEvent::CONSENT,
             UiEvent::ConsentSettled { .. } => UiEvent::CONSENT_SETTLED,
+            UiEvent::MfaChallenge { .. } => UiEvent::MFA_CHALLENGE,
         }
     }
 
@@ -60,13 +65,15 @@ impl UiEvent {
     pub const SIGN_IN_FINISHED: &'static str = "gatehouse:signin-finished";
     pub const CONSENT: &'static str = "gatehouse:consent";
     pub const CONSENT_SETTLED: &'static str = "gatehouse:consent-settled";
+    pub const MFA_CHALLENGE: &'static str = "gatehouse:mfa-challenge";
     /// Every event name (`tests/ipc_surface.rs` checks the window listens to exactly these).
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 6] = [
         UiEvent::ACCOUNTS,
         UiEvent::NOTICE,
         UiEvent::SIGN_IN_FINISHED,
         UiEvent::CONSENT,
         UiEvent::CONSENT_SETTLED,
+        UiEvent::MFA_CHALLENGE,
     ];
 }
 

@@ -136,6 +136,17 @@ pub(crate) enum Waiting {
         flow: PendingMagicLink,
         link_user: Option<String>,
     },
+    /// The server's passkey page answering the second-factor challenge `challenge` (an id in
+    /// `Desktop::mfa_challenges`).
+    MfaPasskey {
+        url: String,
+        challenge: String,
+    },
+    /// The server's passkey page registering a passkey for the account `user`.
+    AddPasskey {
+        url: String,
+        user: String,
+    },
 }
 
 /// A sign-in waiting for its deep link (or typed code).
@@ -146,6 +157,14 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    pub fn new(connection: &str, waiting: Waiting, started: Instant) -> Pending {
+        Pending {
+            connection: connection.into(),
+            waiting,
+            started,
+        }
+    }
+
     pub fn expired(&self) -> bool {
         self.started.elapsed() > PENDING_TTL
     }
@@ -157,6 +176,11 @@ impl Pending {
                 "magic_link",
                 ProviderType::MagicLink.as_str().to_string(),
                 None,
+            ),
+            Waiting::MfaPasskey { url, .. } | Waiting::AddPasskey { url, .. } => (
+                "browser",
+                ProviderType::Passkey.as_str().to_string(),
+                Some(url.clone()),
             ),
         };
         PendingView {
@@ -199,10 +223,17 @@ impl Desktop {
     ) -> Result<AccountView> {
         let credentials = self.form_credentials(connection, &request)?;
         let (app, offline) = self.app(connection).await?;
-        let user = Desktop::track(&offline, app.log_in(credentials).await)?;
-        if let SignIn::SmsCode { phone, .. } = &request {
+        let signed_in = Desktop::track(&offline, app.log_in(credentials).await);
+        // A challenge means the code was right (and spent) too.
+        let spent = match &signed_in {
+            Ok(_) => true,
+            Err(DesktopError::Sdk(e)) => e.mfa_challenge().is_some(),
+            Err(_) => false,
+        };
+        if let (true, SignIn::SmsCode { phone, .. }) = (spent, &request) {
             lock(&self.sms_codes).remove(&sms_key(connection, phone));
         }
+        let user = self.hold_challenge(connection, signed_in)?;
         self.signed_in(connection, &app, &user).await
     }
 
@@ -230,7 +261,7 @@ impl Desktop {
             })
     }
 
-    async fn signed_in(
+    pub(crate) async fn signed_in(
         self: &Arc<Self>,
         connection: &str,
         app: &App,
@@ -541,6 +572,9 @@ impl Desktop {
                     Waiting::MagicLink {
                         link_user: Some(_), ..
                     } => format!("The address is now linked to {}", account.display_name),
+                    Waiting::AddPasskey { .. } => {
+                        format!("A passkey was added to {}", account.display_name)
+                    }
                     _ => format!("Signed in as {}", account.display_name),
                 },
                 connection: Some(account.connection.clone()),
@@ -586,6 +620,22 @@ impl Desktop {
         let (app, offline) = self.app(connection).await?;
         let user = match waiting {
             Waiting::Browser { .. } => app.complete_redirect_login(url).await,
+            Waiting::MfaPasskey { challenge, .. } => {
+                let answer = Desktop::track(&offline, app.complete_redirect_login(url).await);
+                self.settle_challenge(challenge, &answer);
+                let user = answer?;
+                let account = self.signed_in(connection, &app, &user).await?;
+                self.announce_signed_in(challenge, &account);
+                return Ok(account);
+            }
+            Waiting::AddPasskey { user, .. } => {
+                let (_, user, _) = self.user(connection, user).await?;
+                Desktop::track(
+                    &offline,
+                    user.mfa().complete_passkey_registration(url).await,
+                )?;
+                return self.account_of(connection, &user).await;
+            }
             Waiting::MagicLink {
                 flow,
                 link_user: None,
@@ -605,8 +655,22 @@ impl Desktop {
                 user.link_credentials(credentials).await.map(|()| user)
             }
         };
-        let user = Desktop::track(&offline, user)?;
+        let user = self.hold_challenge(connection, Desktop::track(&offline, user))?;
         self.signed_in(connection, &app, &user).await
+    }
+
+    /// The account's view as it is (not made active).
+    async fn account_of(self: &Arc<Self>, connection: &str, user: &User) -> Result<AccountView> {
+        let active = lock(&self.settings)
+            .active
+            .as_ref()
+            .is_some_and(|a| a.connection == connection && a.user == user.id());
+        let conns = self.connections.read().await;
+        let c = conns
+            .iter()
+            .find(|c| c.id == connection)
+            .ok_or_else(|| DesktopError::UnknownConnection(connection.into()))?;
+        Ok(crate::desktop::account_view(c, user, active))
     }
 }
 

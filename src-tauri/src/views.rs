@@ -1,6 +1,8 @@
 //! What the window sees: plain data built from SDK objects. No token, refresh token or PKCE
 //! verifier ever appears here (a test serialises every view and looks for them); the only
-//! secret that crosses is a new API key, once, because showing it is the point.
+//! secrets that cross are shown once because showing them is the point: a new API key, a new
+//! TOTP secret (text and QR code) and new recovery codes. A second-factor challenge crosses as
+//! its id only; the SDK's challenge stays in this process.
 
 use gatehouse_client::{ProviderType, User, UserState};
 use serde::Serialize;
@@ -144,6 +146,92 @@ pub struct StartedSignIn {
     pub url: Option<String>,
 }
 
+/// A user's second factor (TOTP or passkey).
+#[derive(Debug, Clone, Serialize)]
+pub struct FactorView {
+    pub id: String,
+    /// `totp` or `passkey`.
+    pub kind: String,
+    pub name: String,
+    /// An unconfirmed TOTP factor is listed until confirmed or replaced; it never counts.
+    pub confirmed: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+impl From<gatehouse_client::MfaFactor> for FactorView {
+    fn from(f: gatehouse_client::MfaFactor) -> FactorView {
+        FactorView {
+            id: f.id,
+            kind: f.kind,
+            name: f.name,
+            confirmed: f.confirmed,
+            created_at: f.created_at,
+            last_used_at: f.last_used_at,
+        }
+    }
+}
+
+/// An account's two-step sign-in: its factors, its recovery codes left, and whether the app
+/// requires a second factor.
+#[derive(Debug, Clone, Serialize)]
+pub struct MfaView {
+    pub factors: Vec<FactorView>,
+    pub recovery_codes_left: u32,
+    pub required: bool,
+}
+
+/// A new TOTP secret, shown once: as text, as the `otpauth://` URI, and as a QR code of that
+/// URI (an SVG document).
+#[derive(Clone, Serialize)]
+pub struct TotpEnrollmentView {
+    pub factor_id: String,
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+impl std::fmt::Debug for TotpEnrollmentView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpEnrollmentView")
+            .field("factor_id", &self.factor_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A confirmed TOTP factor; for the account's first factor, its ten recovery codes (shown
+/// once).
+#[derive(Clone, Serialize)]
+pub struct ConfirmedView {
+    pub factor: FactorView,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// A sign-in waiting for its second factor (`answer_mfa`, `enroll_for_challenge` when `enroll`,
+/// `mfa_with_passkey`, `cancel_mfa` take its `id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChallengeView {
+    pub id: String,
+    pub connection: String,
+    /// The first factor's provider.
+    pub provider: String,
+    /// Some of `totp`, `recovery_code`, `passkey`.
+    pub methods: Vec<String>,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// The app requires a second factor and the account has none: set one up first.
+    pub enroll: bool,
+}
+
+/// A challenge answered: the account signed in, and for an enrollment challenge the new
+/// recovery codes (shown once).
+#[derive(Clone, Serialize)]
+pub struct MfaAnswerView {
+    pub account: AccountView,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
 /// The window's behaviour, stored in `settings.json`.
 pub use crate::settings::WindowPrefs;
 
@@ -267,6 +355,7 @@ pub fn provider_label(provider_type: &str) -> &str {
         ProviderType::Github => "GitHub",
         ProviderType::Discord => "Discord",
         ProviderType::Twitter => "X",
+        ProviderType::Passkey => "Passkey",
     }
 }
 

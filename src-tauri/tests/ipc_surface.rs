@@ -278,6 +278,16 @@ fn the_window_listens_to_exactly_the_app_events() {
             id: "c".into(),
             outcome: "denied".into(),
         },
+        UiEvent::MfaChallenge {
+            challenge: gatehouse_desktop::views::ChallengeView {
+                id: "c".into(),
+                connection: "local".into(),
+                provider: "local-userpass".into(),
+                methods: vec!["totp".into()],
+                expires_at: 0,
+                enroll: false,
+            },
+        },
     ];
     for e in &all {
         match e {
@@ -285,7 +295,8 @@ fn the_window_listens_to_exactly_the_app_events() {
             | UiEvent::Notice { .. }
             | UiEvent::SignInFinished { .. }
             | UiEvent::ConsentRequested { .. }
-            | UiEvent::ConsentSettled { .. } => {}
+            | UiEvent::ConsentSettled { .. }
+            | UiEvent::MfaChallenge { .. } => {}
         }
     }
     let named: BTreeSet<&str> = all.iter().map(UiEvent::name).collect();

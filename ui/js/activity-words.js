@@ -21,6 +21,14 @@ const WORDS = Object.freeze({
   lockout: "Locked after too many wrong passwords",
   new_device: "Sign-in from a new device",
   lockdown: "Every session ended (\"this wasn't me\")",
+  mfa_enrolled: "Second factor added",
+  mfa_removed: "Second factor removed",
+  mfa_recovery_codes_regenerated: "New recovery codes made",
+  mfa_recovery_code_used: "Recovery code used to sign in",
+  mfa_failed: "Wrong second-factor code",
+  mfa_reset: "Second factors removed by the operator",
+  passkey_registered: "Passkey added",
+  passkey_sign_in_failed: "Failed passkey sign-in",
 });
 
 // Kinds shown as warnings (the summary's "unusual" ones, src-tauri/src/security_centre.rs).

@@ -30,13 +30,19 @@ export function notify(level, message) {
   }
 }
 
+// A sign-in the server stopped at a second-factor challenge: the app also sends
+// `gatehouse:mfa-challenge`, and the challenge form (forms/mfa-challenge.js) takes over.
+const CHALLENGED = new Set(["MfaRequired", "MfaEnrollmentRequired"]);
+
 // Runs an action; its error becomes a notice (or the given element's text) and the answer is
-// `undefined`. Commands that return nothing answer `null`.
+// `undefined` — except a sign-in stopped at a challenge, which is no error: the answer is
+// `undefined` and nothing is said. Commands that return nothing answer `null`.
 export async function attempt(fn, errorEl = null) {
   try {
     if (errorEl) errorEl.textContent = "";
     return await fn();
   } catch (e) {
+    if (e && CHALLENGED.has(e.code)) return undefined;
     if (errorEl) errorEl.textContent = errorText(e);
     else notify("error", errorText(e));
     return undefined;

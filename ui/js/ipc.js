@@ -14,6 +14,7 @@ export const EVENTS = Object.freeze({
   signInFinished: "gatehouse:signin-finished",
   consent: "gatehouse:consent",
   consentSettled: "gatehouse:consent-settled",
+  mfaChallenge: "gatehouse:mfa-challenge",
 });
 
 let busy = 0;

@@ -6,6 +6,7 @@ import { $ } from "./dom.js";
 import { EVENTS, call, listen } from "./ipc.js";
 import { attempt, notify } from "./feedback.js";
 import { initConsent } from "./consent.js";
+import { initMfaChallenge } from "./forms/mfa-challenge.js";
 import { refresh } from "./overview.js";
 import { initAccount } from "./panels/account.js";
 import { initConnections } from "./panels/connections.js";
@@ -52,6 +53,7 @@ async function main() {
     signedIn(p.connection, p.user);
   });
   await listen(EVENTS.consentSettled, () => programsChanged());
+  await initMfaChallenge();
   await refresh();
   // After the first overview: a prompt waiting since before the window opened names accounts.
   await initConsent();

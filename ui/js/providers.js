@@ -17,6 +17,7 @@ export const PROVIDERS = Object.freeze([
   { type: "oauth2-github", label: "GitHub", hint: "In your browser", form: "browser" },
   { type: "oauth2-discord", label: "Discord", hint: "In your browser", form: "browser" },
   { type: "oauth2-twitter", label: "X (Twitter)", hint: "In your browser", form: "browser" },
+  { type: "passkey", label: "Passkey", hint: "In your browser", form: "browser" },
 ]);
 
 const LABELS = new Map(PROVIDERS.map((p) => [p.type, p.label]));

@@ -111,6 +111,18 @@ export function chooseProvider(p) {
   if (first) first.focus();
 }
 
+// A sign-in stopped at a second-factor challenge finished in the challenge form
+// (forms/mfa-challenge.js) as `account` (an AccountView): the sign-in form closes, and an action
+// waiting for that account's recent sign-in goes on.
+export async function challengeAnswered(account) {
+  closeForm();
+  state.provider = null;
+  showProviders();
+  notify("success", `Signed in as ${account.display_name}`);
+  await refresh();
+  signedIn(account.connection, account.id);
+}
+
 // "Sign in again" for a signed-out account: its connection and method, its email filled in.
 export async function reauth(a) {
   $("signin-connection").value = a.connection;

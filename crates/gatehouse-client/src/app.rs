@@ -271,12 +271,27 @@ impl App {
             }
         }
         let shared = &self.shared;
-        let body = login_body(&credentials.payload, shared.accounts.device_id().as_deref())?;
+        let device_id = shared.accounts.device_id();
+        let body = login_body(&credentials.payload, device_id.as_deref())?;
         let path = routes::login(&shared.app_id, credentials.provider.as_str());
         let login: LoginResponse = shared
             .http
             .send(Request::new(Method::POST, path).body(&body))
-            .await?;
+            .await
+            // A challenge is answered with the device options this login sent.
+            .map_err(|e| crate::mfa::bind_device(e, device_id))?;
+        self.record_session(login, credentials.provider).await
+    }
+
+    /// Keeps the session a login (or a completed challenge) opened: the profile, the tokens in
+    /// the keychain, the account list; the user becomes active. A session that cannot be kept
+    /// is ended on the server.
+    pub(crate) async fn record_session(
+        &self,
+        login: LoginResponse,
+        provider: ProviderType,
+    ) -> Result<User> {
+        let shared = &self.shared;
         let refresh = login
             .refresh_token
             .clone()
@@ -303,7 +318,7 @@ impl App {
         let recorded = NewLogin {
             user_id: login.user_id,
             device_id: login.device_id,
-            provider: credentials.provider,
+            provider,
             profile,
             tokens,
         };
@@ -373,9 +388,8 @@ impl App {
     }
 }
 
-/// The login body: the credential with `options.device` beside it, as the App Services SDKs send
-/// it. A custom-function payload that is not an object is sent as it is.
-fn login_body(credential: &LoginCredential, device_id: Option<&str>) -> Result<Body> {
+/// `options` of a login body: this device as the App Services SDKs describe it.
+pub(crate) fn login_options(device_id: Option<&str>) -> LoginOptions {
     let device = LoginDevice {
         info: DeviceInfo {
             device_id: device_id.map(str::to_string),
@@ -386,7 +400,13 @@ fn login_body(credential: &LoginCredential, device_id: Option<&str>) -> Result<B
         },
         cpu_arch: Some(std::env::consts::ARCH.into()),
     };
-    let options = LoginOptions { device };
+    LoginOptions { device }
+}
+
+/// The login body: the credential with `options.device` beside it, as the App Services SDKs send
+/// it. A custom-function payload that is not an object is sent as it is.
+fn login_body(credential: &LoginCredential, device_id: Option<&str>) -> Result<Body> {
+    let options = login_options(device_id);
     match credential {
         LoginCredential::Function(FunctionLogin {
             payload: Value::Object(fields),

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use gatehouse_proto::ErrorCode;
 
+use crate::mfa::MfaChallenge;
+
 /// Stable machine-readable codes for errors that did not come from the server (the desktop app
 /// forwards them across IPC next to the server's `error_code`s).
 pub mod codes {
@@ -70,6 +72,16 @@ pub enum Error {
     /// The browser sign-in failed; `reason` is the server's or provider's code, `message` says why.
     #[error("the sign-in did not complete: {message} ({reason})")]
     RedirectFailed { reason: String, message: String },
+    /// The first factor was right and the user has a second one (Gatehouse extension): nothing
+    /// was stored; answer the challenge with [`crate::App::complete_mfa`] (a TOTP or recovery
+    /// code) or [`crate::App::begin_mfa_passkey`] before it expires.
+    #[error("this sign-in needs a second factor (one of: {})", .challenge.methods.join(", "))]
+    MfaRequired { challenge: MfaChallenge },
+    /// The app requires a second factor and this user has none yet: nothing was stored; enrol
+    /// one for the challenge ([`crate::App::enroll_totp_for_challenge`]) and complete it with a
+    /// first code ([`crate::App::complete_mfa_enrollment`]).
+    #[error("this app requires a second factor: set one up to finish signing in")]
+    MfaEnrollmentRequired { challenge: MfaChallenge },
 }
 
 impl Error {
@@ -88,7 +100,28 @@ impl Error {
             Error::RedirectFailed { .. } => codes::REDIRECT_FAILED,
             Error::UnknownUser(_) => codes::UNKNOWN_USER,
             Error::InvalidArgument(_) => codes::INVALID_ARGUMENT,
+            Error::MfaRequired { .. } => ErrorCode::MfaRequired.as_str(),
+            Error::MfaEnrollmentRequired { .. } => ErrorCode::MfaEnrollmentRequired.as_str(),
         }
+    }
+
+    /// The challenge of an [`Error::MfaRequired`] / [`Error::MfaEnrollmentRequired`] answer.
+    pub fn mfa_challenge(&self) -> Option<&MfaChallenge> {
+        match self {
+            Error::MfaRequired { challenge } | Error::MfaEnrollmentRequired { challenge } => {
+                Some(challenge)
+            }
+            _ => None,
+        }
+    }
+
+    /// After a failed attempt to answer a challenge: whether the same challenge can be answered
+    /// again. True for a wrong code (`MfaCodeInvalid`, also a wrong passkey code), a throttled
+    /// attempt (429) and failures that may go away by themselves (network, 5xx); false for
+    /// everything else, notably `MfaChallengeInvalid` (expired, used, unknown, or too many wrong
+    /// codes: sign in again).
+    pub fn keeps_mfa_challenge(&self) -> bool {
+        self.is_transient() || self.code() == ErrorCode::MfaCodeInvalid.as_str()
     }
 
     /// True when the server said this session is no longer valid.

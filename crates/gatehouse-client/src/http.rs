@@ -8,6 +8,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::mfa::MfaChallenge;
 
 /// The answer of an endpoint whose body (usually none: `204`) is not read.
 pub(crate) type Void = IgnoredAny;
@@ -177,6 +178,24 @@ fn server_error(status: StatusCode, bytes: &[u8]) -> Error {
                 message: body.error,
             }
         }
+        // A challenge is usable only with its `mfa` member; without one (a server that does not
+        // speak the extension) the code stays a plain server error.
+        Ok(ErrorBody {
+            error_code,
+            mfa: Some(info),
+            ..
+        }) if error_code == ErrorCode::MfaRequired.as_str() => Error::MfaRequired {
+            challenge: MfaChallenge::from_info(info, false),
+        },
+        Ok(ErrorBody {
+            error_code,
+            mfa: Some(info),
+            ..
+        }) if error_code == ErrorCode::MfaEnrollmentRequired.as_str() => {
+            Error::MfaEnrollmentRequired {
+                challenge: MfaChallenge::from_info(info, true),
+            }
+        }
         Ok(body) if !body.error_code.is_empty() || !body.error.is_empty() => Error::Server {
             status: status.as_u16(),
             code: if body.error_code.is_empty() {
@@ -286,6 +305,70 @@ mod tests {
             br#"{"error":"no","error_code":"Forbidden"}"#,
         );
         assert!(matches!(other, Error::Server { status: 403, .. }));
+    }
+
+    #[test]
+    fn a_challenge_becomes_its_own_variant_only_with_its_mfa_member() {
+        let body = br#"{"error":"a second factor is required","error_code":"MfaRequired",
+            "link":"","mfa":{"challenge_id":"c1","methods":["totp","recovery_code"],
+            "expires_at":1700000300,"provider":"local-userpass"}}"#;
+        let err = server_error(StatusCode::UNAUTHORIZED, body);
+        let Error::MfaRequired { challenge } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (
+                challenge.id.as_str(),
+                challenge.expires_at,
+                challenge.provider.as_str()
+            ),
+            ("c1", 1700000300, "local-userpass")
+        );
+        assert_eq!(challenge.methods, ["totp", "recovery_code"]);
+        assert!(!challenge.is_enrollment());
+        assert_eq!(err.code(), "MfaRequired");
+        assert!(err.to_string().contains("totp, recovery_code"), "{err}");
+        assert!(
+            !err.is_invalid_session() && !err.is_transient(),
+            "a challenge never ends a session nor is retried"
+        );
+
+        let enroll = br#"{"error":"set up a second factor","error_code":"MfaEnrollmentRequired",
+            "mfa":{"challenge_id":"c2","methods":["totp"],"expires_at":5,"provider":"anon-user"}}"#;
+        let err = server_error(StatusCode::UNAUTHORIZED, enroll);
+        assert!(
+            matches!(&err, Error::MfaEnrollmentRequired { challenge }
+                if challenge.id == "c2" && challenge.is_enrollment()),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "MfaEnrollmentRequired");
+        assert_eq!(err.mfa_challenge().map(|c| c.id.as_str()), Some("c2"));
+
+        // Without the member (a server that does not speak the extension): a plain refusal.
+        let bare = br#"{"error":"second factor","error_code":"MfaRequired"}"#;
+        let err = server_error(StatusCode::UNAUTHORIZED, bare);
+        assert!(
+            matches!(&err, Error::Server { status: 401, code, .. } if code == "MfaRequired"),
+            "{err:?}"
+        );
+        assert!(err.mfa_challenge().is_none());
+    }
+
+    #[test]
+    fn only_a_wrong_code_or_a_passing_failure_keeps_a_challenge() {
+        let err = |status: u16, code: &str| {
+            let body = format!(r#"{{"error":"no","error_code":"{code}"}}"#);
+            server_error(StatusCode::from_u16(status).unwrap(), body.as_bytes())
+        };
+        assert!(err(400, "MfaCodeInvalid").keeps_mfa_challenge());
+        assert!(err(429, "TooManyRequests").keeps_mfa_challenge());
+        assert!(err(503, "ServiceUnavailable").keeps_mfa_challenge());
+        assert!(!err(400, "MfaChallengeInvalid").keeps_mfa_challenge());
+        let offline = Error::Transport {
+            url: "http://x".into(),
+            detail: "refused".into(),
+        };
+        assert!(offline.keeps_mfa_challenge());
     }
 
     #[tokio::test]

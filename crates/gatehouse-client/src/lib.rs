@@ -41,6 +41,7 @@ pub mod fs;
 mod http;
 mod lock;
 mod magic_link;
+mod mfa;
 mod pending_redirects;
 mod phone;
 mod phone_flows;
@@ -63,6 +64,7 @@ pub use gatehouse_proto::auth::{
 };
 pub use gatehouse_proto::ProviderType;
 pub use magic_link::PendingMagicLink;
+pub use mfa::{Mfa, MfaChallenge, MfaFactor, MfaProof, MfaStatus, TotpConfirmed, TotpEnrollment};
 pub use pending_redirects::PENDING_REDIRECT_TTL;
 pub use phone::PhonePasswordAuth;
 pub use redirect_login::RedirectLogin;

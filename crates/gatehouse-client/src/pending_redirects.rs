@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use gatehouse_proto::ProviderType;
 
 use crate::lock::lock;
+use crate::mfa::MfaChallenge;
 use crate::redirect_login::RedirectLogin;
 
 /// How long a started browser sign-in can be completed: the server keeps its half for 10
@@ -15,14 +16,39 @@ pub const PENDING_REDIRECT_TTL: Duration = Duration::from_secs(600);
 /// More parallel sign-ins than this drop the oldest.
 const MAX_PENDING: usize = 8;
 
+/// What the redirect finishes.
+pub(crate) enum Purpose {
+    /// A sign-in with this provider.
+    SignIn(ProviderType),
+    /// A `provider` identity added to the user `user_id`.
+    Link {
+        provider: ProviderType,
+        user_id: String,
+    },
+    /// A sign-in's second factor answered with a passkey on the server's page.
+    MfaPasskey(MfaChallenge),
+    /// A passkey registered for the user `user_id` on the server's page.
+    PasskeyRegistration { user_id: String },
+}
+
+impl Purpose {
+    /// The provider named in [`RedirectLogin::provider`].
+    fn provider(&self) -> &str {
+        match self {
+            Purpose::SignIn(p) | Purpose::Link { provider: p, .. } => p.as_str(),
+            Purpose::MfaPasskey(_) | Purpose::PasskeyRegistration { .. } => {
+                gatehouse_proto::mfa::kind::PASSKEY
+            }
+        }
+    }
+}
+
 pub(crate) struct Pending {
-    pub provider: ProviderType,
+    pub purpose: Purpose,
     pub state: String,
     pub verifier: String,
     /// Where the person is sent (the server's or the provider's sign-in page).
     pub url: String,
-    /// Set for a link: the user the new identity is added to.
-    pub link_user: Option<String>,
     pub started: Instant,
 }
 
@@ -31,10 +57,10 @@ impl Pending {
         self.started.elapsed() < PENDING_REDIRECT_TTL
     }
 
-    fn view(&self) -> RedirectLogin {
+    pub fn view(&self) -> RedirectLogin {
         RedirectLogin {
             url: self.url.clone(),
-            provider: self.provider.as_str().into(),
+            provider: self.purpose.provider().into(),
             state: self.state.clone(),
         }
     }
@@ -53,12 +79,15 @@ impl PendingRedirects {
         list
     }
 
-    pub fn remember(&self, pending: Pending) {
+    /// Keeps `pending` until its redirect comes back; the answer is what to show of it.
+    pub fn remember(&self, pending: Pending) -> RedirectLogin {
+        let started = pending.view();
         let mut list = self.live();
         if list.len() >= MAX_PENDING {
             list.remove(0);
         }
         list.push(pending);
+        started
     }
 
     /// Takes the entry with this state out (each completes at most once).
@@ -95,11 +124,10 @@ mod tests {
 
     fn pending(state: &str) -> Pending {
         Pending {
-            provider: ProviderType::Github,
+            purpose: Purpose::SignIn(ProviderType::Github),
             state: state.into(),
             verifier: "v".into(),
             url: format!("https://server/login?state={state}"),
-            link_user: None,
             started: Instant::now(),
         }
     }

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::callback_url::{browser_url_of_server, CallbackUrl};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
-use crate::pending_redirects::Pending;
+use crate::pending_redirects::{Pending, Purpose};
 use crate::pkce::{challenge, random_b64};
 use crate::user::User;
 
@@ -40,7 +40,7 @@ fn redirect_provider(name: &str) -> Result<ProviderType> {
         })
 }
 
-fn query(pairs: &[(&str, &str)]) -> Result<String> {
+pub(crate) fn query(pairs: &[(&str, &str)]) -> Result<String> {
     let mut url = reqwest::Url::parse("http://x/")
         .map_err(|e| Error::InvalidArgument(format!("cannot build a query: {e}")))?;
     url.query_pairs_mut().extend_pairs(pairs);
@@ -70,21 +70,13 @@ impl App {
                 .http
                 .url(&routes::login(&self.shared.app_id, provider.as_str()))
         );
-        let pending = Pending {
-            provider,
+        Ok(self.shared.redirects.remember(Pending {
+            purpose: Purpose::SignIn(provider),
             state,
             verifier,
             url,
-            link_user: None,
             started: Instant::now(),
-        };
-        let started = RedirectLogin {
-            url: pending.url.clone(),
-            provider: provider.as_str().into(),
-            state: pending.state.clone(),
-        };
-        self.shared.redirects.remember(pending);
-        Ok(started)
+        }))
     }
 
     /// Forgets a started sign-in (the person cancelled); its redirect will then be refused.
@@ -111,8 +103,52 @@ impl App {
     /// Finishes a browser sign-in from the URL the browser was sent back to
     /// (`…?code=…&state=…`, or `…?error=…&state=…`). Only a URL whose state matches a pending
     /// sign-in of this app is accepted; each pending sign-in completes at most once. For a link
-    /// started with [`User::begin_redirect_link`], the answer is the linked user.
+    /// started with [`User::begin_redirect_link`], the answer is the linked user; for a
+    /// challenge answered with a passkey ([`App::begin_mfa_passkey`]), the user signed in; for
+    /// a passkey registration ([`crate::Mfa::begin_passkey_registration`]), the user it was
+    /// added to (use [`crate::Mfa::complete_passkey_registration`] to get the factor).
+    ///
+    /// A sign-in whose first factor was right but which needs a second one fails with
+    /// [`Error::MfaRequired`] (or [`Error::MfaEnrollmentRequired`]); nothing is stored.
     pub async fn complete_redirect_login(&self, url: &str) -> Result<User> {
+        let (pending, code) = self.take_redirect(url)?;
+        let result = match &pending.purpose {
+            Purpose::SignIn(provider) => {
+                self.log_in(redirect_credentials(*provider, &code, &pending))
+                    .await
+            }
+            Purpose::Link { provider, user_id } => match self.shared.user(user_id) {
+                Some(user) => user
+                    .link_credentials(redirect_credentials(*provider, &code, &pending))
+                    .await
+                    .map(|()| user),
+                None => Err(Error::UnknownUser(user_id.clone())),
+            },
+            Purpose::MfaPasskey(challenge) => {
+                let proof = crate::mfa::Proof::Passkey {
+                    code: code.clone(),
+                    verifier: pending.verifier.clone(),
+                };
+                self.finish_challenge(challenge, proof)
+                    .await
+                    .map(|(user, _)| user)
+            }
+            Purpose::PasskeyRegistration { user_id } => match self.shared.user(user_id) {
+                Some(user) => user
+                    .mfa()
+                    .redeem_registration(&code, &pending.verifier)
+                    .await
+                    .map(|_| user),
+                None => Err(Error::UnknownUser(user_id.clone())),
+            },
+        };
+        self.keep_if_retryable(pending, &result);
+        result
+    }
+
+    /// The pending redirect `url` belongs to, taken out (each completes at most once), and its
+    /// code; the redirect's own error when it carries one.
+    pub(crate) fn take_redirect(&self, url: &str) -> Result<(Pending, String)> {
         let parsed = CallbackUrl::parse(url)?;
         let get = |name: &str| parsed.get(name);
         let state = get("state").ok_or(Error::UnknownRedirect)?;
@@ -130,25 +166,25 @@ impl App {
             reason: "invalid_request".into(),
             message: "the redirect carries no code".into(),
         })?;
-        let credential = LoginCredential::PkceCode(PkceCodeLogin {
-            code,
-            code_verifier: pending.verifier.clone(),
-        });
-        let credentials = Credentials::redirect_code(pending.provider, credential);
-        let result = match &pending.link_user {
-            None => self.log_in(credentials).await,
-            Some(user_id) => match self.shared.user(user_id) {
-                Some(user) => user.link_credentials(credentials).await.map(|()| user),
-                None => Err(Error::UnknownUser(user_id.clone())),
-            },
-        };
-        // The server never saw the code (network down): keep the sign-in so the same deep link
-        // can be completed again once the server is reachable.
+        Ok((pending, code))
+    }
+
+    /// The server never saw the code (network down): keep the sign-in so the same deep link can
+    /// be completed again once the server is reachable.
+    pub(crate) fn keep_if_retryable<T>(&self, pending: Pending, result: &Result<T>) {
         if matches!(result, Err(Error::Transport { .. })) {
             self.shared.redirects.put_back(pending);
         }
-        result
     }
+}
+
+/// A browser sign-in's one-time code with the verifier that alone can redeem it.
+fn redirect_credentials(provider: ProviderType, code: &str, pending: &Pending) -> Credentials {
+    let credential = LoginCredential::PkceCode(PkceCodeLogin {
+        code: code.into(),
+        code_verifier: pending.verifier.clone(),
+    });
+    Credentials::redirect_code(provider, credential)
 }
 
 impl User {
@@ -177,21 +213,16 @@ impl User {
         let token = self.valid_access_token().await?;
         let location = self.shared.http.location_header(&path, &token).await?;
         let url = browser_url_of_server(&location, &self.shared.http.base)?;
-        let pending = Pending {
-            provider,
+        Ok(self.shared.redirects.remember(Pending {
+            purpose: Purpose::Link {
+                provider,
+                user_id: self.id().to_string(),
+            },
             state,
             verifier,
             url,
-            link_user: Some(self.id().to_string()),
             started: Instant::now(),
-        };
-        let started = RedirectLogin {
-            url: pending.url.clone(),
-            provider: provider.as_str().into(),
-            state: pending.state.clone(),
-        };
-        self.shared.redirects.remember(pending);
-        Ok(started)
+        }))
     }
 }
 

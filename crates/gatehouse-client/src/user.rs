@@ -461,7 +461,7 @@ impl User {
 
 /// `text` as one URL path segment: RFC 3986 unreserved characters as they are, every other byte
 /// percent-encoded (an identity id may hold `/`, `@` or `%`).
-fn path_segment(text: &str) -> String {
+pub(crate) fn path_segment(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

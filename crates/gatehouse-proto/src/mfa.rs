@@ -188,6 +188,18 @@ pub struct TotpConfirmed {
     pub recovery_codes: Option<Vec<String>>,
 }
 
+impl std::fmt::Debug for TotpConfirmed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpConfirmed")
+            .field("factor", &self.factor)
+            .field(
+                "recovery_codes",
+                &self.recovery_codes.as_ref().map(Vec::len),
+            )
+            .finish()
+    }
+}
+
 /// Ten single-use recovery codes, shown once.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryCodes {

@@ -46,6 +46,9 @@ providers! {
     SmsCode => "sms-code",
     /// Gatehouse: a link (and a short code) mailed to a confirmed address, redeemed with PKCE.
     MagicLink => "magic-link",
+    /// Gatehouse: a passkey (WebAuthn, discoverable, user-verified). A redirect provider whose
+    /// `GET …/login` serves the server's own ceremony page instead of sending the browser on.
+    Passkey => "passkey",
 }
 
 impl ProviderType {
@@ -57,6 +60,7 @@ impl ProviderType {
         ProviderType::Github,
         ProviderType::Discord,
         ProviderType::Twitter,
+        ProviderType::Passkey,
     ];
 
     pub fn is_redirect(self) -> bool {

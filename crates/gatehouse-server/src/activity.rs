@@ -131,6 +131,28 @@ pub async fn record_for_session(
     }
 }
 
+/// Records `kind` for a login that has no session yet (a second-factor answer): the origin is
+/// the login's own address and user agent.
+pub async fn record_for_login(
+    state: &AppState,
+    (app_id, user_id): (&str, &str),
+    kind: Kind,
+    detail: Map<String, Value>,
+    ctx: &crate::sessions::LoginContext,
+) {
+    let event = NewEvent {
+        app_id,
+        user_id,
+        kind,
+        detail,
+        ip: ctx.ip.clone(),
+        user_agent: ctx.user_agent.as_deref(),
+    };
+    if let Err(e) = rows::record(state.db.writer(), &event, state.now()).await {
+        tracing::warn!(error = %e, kind = event.kind.as_str(), "recording activity failed");
+    }
+}
+
 /// A rotated-away refresh token came back and `session` was ended: the owner should see which
 /// session and device, and from where the token was presented.
 pub async fn refresh_token_reuse(state: &AppState, session: &SessionRow, from: Origin<'_>) {

@@ -125,6 +125,12 @@ pub async fn get_custom_data(
     crate::custom_data::get(state, user_id).await.map_err(err)
 }
 
+/// `reset-mfa`: removes every second factor and recovery code of the user (for an owner who
+/// lost both), recorded as `mfa_reset`. The number of factors removed.
+pub async fn reset_mfa(state: &AppState, user_id: &str) -> anyhow::Result<u64> {
+    crate::mfa::manage::reset(state, user_id).await.map_err(err)
+}
+
 /// The most events `admin activity` prints at once.
 pub const MAX_ACTIVITY: i64 = 1000;
 

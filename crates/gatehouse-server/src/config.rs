@@ -25,7 +25,9 @@ pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Public origin clients reach this server at (used in the location answer and in mailed
-    /// links, never taken from the `Host` header). Defaults to `http://{listen}`.
+    /// links, never taken from the `Host` header). Defaults to `http://{listen}`. Port `0`
+    /// (`http://localhost:0`) stands for the port the server bound: for a listen port the OS
+    /// picks, e.g. the desktop's Local backend, whose passkeys need a domain name, not an IP.
     pub public_url: Option<String>,
     /// `sqlite://…` or `postgres://…`. Defaults to `sqlite://{data_dir}/gatehouse.db`.
     pub database_url: Option<String>,
@@ -49,6 +51,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// The per-user activity log (security events).
     pub activity: ActivityConfig,
+    /// Second factors: where the key that seals TOTP secrets lives.
+    pub mfa: MfaConfig,
     /// Apps served by this server, keyed by app id.
     pub apps: BTreeMap<String, AppConfig>,
 }
@@ -79,6 +83,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             admin: AdminConfig::default(),
             activity: ActivityConfig::default(),
+            mfa: MfaConfig::default(),
             apps: BTreeMap::new(),
         }
     }
@@ -96,6 +101,28 @@ impl Default for ActivityConfig {
     fn default() -> Self {
         ActivityConfig { keep_days: 90 }
     }
+}
+
+/// `[mfa]`: the AES-256 key that seals TOTP secrets at rest (a database dump alone reveals
+/// none). `key_file` defaults to `<data_dir>/mfa.key` (32 random bytes, mode 0600, created at
+/// first start); the environment variable `GATEHOUSE_MFA_KEY` (32 bytes, base64) wins over both.
+/// Losing the key makes every TOTP factor unusable (recovery codes still work).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[apps.<id>] mfa`: whether every user must have a second factor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaPolicy {
+    /// Each user decides (a user with a confirmed factor is always asked for it).
+    #[default]
+    Optional,
+    /// A sign-in of a user without a factor answers `MfaEnrollmentRequired` (anonymous users
+    /// and API-key logins excepted).
+    Required,
 }
 
 /// `[apps.<id>.new_device_alerts]`: tell the owner when the account signs in from a device it
@@ -425,6 +452,8 @@ pub struct AppConfig {
     pub custom_data_webhook: Option<CustomDataWebhookConfig>,
     /// Mail (or text) the owner on a sign-in from a new device.
     pub new_device_alerts: NewDeviceAlertsConfig,
+    /// `"optional"` (default) or `"required"`: a second factor for every user.
+    pub mfa: MfaPolicy,
 }
 
 /// A signed webhook that answers `{"custom_data": {…} | null}` for a user.
@@ -492,6 +521,7 @@ impl Default for AppConfig {
             functions: Default::default(),
             custom_data_webhook: None,
             new_device_alerts: NewDeviceAlertsConfig::default(),
+            mfa: MfaPolicy::default(),
         }
     }
 }
@@ -532,6 +562,7 @@ impl Config {
                 "phone-password".to_string(),
                 "sms-code".to_string(),
                 "magic-link".to_string(),
+                "passkey".to_string(),
             ]);
             app.phone.allowed_countries = vec!["*".into()];
             app
@@ -717,6 +748,7 @@ mod tests {
             "phone-password",
             "sms-code",
             "magic-link",
+            "passkey",
         ];
         assert_eq!(app.providers, local);
         assert!(app.phone.allows("BR"));

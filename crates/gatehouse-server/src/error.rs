@@ -11,6 +11,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds after which a retry may succeed (sent as `Retry-After`).
     pub retry_after: Option<u64>,
+    /// The challenge of an `MfaRequired` / `MfaEnrollmentRequired` answer (the body's `mfa`).
+    pub mfa: Option<Box<gatehouse_proto::mfa::MfaChallengeInfo>>,
 }
 
 impl ApiError {
@@ -19,6 +21,30 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            mfa: None,
+        }
+    }
+
+    /// A first factor that was right, answered with the challenge that finishes the sign-in
+    /// (`enroll`: the app requires a factor the user does not have yet).
+    pub fn mfa_required(info: gatehouse_proto::mfa::MfaChallengeInfo, enroll: bool) -> ApiError {
+        let (code, message) = if enroll {
+            (
+                ErrorCode::MfaEnrollmentRequired,
+                "this app requires two-step sign-in: set up an authenticator app to finish \
+                 signing in (Gatehouse multi-factor extension)",
+            )
+        } else {
+            (
+                ErrorCode::MfaRequired,
+                "two-step sign-in: this account needs a code from its authenticator app, a \
+                 recovery code or a passkey to finish signing in (Gatehouse multi-factor \
+                 extension)",
+            )
+        };
+        ApiError {
+            mfa: Some(Box::new(info)),
+            ..ApiError::new(code, message)
         }
     }
 

@@ -112,6 +112,14 @@ enum Admin {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Remove every second factor and recovery code of a user (one who lost both), so the next
+    /// sign-in asks for no second factor (or, where the app requires one, enrols a new one).
+    /// Recorded in the user's activity log as `mfa_reset`.
+    ResetMfa {
+        /// The user's id.
+        #[arg(long)]
+        user: String,
+    },
     /// Make a key for the admin HTTP API (`/api/admin/v1`) and print the `[admin]` line that
     /// lets it in (only the key's SHA-256 goes into the configuration).
     NewAdminKey,
@@ -265,6 +273,10 @@ async fn admin_command(state: &AppState, cmd: Admin) -> anyhow::Result<()> {
             for event in events {
                 println!("{}", serde_json::to_string(&event)?);
             }
+        }
+        Admin::ResetMfa { user } => {
+            let removed = admin::reset_mfa(state, &user).await?;
+            eprintln!("user {user}: {removed} second factor(s) and every recovery code removed");
         }
         Admin::NewAdminKey => {
             let (key, hash) = admin::new_admin_key();

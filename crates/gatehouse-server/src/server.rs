@@ -69,6 +69,9 @@ impl Server {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
         config.listen = addr;
+        config.public_url = config
+            .public_url
+            .map(|url| with_bound_port(&url, addr.port()));
         let state = AppState::build(config).await?;
         let app = crate::http::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -147,4 +150,29 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `public_url` with an explicit port 0 replaced by the port the server bound (see
+/// [`Config::public_url`]); any other URL as it is.
+fn with_bound_port(url: &str, port: u16) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if url.contains(":0") && u.port() == Some(0) => {
+            let _ = u.set_port(Some(port));
+            u.as_str().trim_end_matches('/').to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod bound_port_tests {
+    use super::with_bound_port;
+
+    #[test]
+    fn port_zero_becomes_the_bound_port_and_nothing_else_changes() {
+        assert_eq!(with_bound_port("http://localhost:0", 4242), "http://localhost:4242");
+        assert_eq!(with_bound_port("http://localhost:0/", 4242), "http://localhost:4242");
+        assert_eq!(with_bound_port("https://a.example:8443", 1), "https://a.example:8443");
+        assert_eq!(with_bound_port("https://a.example", 1), "https://a.example");
+    }
 }

@@ -36,17 +36,32 @@ pub struct LoginContext {
 /// A session written in a transaction that is not committed yet: [`OpenedSession::respond`],
 /// after the commit, signs its tokens (the access token may ask the app's custom-data webhook,
 /// which must not happen while the transaction holds the database's writer).
+/// Or, when the user must pass a second factor first, the challenge written instead
+/// (`crate::mfa::gate`), which `respond` answers as its `MfaRequired` error.
 #[must_use = "commit the transaction, then respond"]
-pub struct OpenedSession {
-    session: rows::SessionRow,
-    secret: String,
-    now: i64,
+pub struct OpenedSession(Opened);
+
+enum Opened {
+    Session {
+        session: Box<rows::SessionRow>,
+        secret: String,
+        now: i64,
+    },
+    Challenge(ApiError),
 }
 
 impl OpenedSession {
     pub async fn respond(self, state: &AppState) -> ApiResult<LoginResponse> {
-        let session = &self.session;
-        let access = match access_token(state, session, self.now).await {
+        let (session, secret, now) = match self.0 {
+            Opened::Session {
+                session,
+                secret,
+                now,
+            } => (session, secret, now),
+            Opened::Challenge(challenge) => return Err(challenge),
+        };
+        let session = &*session;
+        let access = match access_token(state, session, now).await {
             Ok(access) => access,
             Err(e) => {
                 // No tokens leave: the committed session would be a row nobody can use, listed
@@ -64,7 +79,7 @@ impl OpenedSession {
         crate::activity::sign_in(state, session).await;
         Ok(LoginResponse {
             access_token: access,
-            refresh_token: Some(refresh_token(state, session, &self.secret, self.now)),
+            refresh_token: Some(refresh_token(state, session, &secret, now)),
             user_id: session.user_id.clone(),
             device_id: session.device_id.clone(),
         })
@@ -72,12 +87,43 @@ impl OpenedSession {
 }
 
 /// Opens a session inside the caller's transaction (so user creation and session are one unit).
-/// Commit, then [`OpenedSession::respond`].
+/// Commit, then [`OpenedSession::respond`]. A user who must pass a second factor gets a
+/// challenge instead (`crate::mfa::gate`: API-key and passkey logins are exempt).
 pub async fn open(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, Any>,
     app_id: &str,
     user_id: &str,
+    provider_type: &str,
+    api_key_id: Option<&str>,
+    ctx: &LoginContext,
+) -> ApiResult<OpenedSession> {
+    if let Some(challenge) =
+        crate::mfa::gate(state, tx, (app_id, user_id), provider_type, ctx).await?
+    {
+        return Ok(OpenedSession(Opened::Challenge(challenge)));
+    }
+    let owner = (app_id, user_id);
+    open_session(state, tx, owner, provider_type, api_key_id, ctx).await
+}
+
+/// [`open`] without the second-factor gate: for `crate::mfa::complete`, once the challenge is
+/// answered (and for nothing else). No API key: API-key logins are never challenged.
+pub async fn open_verified(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, Any>,
+    app_id: &str,
+    user_id: &str,
+    provider_type: &str,
+    ctx: &LoginContext,
+) -> ApiResult<OpenedSession> {
+    open_session(state, tx, (app_id, user_id), provider_type, None, ctx).await
+}
+
+async fn open_session(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, Any>,
+    (app_id, user_id): (&str, &str),
     provider_type: &str,
     api_key_id: Option<&str>,
     ctx: &LoginContext,
@@ -128,11 +174,11 @@ pub async fn open(
             "evicted oldest sessions beyond the per-user cap"
         );
     }
-    Ok(OpenedSession {
-        session,
+    Ok(OpenedSession(Opened::Session {
+        session: Box::new(session),
         secret,
         now,
-    })
+    }))
 }
 
 /// A new access token for `session`, carrying the user's custom data as it is now (so every

@@ -36,6 +36,8 @@ pub struct Inner {
     pub jwks: crate::idp::jwks::JwksCache,
     /// Address-dependent work done after answering (enumeration-safe timing).
     pub background: crate::background::Background,
+    /// Seals TOTP secrets at rest (`[mfa] key_file` / `GATEHOUSE_MFA_KEY`).
+    pub mfa_box: crate::mfa::secret_box::SecretBox,
 }
 
 /// Counters for tests and operators.
@@ -76,6 +78,7 @@ impl AppState {
         let sms = crate::sms::SmsSender::new(config.sms.as_ref(), &mailer, &config.data_dir)?;
         let limiter = RateLimiter::new(config.rate_limits.clone());
         let outbound = crate::outbound::Outbound::new(&config.outbound)?;
+        let mfa_box = crate::mfa::secret_box::SecretBox::load(&config)?;
         Ok(AppState(Arc::new(Inner {
             config,
             public_url,
@@ -91,6 +94,7 @@ impl AppState {
             outbound,
             jwks: Default::default(),
             background: crate::background::Background::start(),
+            mfa_box,
         })))
     }
 

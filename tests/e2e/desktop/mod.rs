@@ -9,6 +9,7 @@
 
 mod cli_start;
 mod gui;
+mod mfa;
 mod programs;
 mod security;
 mod self_service_remote;

@@ -1,4 +1,5 @@
-// The Account panel: the picked account's identities and profile, and what can be done to it.
+// The Account panel: the picked account's identities and profile, its second factors
+// (panels/mfa.js), and what can be done to it.
 
 import { $ } from "../dom.js";
 import { call } from "../ipc.js";
@@ -9,12 +10,15 @@ import { reauth, startLink } from "../signin.js";
 import { refresh, selectedAccount, state } from "../state.js";
 import { withRecentSignIn } from "../step-up.js";
 import { onTab } from "../tabs.js";
+import { initMfa, renderMfa } from "./mfa.js";
 import { renderSelfService } from "./self-service.js";
 
 async function load() {
   const a = selectedAccount();
   $("account-empty").hidden = !!a;
   $("account-view").hidden = !a;
+  // Its own request, beside the details'.
+  renderMfa(a);
   if (!a) return;
   $("account-name").textContent = a.display_name;
   $("account-meta").textContent = `${label(a.provider)} · ${a.connection_name} · ${a.state.replace("_", " ")}`;
@@ -93,6 +97,7 @@ async function refreshCustomData(ev) {
 
 export function initAccount() {
   onTab("account", load);
+  initMfa();
   $("do-refresh-custom-data").addEventListener("click", refreshCustomData);
   $("do-logout").addEventListener("click", logOut);
   $("do-remove").addEventListener("click", remove);

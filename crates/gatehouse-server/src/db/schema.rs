@@ -253,6 +253,76 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX device_alerts_expires ON device_alerts (expires_at)
     "#,
+    // 11 (issue 13, multi-factor sign-in): second factors (a TOTP secret sealed with the
+    //    server's MFA key, or a passkey's credential), single-use recovery codes (SHA-256), and
+    //    the challenges a first-factor login answers with instead of a session (single use,
+    //    bound to app, user, provider and device).
+    r#"
+    CREATE TABLE mfa_factors (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        app_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        secret_enc TEXT,
+        credential TEXT,
+        confirmed BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT,
+        last_step BIGINT
+    );
+    CREATE INDEX mfa_factors_user ON mfa_factors (user_id, created_at);
+    CREATE TABLE mfa_recovery_codes (
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        code_hash TEXT NOT NULL,
+        used_at BIGINT,
+        PRIMARY KEY (user_id, code_hash)
+    );
+    CREATE TABLE mfa_challenges (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        provider_type TEXT NOT NULL,
+        device_id TEXT,
+        kind TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        passkey_code_hash TEXT,
+        code_challenge TEXT
+    );
+    CREATE INDEX mfa_challenges_expiry ON mfa_challenges (expires_at)
+    "#,
+    // 12 (issue 13, passkeys): a passkey factor is found by its WebAuthn credential id (unique
+    //    in an app; NULL for TOTP factors), and the browser ceremonies that register or use one
+    //    (webauthn-rs state, single use, 5 minutes; the app's PKCE challenge and the hash of the
+    //    one-time code the page hands back to the app).
+    r#"
+    ALTER TABLE mfa_factors ADD COLUMN credential_id TEXT;
+    CREATE UNIQUE INDEX mfa_factors_credential ON mfa_factors (app_id, credential_id);
+    CREATE TABLE passkey_ceremonies (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+        challenge_id TEXT,
+        name TEXT,
+        redirect_uri TEXT NOT NULL,
+        client_state TEXT NOT NULL,
+        code_challenge TEXT NOT NULL,
+        key_hash TEXT NOT NULL,
+        webauthn_state TEXT,
+        expires_at BIGINT NOT NULL,
+        finished_at BIGINT,
+        factor_id TEXT,
+        app_code_hash TEXT,
+        app_code_expires_at BIGINT,
+        redeemed_at BIGINT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies (expires_at)
+    "#,
 ];
 
 pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {

@@ -30,7 +30,7 @@ fn render(status: StatusCode, error: ApiError) -> Response {
         error: error.message,
         error_code: error.code.as_str().to_string(),
         link: String::new(),
-        mfa: None,
+        mfa: error.mfa.map(|info| *info),
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let mut response = (status, bytes).into_response();

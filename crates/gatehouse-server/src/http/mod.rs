@@ -10,7 +10,9 @@ mod client_api;
 mod email_change_pages;
 mod error;
 pub mod extract;
+mod mfa_api;
 mod pages;
+mod passkey_api;
 mod provider_api;
 mod redirect_api;
 mod self_service_api;
@@ -124,8 +126,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(pages::router())
+        .merge(passkey_api::router())
         .merge(email_change_pages::router())
         .merge(admin_api::router())
+        .merge(mfa_api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

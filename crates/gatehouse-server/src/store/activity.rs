@@ -44,6 +44,18 @@ pub enum Kind {
     NewDevice,
     /// The owner used a "this wasn't me" or lockdown link.
     Lockdown,
+    /// A second factor was confirmed (detail: factor_id, factor kind).
+    MfaEnrolled,
+    /// A second factor was removed by its owner (detail: factor_id, factor kind).
+    MfaRemoved,
+    /// Ten new recovery codes; the old ones are void.
+    MfaRecoveryCodesRegenerated,
+    /// A recovery code answered a sign-in challenge (also mailed to the owner).
+    MfaRecoveryCodeUsed,
+    /// A wrong second-factor code, a voided challenge or a lockout (detail: method, reason).
+    MfaFailed,
+    /// An operator removed every factor and recovery code (`admin reset-mfa`).
+    MfaReset,
 }
 
 impl Kind {
@@ -68,6 +80,12 @@ impl Kind {
             Kind::Lockout => "lockout",
             Kind::NewDevice => "new_device",
             Kind::Lockdown => "lockdown",
+            Kind::MfaEnrolled => "mfa_enrolled",
+            Kind::MfaRemoved => "mfa_removed",
+            Kind::MfaRecoveryCodesRegenerated => "mfa_recovery_codes_regenerated",
+            Kind::MfaRecoveryCodeUsed => "mfa_recovery_code_used",
+            Kind::MfaFailed => "mfa_failed",
+            Kind::MfaReset => "mfa_reset",
         }
     }
 }
