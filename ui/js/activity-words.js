@@ -27,8 +27,6 @@ const WORDS = Object.freeze({
   mfa_recovery_code_used: "Recovery code used to sign in",
   mfa_failed: "Wrong second-factor code",
   mfa_reset: "Second factors removed by the operator",
-  passkey_registered: "Passkey added",
-  passkey_sign_in_failed: "Failed passkey sign-in",
 });
 
 // Kinds shown as warnings (the summary's "unusual" ones, src-tauri/src/security_centre.rs).

@@ -112,14 +112,9 @@ enum Admin {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
-    /// Remove every second factor and recovery code of a user (one who lost both), so the next
-    /// sign-in asks for no second factor (or, where the app requires one, enrols a new one).
-    /// Recorded in the user's activity log as `mfa_reset`.
-    ResetMfa {
-        /// The user's id.
-        #[arg(long)]
-        user: String,
-    },
+    /// Commands about one user.
+    #[command(subcommand)]
+    User(UserAdmin),
     /// Make a key for the admin HTTP API (`/api/admin/v1`) and print the `[admin]` line that
     /// lets it in (only the key's SHA-256 goes into the configuration).
     NewAdminKey,
@@ -129,6 +124,17 @@ enum Admin {
     /// seconds, also in a running server; the old key stays in the JWKS and keeps verifying for
     /// one access-token lifetime. Refresh tokens and sessions are unaffected.
     RotateKeys,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserAdmin {
+    /// Remove every second factor and recovery code of a user (one who lost both), so the next
+    /// sign-in asks for no second factor (or, where the app requires one, enrols a new one).
+    /// Recorded in the user's activity log as `mfa_reset`.
+    ResetMfa {
+        /// The user's id.
+        user: String,
+    },
 }
 
 fn build_config(cli: &Cli) -> anyhow::Result<Config> {
@@ -274,7 +280,7 @@ async fn admin_command(state: &AppState, cmd: Admin) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&event)?);
             }
         }
-        Admin::ResetMfa { user } => {
+        Admin::User(UserAdmin::ResetMfa { user }) => {
             let removed = admin::reset_mfa(state, &user).await?;
             eprintln!("user {user}: {removed} second factor(s) and every recovery code removed");
         }

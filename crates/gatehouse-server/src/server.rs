@@ -170,9 +170,18 @@ mod bound_port_tests {
 
     #[test]
     fn port_zero_becomes_the_bound_port_and_nothing_else_changes() {
-        assert_eq!(with_bound_port("http://localhost:0", 4242), "http://localhost:4242");
-        assert_eq!(with_bound_port("http://localhost:0/", 4242), "http://localhost:4242");
-        assert_eq!(with_bound_port("https://a.example:8443", 1), "https://a.example:8443");
+        assert_eq!(
+            with_bound_port("http://localhost:0", 4242),
+            "http://localhost:4242"
+        );
+        assert_eq!(
+            with_bound_port("http://localhost:0/", 4242),
+            "http://localhost:4242"
+        );
+        assert_eq!(
+            with_bound_port("https://a.example:8443", 1),
+            "https://a.example:8443"
+        );
         assert_eq!(with_bound_port("https://a.example", 1), "https://a.example");
     }
 }

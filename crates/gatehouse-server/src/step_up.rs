@@ -1,6 +1,7 @@
 //! The recent-sign-in rule (security.md S-67, issue 12 item 4): a stolen refresh token must not be
 //! enough to make an attacker's access last. Creating an API key, linking or unlinking an identity,
-//! deleting the account, changing the password, email or phone and editing the profile need a
+//! deleting the account, changing the password, email or phone, editing the profile and adding or
+//! removing a second factor (or its recovery codes) need a
 //! session that signed in at most `[tokens] recent_sign_in_secs` ago; otherwise the answer is
 //! 403 `RecentSignInRequired` and the client signs in again (a new session; the SDK ends the one
 //! it replaces) and retries.
@@ -22,6 +23,10 @@ pub enum LastingChange {
     ChangeEmail,
     ChangePhone,
     EditProfile,
+    AddSecondFactor,
+    RemoveSecondFactor,
+    NewRecoveryCodes,
+    AddPasskey,
 }
 
 impl LastingChange {
@@ -35,6 +40,10 @@ impl LastingChange {
             LastingChange::ChangeEmail => "changing the email address",
             LastingChange::ChangePhone => "changing the phone number",
             LastingChange::EditProfile => "editing the profile",
+            LastingChange::AddSecondFactor => "adding a second factor",
+            LastingChange::RemoveSecondFactor => "removing a second factor",
+            LastingChange::NewRecoveryCodes => "making new recovery codes",
+            LastingChange::AddPasskey => "adding a passkey",
         }
     }
 }

@@ -10,6 +10,7 @@
 mod cli_start;
 mod gui;
 mod mfa;
+mod passkeys;
 mod programs;
 mod security;
 mod self_service_remote;

@@ -12,6 +12,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod browser;
+pub mod chromium;
 pub mod hooks;
 pub mod jose;
 pub mod nginx;

@@ -15,9 +15,9 @@ use crate::config::MfaPolicy;
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::{AccessAuth, LoginContext};
 use crate::state::AppState;
+use crate::step_up::{require_recent_sign_in, LastingChange};
 use crate::store::activity::Kind;
 use crate::store::mfa::{self as rows, ChallengeRow, FactorRow, CHALLENGE_ENROLL};
-use crate::store::sessions::SessionRow;
 use crate::store::users;
 
 const MAX_NAME_CHARS: usize = 100;
@@ -34,21 +34,6 @@ pub fn open_secret(state: &AppState, factor: &FactorRow) -> Option<Vec<u8>> {
             None
         }
     }
-}
-
-/// The recent-sign-in rule of `crate::step_up`, for second-factor changes.
-fn require_recent_sign_in(state: &AppState, session: &SessionRow, what: &str) -> ApiResult<()> {
-    let window = state.config.tokens.recent_sign_in_secs;
-    if state.now() - session.created_at <= window {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        ErrorCode::RecentSignInRequired,
-        format!(
-            "{what} needs a sign-in within the last {} minutes: sign in again, then retry",
-            (window + 59) / 60
-        ),
-    ))
 }
 
 async fn refuse_anonymous(state: &AppState, user_id: &str) -> ApiResult<()> {
@@ -161,7 +146,7 @@ pub async fn enroll_totp(
     auth: &AccessAuth,
     name: Option<&str>,
 ) -> ApiResult<TotpEnrollment> {
-    require_recent_sign_in(state, &auth.session, "adding a second factor")?;
+    require_recent_sign_in(state, &auth.session, LastingChange::AddSecondFactor)?;
     refuse_anonymous(state, &auth.session.user_id).await?;
     let name = valid_name(name)?;
     new_totp(state, owner(auth), name).await
@@ -249,7 +234,7 @@ pub async fn remove_factor(
     factor_id: &str,
     from: Origin<'_>,
 ) -> ApiResult<()> {
-    require_recent_sign_in(state, &auth.session, "removing a second factor")?;
+    require_recent_sign_in(state, &auth.session, LastingChange::RemoveSecondFactor)?;
     let (app_id, user_id) = owner(auth);
     let mut tx = state.db.writer().begin().await?;
     let factor = rows::factor_of(&mut *tx, user_id, factor_id)
@@ -281,7 +266,7 @@ pub async fn regenerate_codes(
     auth: &AccessAuth,
     from: Origin<'_>,
 ) -> ApiResult<RecoveryCodes> {
-    require_recent_sign_in(state, &auth.session, "making new recovery codes")?;
+    require_recent_sign_in(state, &auth.session, LastingChange::NewRecoveryCodes)?;
     let (app_id, user_id) = owner(auth);
     let mut tx = state.db.writer().begin().await?;
     if !rows::factors(&mut *tx, user_id)
@@ -369,7 +354,7 @@ pub(super) async fn confirm_for_challenge(
     Ok(Ok(Some(codes)))
 }
 
-/// `admin reset-mfa`: every factor and recovery code of the user removed, recorded as
+/// `admin user reset-mfa`: every factor and recovery code of the user removed, recorded as
 /// `mfa_reset`. The number of factors removed.
 pub async fn reset(state: &AppState, user_id: &str) -> ApiResult<u64> {
     let user = users::get(state.db.reader(), user_id)

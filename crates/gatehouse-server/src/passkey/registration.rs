@@ -47,7 +47,7 @@ pub async fn start(
     crate::step_up::require_recent_sign_in(
         state,
         session,
-        crate::step_up::LastingChange::LinkIdentity,
+        crate::step_up::LastingChange::AddPasskey,
     )?;
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 64 {

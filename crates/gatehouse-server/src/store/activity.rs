@@ -54,7 +54,7 @@ pub enum Kind {
     MfaRecoveryCodeUsed,
     /// A wrong second-factor code, a voided challenge or a lockout (detail: method, reason).
     MfaFailed,
-    /// An operator removed every factor and recovery code (`admin reset-mfa`).
+    /// An operator removed every factor and recovery code (`admin user reset-mfa`).
     MfaReset,
 }
 

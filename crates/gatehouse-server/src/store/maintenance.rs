@@ -1,6 +1,7 @@
 //! Pruning rows that no longer matter: sessions ended or expired long ago (kept a while for the
 //! audit trail), expired mailed tokens, stale failure counters, activity older than
-//! `[activity] keep_days` (90 by default), expired "this wasn't me" links and email-change links.
+//! `[activity] keep_days` (90 by default), expired "this wasn't me" links and email-change links,
+//! second-factor challenges and passkey ceremonies.
 
 use crate::db::Db;
 
@@ -13,6 +14,8 @@ pub struct Pruned {
     pub tokens: u64,
     pub failures: u64,
     pub activity: u64,
+    /// Second-factor challenges and passkey ceremonies.
+    pub second_factor: u64,
 }
 
 /// [`prune_keeping`] with the default activity retention.
@@ -63,10 +66,15 @@ pub async fn prune_keeping(
         .bind(now - 24 * 3600)
         .execute(db.writer())
         .await?;
+    // Second-factor challenges and passkey ceremonies are single use and minutes long; a day
+    // past expiry a late answer still hears "expired".
+    let second_factor = super::mfa::prune_challenges(db.writer(), now - 24 * 3600).await?
+        + super::passkeys::prune_ceremonies(db.writer(), now - 24 * 3600).await?;
     Ok(Pruned {
         sessions,
         tokens,
         failures,
         activity,
+        second_factor,
     })
 }

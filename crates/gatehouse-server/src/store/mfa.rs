@@ -401,7 +401,7 @@ pub async fn take_challenge<'c>(
         == 1)
 }
 
-/// Every factor, recovery code and open challenge of the user (`admin reset-mfa`); the number
+/// Every factor, recovery code and open challenge of the user (`admin user reset-mfa`); the number
 /// of factors removed.
 pub async fn reset_user(
     tx: &mut sqlx::Transaction<'_, Any>,

@@ -177,6 +177,21 @@ pub async fn redeem<'c>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Deletes ceremonies whose page and app code both expired before `cutoff` (maintenance).
+pub async fn prune_ceremonies<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    cutoff: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM passkey_ceremonies WHERE expires_at < $1 \
+         AND (app_code_expires_at IS NULL OR app_code_expires_at < $1)",
+    )
+    .bind(cutoff)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// A stored passkey: its factor row and webauthn-rs's credential (JSON).
 #[derive(Debug, Clone)]
 pub struct StoredPasskey {
