@@ -1,10 +1,12 @@
 //! Timing enumeration (security.md T-1, T-3; issue 12, item 10): a request about an address
 //! with an account must take as long as one about an address without. For each request, 200
 //! samples per path, interleaved in random order after a warm-up, with the server's background
-//! queue settled between samples; the medians must be within 2 ms and a Mann-Whitney U test must
-//! find no difference at p < 0.01. A real difference shows in every round; so that a 1-in-100
-//! fluke of one round does not fail the suite, a significant round is repeated once with fresh
-//! samples, and the test fails only if the repeat is significant too.
+//! queue settled between samples; the medians must be within 2 ms, and a round fails when a
+//! Mann-Whitney U test finds a difference at p < 0.01 *and* the medians differ by 15 % or more
+//! (security.md's bound for shared runners: on a loaded 2-core machine, 200 samples make a
+//! 0.1 ms drift "significant" although no attacker could use it). A real difference shows in
+//! every round; so that a 1-in-100 fluke of one round does not fail the suite, a failing round
+//! is repeated once with fresh samples, and the test fails only if the repeat fails too.
 
 use std::time::Instant;
 
@@ -20,6 +22,8 @@ const SAMPLES: usize = 200;
 const WARM_UP: usize = 20;
 const MAX_MEDIAN_GAP_MS: f64 = 2.0;
 const ALPHA: f64 = 0.01;
+/// The relative median gap a significant difference must reach to fail a round (security.md T-1).
+const MAX_RELATIVE_GAP: f64 = 0.15;
 
 /// One backend at a time: two timing runs side by side on two cores would only add noise.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -107,7 +111,8 @@ async fn assert_same_time(
             "{what}: the medians differ by {gap:.3} ms"
         );
         rounds.push(p);
-        if p >= ALPHA {
+        let relative = gap / median(&with).min(median(&without)).max(f64::MIN_POSITIVE);
+        if p >= ALPHA || relative < MAX_RELATIVE_GAP {
             return;
         }
     }
