@@ -56,7 +56,7 @@ PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm 
           libayatana-appindicator3-dev
           xdg-utils desktop-file-utils xvfb x11-utils webkit2gtk-driver
           chromium chromium-driver
-          nginx)
+          nginx wrk haproxy pgbouncer)
 
 is_installed() {
   case $1 in

@@ -16,8 +16,10 @@
 #        dbus-run-session -- bash scripts/keyring-session.sh ...
 #      i.e. on a private D-Bus session bus with an unlocked gnome-keyring whose files live in a
 #      temp folder (GATEHOUSE_TEST_KEYRING=1 tells the OS-keychain tests it is there).
-#   6. scripts/package-deb.sh --debug (TEST_SKIP_DEB=1 skips it), and in CI (or with
-#      TEST_DEB_INSTALL=1, as root) scripts/check-deb-install.sh: install, repair, purge.
+#   6. scripts/package-deb.sh --debug and scripts/package-server-deb.sh --debug (TEST_SKIP_DEB=1
+#      skips them), and in CI (or with TEST_DEB_INSTALL=1, as root) scripts/check-deb-install.sh
+#      (install, repair, purge) and scripts/check-server-deb.sh (install, the unit's commands run
+#      as the unit would, purge).
 #
 # Examples:
 #   scripts/test.sh                                   everything
@@ -182,20 +184,29 @@ if [ $rc -ne 0 ]; then
   exit "$rc"
 fi
 
-# ---- 6. the desktop app's .deb -------------------------------------------------------------------
-# A debug package: it checks the packaging (binary, desktop entry with %u, icons, Depends) without
-# a second, release build of everything. TEST_SKIP_DEB=1 skips it while iterating.
+# ---- 6. the .debs: the desktop app's and the server's --------------------------------------------
+# Debug packages: they check the packaging (binary, desktop entry with %u, icons, Depends; the
+# server's hardened unit, conffile and maintainer scripts) without a second, release build of
+# everything. TEST_SKIP_DEB=1 skips them while iterating.
 if [ "${TEST_SKIP_DEB:-0}" != 1 ] && [ ${#WORKSPACE[@]} -gt 0 ]; then
   phase deb
   deb_rc=0
   bash "$ROOT/scripts/package-deb.sh" --debug || deb_rc=$?
-  # Installing it for real (into /usr) is for throwaway machines: CI, or when asked.
-  if [ $deb_rc -eq 0 ] && { [ -n "${CI:-}" ] || [ "${TEST_DEB_INSTALL:-0}" = 1 ]; } \
-    && [ "$(id -u)" = 0 ]; then
-    bash "$ROOT/scripts/check-deb-install.sh" --debug || deb_rc=$?
+  server_deb_rc=0
+  bash "$ROOT/scripts/package-server-deb.sh" --debug || server_deb_rc=$?
+  # Installing them for real (into /usr, /etc, a system user) is for throwaway machines: CI, or
+  # when asked.
+  if { [ -n "${CI:-}" ] || [ "${TEST_DEB_INSTALL:-0}" = 1 ]; } && [ "$(id -u)" = 0 ]; then
+    if [ $deb_rc -eq 0 ]; then
+      bash "$ROOT/scripts/check-deb-install.sh" --debug || deb_rc=$?
+    fi
+    if [ $server_deb_rc -eq 0 ]; then
+      bash "$ROOT/scripts/check-server-deb.sh" --debug || server_deb_rc=$?
+    fi
   fi
+  [ $deb_rc -ne 0 ] || deb_rc=$server_deb_rc
   phase_end
-  [ $deb_rc -eq 0 ] || echo "test.sh: the .deb failed its checks (exit $deb_rc)" >&2
+  [ $deb_rc -eq 0 ] || echo "test.sh: a .deb failed its checks (exit $deb_rc; see above)" >&2
   [ $rc -ne 0 ] || rc=$deb_rc
 fi
 exit "$rc"

@@ -45,10 +45,11 @@ fn sign_in_switch_keys_and_errors_through_ipc() {
     let o = w.ok("overview", json!({}));
     assert_eq!(o["connections"][0]["id"], "local");
     assert_eq!(o["connections"][0]["status"], "ready", "{o}");
+    // `localhost`, not 127.0.0.1: the Local backend's passkeys need a domain name.
     assert!(o["connections"][0]["url"]
         .as_str()
         .unwrap()
-        .starts_with("http://127.0.0.1:"));
+        .starts_with("http://localhost:"));
     assert_eq!(o["accounts"], json!([]));
     assert_eq!(o["secrets"]["memory_only"], true);
     let providers: Vec<String> = w

@@ -11,6 +11,7 @@ mod support;
 mod activity;
 mod activity_log;
 mod api_keys;
+mod cluster;
 mod custom_data;
 mod desktop;
 mod device_sessions;

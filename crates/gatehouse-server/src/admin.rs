@@ -19,21 +19,52 @@ pub struct UserSummary {
     pub created_at: i64,
 }
 
-/// `rotate-keys`: replaces the access-token key in the key file (atomically, mode 0600). Former
-/// keys older than one access-token lifetime are dropped from the file.
-pub fn rotate_keys(
+/// `rotate-keys`: replaces the access-token key — in the database row every instance shares
+/// when a key-encryption key is configured (once for the cluster), else in the key file
+/// (atomically, mode 0600). Former keys older than one access-token lifetime are dropped.
+pub async fn rotate_keys(
     config: &crate::config::Config,
 ) -> anyhow::Result<crate::tokens::key_file::Rotation> {
-    let path = crate::tokens::key_file::path(config);
     let now = crate::clock::Clock::default().now();
-    let rotation = crate::tokens::key_file::rotate(&path, now, config.tokens.access_ttl_secs)?;
+    let keep = config.tokens.access_ttl_secs;
+    let rotation = match crate::tokens::key_store::kek(config)? {
+        Some(kek) => {
+            let db = crate::db::Db::connect(&config.database_url()).await?;
+            let rotation = crate::tokens::key_store::rotate(&db, &kek, now, keep).await;
+            db.close().await;
+            rotation?
+        }
+        None => crate::tokens::key_file::rotate(&crate::tokens::key_file::path(config), now, keep)?,
+    };
     tracing::info!(
-        path = %path.display(),
         new_kid = %rotation.new_kid,
         old_kid = %rotation.old_kid,
         "signing key rotated"
     );
     Ok(rotation)
+}
+
+/// `migrate`: applies the pending database migrations and closes the database. The server
+/// also migrates at start; this makes the step separate and visible, so the systemd unit runs it
+/// before the server (`ExecStartPre`) and an operator can upgrade a schema on purpose. Checks the
+/// configuration as the server would, so a bad file fails here, before the server starts.
+pub async fn migrate(config: &crate::config::Config) -> anyhow::Result<crate::db::Migrated> {
+    config.validate()?;
+    // The SQLite default lives in the data directory, made as the server makes it.
+    crate::files::create_private_dir(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let (db, migrated) = crate::db::Db::connect_migrated(&config.database_url()).await?;
+    db.close().await;
+    tracing::info!(
+        before = migrated.before,
+        after = migrated.after,
+        "database schema migrated"
+    );
+    Ok(migrated)
 }
 
 fn err(e: ApiError) -> anyhow::Error {

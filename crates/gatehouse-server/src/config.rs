@@ -169,6 +169,11 @@ pub struct TokenConfig {
     /// Signing-key file to use instead of `<data_dir>/keys.json` (e.g. one shared by several
     /// servers on one PostgreSQL database, or kept on a secrets volume). Created (0600) if missing.
     pub key_file: Option<PathBuf>,
+    /// A file holding the key-encryption key (32 bytes, base64; the environment variable
+    /// `GATEHOUSE_KEY_ENCRYPTION_KEY` wins). When either is set the signing keys live in the
+    /// database, sealed under it, shared by every instance (`tokens::key_store`); an existing
+    /// key file is imported at the first start.
+    pub key_encryption_key_file: Option<PathBuf>,
     /// Access-token lifetime; at most 30 minutes.
     pub access_ttl_secs: i64,
     /// Absolute session (refresh-token) lifetime.
@@ -196,6 +201,7 @@ impl Default for TokenConfig {
         TokenConfig {
             issuer: "gatehouse".into(),
             key_file: None,
+            key_encryption_key_file: None,
             access_ttl_secs: 15 * 60,
             refresh_absolute_secs: 30 * 24 * 3600,
             refresh_idle_secs: 14 * 24 * 3600,
@@ -258,6 +264,10 @@ pub struct Bucket {
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
     pub enabled: bool,
+    /// Per-client buckets kept in the database (PostgreSQL only), so several instances share
+    /// them: a client spreading requests over the cluster gets one instance's budget
+    /// (`ratelimit::shared`). Off: each instance counts alone, in memory.
+    pub shared: bool,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub login: Bucket,
@@ -302,6 +312,7 @@ impl Default for RateLimitConfig {
     fn default() -> Self {
         RateLimitConfig {
             enabled: true,
+            shared: false,
             trusted_proxies: Vec::new(),
             login: Bucket {
                 capacity: 30,
@@ -587,6 +598,11 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.cors.validate()?;
         self.limits.validate()?;
+        anyhow::ensure!(
+            !self.rate_limits.shared || !self.database_url().starts_with("sqlite:"),
+            "rate_limits.shared needs PostgreSQL: a SQLite database serves one instance, whose \
+             in-memory limits are already all there is"
+        );
         let sms = &self.rate_limits.sms;
         anyhow::ensure!(
             sms.per_ip_hourly >= 1 && sms.per_number_daily >= 1 && sms.global_daily >= 1,

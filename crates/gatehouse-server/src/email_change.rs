@@ -175,7 +175,7 @@ pub async fn confirm(
     from: Origin<'_>,
 ) -> ApiResult<Confirmed> {
     state.app(app_id)?;
-    state.limiter.check(Group::Redeem, from.ip)?;
+    state.limiter.check(Group::Redeem, from.ip).await?;
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     let hash = sha256_hex(token.as_bytes());
@@ -254,7 +254,7 @@ pub async fn undo(
     from: Origin<'_>,
 ) -> ApiResult<Undone> {
     state.app(app_id)?;
-    state.limiter.check(Group::Redeem, from.ip)?;
+    state.limiter.check(Group::Redeem, from.ip).await?;
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     let hash = sha256_hex(token.as_bytes());

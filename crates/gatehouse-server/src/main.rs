@@ -120,9 +120,13 @@ enum Admin {
     NewAdminKey,
     /// Check the database's integrity (SQLite integrity and foreign-key checks).
     Check,
-    /// Replace the access-token signing key. New tokens get the new key (new `kid`) within
-    /// seconds, also in a running server; the old key stays in the JWKS and keeps verifying for
-    /// one access-token lifetime. Refresh tokens and sessions are unaffected.
+    /// Apply the pending database migrations and exit, printing the schema version before and
+    /// after as JSON (the server also migrates at start; the systemd unit runs this first).
+    Migrate,
+    /// Replace the access-token signing key (once for every instance when the keys are in the
+    /// database). New tokens get the new key (new `kid`) within seconds, also in running
+    /// servers; the old key stays in the JWKS and keeps verifying for one access-token
+    /// lifetime. Refresh tokens and sessions are unaffected.
     RotateKeys,
 }
 
@@ -209,9 +213,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             server.run_until_signal().await
         }
-        // The key file only: no database is needed (or opened).
+        // The key file, or the shared row: nothing else of the server is started.
         Command::Admin(Admin::RotateKeys) => {
-            let r = admin::rotate_keys(&config)?;
+            let r = admin::rotate_keys(&config).await?;
             println!(
                 "{}",
                 serde_json::json!({"kid": r.new_kid, "retired": r.old_kid, "published": r.retired})
@@ -221,6 +225,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                  verifies for {} s (one access-token lifetime)",
                 r.new_kid, r.old_kid, config.tokens.access_ttl_secs
             );
+            Ok(())
+        }
+        // Before AppState::build, which would migrate without saying so.
+        Command::Admin(Admin::Migrate) => {
+            let m = admin::migrate(&config).await?;
+            println!("{}", serde_json::to_string(&m)?);
+            eprintln!("database schema: version {} -> {}", m.before, m.after);
             Ok(())
         }
         Command::Admin(cmd) => {
@@ -294,6 +305,7 @@ async fn admin_command(state: &AppState, cmd: Admin) -> anyhow::Result<()> {
         }
         Admin::Check => println!("{}", state.db.integrity_check().await?),
         Admin::RotateKeys => anyhow::bail!("rotate-keys runs without the database"),
+        Admin::Migrate => anyhow::bail!("migrate runs before the database is opened"),
     }
     Ok(())
 }

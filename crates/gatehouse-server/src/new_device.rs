@@ -202,7 +202,7 @@ pub async fn not_me(
     from: Origin<'_>,
 ) -> ApiResult<NotMe> {
     state.app(app_id)?;
-    state.limiter.check(Group::Redeem, from.ip)?;
+    state.limiter.check(Group::Redeem, from.ip).await?;
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     let consumed = alerts::consume(

@@ -77,7 +77,7 @@ pub async fn request(
     {
         return Err(taken());
     }
-    state.limiter.check(Group::EmailSend, from.ip)?;
+    state.limiter.check(Group::EmailSend, from.ip).await?;
     state.limiter.allow_sms(&phone.e164, from.ip)?;
     let code = new_code();
     let now = state.now();
@@ -130,7 +130,7 @@ pub async fn confirm(
 ) -> ApiResult<()> {
     let (app_id, user_id) = (&auth.session.app_id, &auth.session.user_id);
     let app = state.app(app_id)?;
-    state.limiter.check(Group::Redeem, from.ip)?;
+    state.limiter.check(Group::Redeem, from.ip).await?;
     if !is_pkce(verifier) {
         return Err(ApiError::invalid_parameter(
             "code_verifier must be 43-128 unreserved characters",

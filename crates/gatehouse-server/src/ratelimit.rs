@@ -1,7 +1,9 @@
 //! Per-IP token buckets per endpoint group (security.md S-15), per-address mail limits and SMS
 //! budgets (S-29). In memory by design: losing them on restart is harmless, and they use the
-//! monotonic clock. IPv6 clients are keyed by their /64 (one customer's allocation), and every
-//! map is bounded with O(1) work per request ([`Generations`]).
+//! monotonic clock — except that several instances on one PostgreSQL database can share the
+//! per-IP buckets there (`[rate_limits] shared`, [`shared`]). IPv6 clients are keyed by their
+//! /64 (one customer's allocation), and every map is bounded with O(1) work per request
+//! ([`Generations`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -11,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Bucket, RateLimitConfig};
 use crate::error::ApiError;
+
+pub mod shared;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
@@ -89,6 +93,8 @@ struct SmsBudgets {
 #[derive(Debug)]
 pub struct RateLimiter {
     config: RateLimitConfig,
+    /// The cluster's buckets, when `[rate_limits] shared`.
+    shared: Option<shared::SharedBuckets>,
     buckets: Mutex<Generations<(Group, IpAddr), (f64, Instant)>>,
     mail: Mutex<Generations<String, Sent>>,
     sms: Mutex<SmsBudgets>,
@@ -115,8 +121,17 @@ fn wait_for(sent: &Sent, now: Instant, window: Duration, limit: u32) -> Option<D
 
 impl RateLimiter {
     pub fn new(config: RateLimitConfig) -> RateLimiter {
+        RateLimiter::with_shared(config, None)
+    }
+
+    /// A limiter whose per-IP buckets live in the database (`shared`), or in memory (None).
+    pub fn with_shared(
+        config: RateLimitConfig,
+        shared: Option<shared::SharedBuckets>,
+    ) -> RateLimiter {
         RateLimiter {
             config,
+            shared,
             buckets: Mutex::new(Generations::new(MAX_BUCKETS)),
             mail: Mutex::new(Generations::new(MAX_BUCKETS)),
             sms: Mutex::new(SmsBudgets {
@@ -139,7 +154,7 @@ impl RateLimiter {
     }
 
     /// Takes one token for `ip` in `group`, or answers 429 with the seconds until one is back.
-    pub fn check(&self, group: Group, ip: IpAddr) -> Result<(), ApiError> {
+    pub async fn check(&self, group: Group, ip: IpAddr) -> Result<(), ApiError> {
         if !self.config.enabled {
             return Ok(());
         }
@@ -149,6 +164,20 @@ impl RateLimiter {
         } = self.bucket(group);
         let capacity = f64::from(capacity.max(1));
         let rate = capacity / f64::from(period_secs.max(1));
+        if let Some(shared) = &self.shared {
+            let bucket = format!("{group:?}:{}", client_key(ip));
+            return shared.take(bucket, capacity, rate).await;
+        }
+        self.take_local(group, ip, capacity, rate)
+    }
+
+    fn take_local(
+        &self,
+        group: Group,
+        ip: IpAddr,
+        capacity: f64,
+        rate: f64,
+    ) -> Result<(), ApiError> {
         let now = Instant::now();
         let mut buckets = crate::sync::lock(&self.buckets);
         let (tokens, at) = buckets.entry((group, client_key(ip)), || (capacity, now));
@@ -251,20 +280,23 @@ mod tests {
         })
     }
 
-    #[test]
-    fn a_bucket_empties_then_answers_429_with_retry_after_per_ip() {
+    #[tokio::test]
+    async fn a_bucket_empties_then_answers_429_with_retry_after_per_ip() {
         let l = limiter();
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..3 {
-            l.check(Group::Login, a).unwrap();
+            l.check(Group::Login, a).await.unwrap();
         }
-        let err = l.check(Group::Login, a).unwrap_err();
+        let err = l.check(Group::Login, a).await.unwrap_err();
         assert_eq!(err.code, gatehouse_proto::ErrorCode::TooManyRequests);
         assert_eq!(crate::http::status::of(err.code).as_u16(), 429);
         assert!(err.retry_after.unwrap() >= 1);
-        l.check(Group::Login, b).expect("another IP is unaffected");
+        l.check(Group::Login, b)
+            .await
+            .expect("another IP is unaffected");
         l.check(Group::Register, a)
+            .await
             .expect("another group is unaffected");
     }
 
@@ -370,20 +402,21 @@ mod tests {
             .is_err());
     }
 
-    #[test]
-    fn ipv6_addresses_in_one_64_share_a_bucket() {
+    #[tokio::test]
+    async fn ipv6_addresses_in_one_64_share_a_bucket() {
         let l = limiter();
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:fffe".parse().unwrap();
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
         for ip in [a, b, a] {
-            l.check(Group::Login, ip).unwrap();
+            l.check(Group::Login, ip).await.unwrap();
         }
         assert!(
-            l.check(Group::Login, b).is_err(),
+            l.check(Group::Login, b).await.is_err(),
             "the /64 shares one bucket"
         );
         l.check(Group::Login, other)
+            .await
             .expect("another /64 is unaffected");
         assert_eq!(client_key(a), client_key(b));
         assert_eq!(

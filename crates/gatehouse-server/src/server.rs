@@ -19,8 +19,8 @@ pub struct Server {
     key_watcher: JoinHandle<()>,
 }
 
-/// How often the signing-key file is re-read, so `gatehoused admin rotate-keys` takes effect in a
-/// running server without a restart.
+/// How often the signing-key file (or the shared row) is re-read, so `gatehoused admin
+/// rotate-keys` takes effect in every running server without a restart.
 const KEY_RELOAD_EVERY: Duration = Duration::from_secs(2);
 
 fn spawn_key_watcher(state: AppState) -> JoinHandle<()> {
@@ -29,9 +29,7 @@ fn spawn_key_watcher(state: AppState) -> JoinHandle<()> {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let keys = state.clone();
-            // A small file read; kept off the async workers all the same.
-            let _ = tokio::task::spawn_blocking(move || keys.keys.reload_if_changed()).await;
+            state.keys.reload_if_changed(&state.db).await;
         }
     })
 }

@@ -67,16 +67,18 @@ impl AppState {
         let public_url = config.public_url();
         let db = Db::connect(&config.database_url()).await?;
         let key_file = crate::tokens::key_file::path(&config);
-        let keys = Keys::load_or_create(
-            &key_file,
-            &config.tokens.issuer,
-            config.tokens.access_ttl_secs,
-        )?;
+        let (issuer, ttl) = (&config.tokens.issuer, config.tokens.access_ttl_secs);
+        let keys = match crate::tokens::key_store::kek(&config)? {
+            Some(kek) => Keys::load_or_create_in_db(&db, kek, &key_file, issuer, ttl).await?,
+            None => Keys::load_or_create(&key_file, issuer, ttl)?,
+        };
         let hasher = Hasher::new(&config.passwords)?;
         let policy = PasswordPolicy::new(config.passwords.min_chars, config.passwords.max_chars);
         let mailer = Mailer::new(config.smtp.as_ref(), &config.data_dir)?;
         let sms = crate::sms::SmsSender::new(config.sms.as_ref(), &mailer, &config.data_dir)?;
-        let limiter = RateLimiter::new(config.rate_limits.clone());
+        let shared = (config.rate_limits.enabled && config.rate_limits.shared)
+            .then(|| crate::ratelimit::shared::SharedBuckets::start(db.clone()));
+        let limiter = RateLimiter::with_shared(config.rate_limits.clone(), shared);
         let outbound = crate::outbound::Outbound::new(&config.outbound)?;
         let mfa_box = crate::mfa::secret_box::SecretBox::load(&config)?;
         Ok(AppState(Arc::new(Inner {

@@ -7,9 +7,11 @@
 //!   trusted: the secret's SHA-256 must match the session row, so revocation is immediate.
 //!
 //! Keys are generated on first start into `<data-dir>/keys.json` (mode 0600), or the file named
-//! by `tokens.key_file` ([`key_file`]). `gatehoused admin rotate-keys` replaces the access-token
-//! key; a running server re-reads the file every few seconds, signs with the new key at once, and
-//! still verifies (and publishes in its JWKS) a retired key for one access-token lifetime.
+//! by `tokens.key_file` ([`key_file`]); with a key-encryption key configured they live in the
+//! database instead, sealed, shared by every instance on it ([`key_store`]).
+//! `gatehoused admin rotate-keys` replaces the access-token key; a running server re-reads the
+//! file (or row) every few seconds, signs with the new key at once, and still verifies (and
+//! publishes in its JWKS) a retired key for one access-token lifetime.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto;
 
 pub mod key_file;
+pub mod key_store;
 
 /// Tokens longer than this are refused before any crypto (security.md S-38).
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -31,14 +34,24 @@ pub struct Keys {
     issuer: String,
     /// How long a retired key keeps verifying: the access-token lifetime.
     access_ttl_secs: i64,
-    /// The key file, re-read by [`Keys::reload_if_changed`]; None for in-memory test keys.
-    path: Option<PathBuf>,
+    /// Where the keys are kept, re-read by [`Keys::reload_if_changed`].
+    origin: Origin,
     set: RwLock<Arc<KeySet>>,
 }
 
-/// One reading of the key file.
+/// Where a server's keys live.
+enum Origin {
+    /// In-memory test keys.
+    #[cfg(test)]
+    Memory,
+    File(PathBuf),
+    /// The `signing_keys` row, sealed under this key-encryption key.
+    Database(Box<crate::mfa::secret_box::SecretBox>),
+}
+
+/// One reading of the key file (or row).
 struct KeySet {
-    /// The file as read, to notice a rotation.
+    /// The file (or sealed row) as read, to notice a rotation.
     source: Vec<u8>,
     kid: String,
     access_encoding: EncodingKey,
@@ -103,13 +116,37 @@ impl Keys {
                 })?
             }
         };
-        let set = KeySet::parse(path, bytes)?;
+        let set = KeySet::parse(key_file::parse(path, &bytes)?, bytes)?;
         Ok(Keys {
             issuer: issuer.to_string(),
             access_ttl_secs,
-            path: Some(path.to_path_buf()),
+            origin: Origin::File(path.to_path_buf()),
             set: RwLock::new(Arc::new(set)),
         })
+    }
+
+    /// The keys every instance on `db` shares, sealed under `kek`; made (or imported from the
+    /// key file at `import`) by the first instance to start.
+    pub async fn load_or_create_in_db(
+        db: &crate::db::Db,
+        kek: crate::mfa::secret_box::SecretBox,
+        import: &Path,
+        issuer: &str,
+        access_ttl_secs: i64,
+    ) -> anyhow::Result<Keys> {
+        let sealed = key_store::load_or_create(db, &kek, import).await?;
+        let set = KeySet::parse(key_store::open(&kek, &sealed)?, sealed.into_bytes())?;
+        Ok(Keys {
+            issuer: issuer.to_string(),
+            access_ttl_secs,
+            origin: Origin::Database(Box::new(kek)),
+            set: RwLock::new(Arc::new(set)),
+        })
+    }
+
+    /// True when the keys are the database's (shared by every instance on it).
+    pub fn shared(&self) -> bool {
+        matches!(self.origin, Origin::Database(_))
     }
 
     /// Fresh in-memory keys (tests).
@@ -120,9 +157,9 @@ impl Keys {
         Keys {
             issuer: issuer.to_string(),
             access_ttl_secs: 900,
-            path: None,
+            origin: Origin::Memory,
             set: RwLock::new(Arc::new(
-                KeySet::parse(Path::new("memory"), bytes).expect("fresh keys are valid"),
+                KeySet::parse(file, bytes).expect("fresh keys are valid"),
             )),
         }
     }
@@ -134,19 +171,31 @@ impl Keys {
             .clone()
     }
 
-    /// Re-reads the key file and switches to it when it changed (a rotation). True when it did;
-    /// an unreadable file keeps the keys in use (and is logged).
-    pub fn reload_if_changed(&self) -> bool {
-        let Some(path) = &self.path else {
-            return false;
-        };
-        let bytes = match key_file::read(path) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                tracing::error!(path = %path.display(), "signing key file is gone; keeping the \
-                                                        keys in memory");
-                return false;
+    /// Re-reads the key file (or row) and switches to it when it changed (a rotation). True
+    /// when it did; an unreadable file or row keeps the keys in use (and is logged).
+    pub async fn reload_if_changed(&self, db: &crate::db::Db) -> bool {
+        let read = match &self.origin {
+            #[cfg(test)]
+            Origin::Memory => return false,
+            Origin::File(path) => {
+                let path = path.clone();
+                // A small file read; kept off the async workers all the same.
+                let bytes = tokio::task::spawn_blocking(move || key_file::read(&path)).await;
+                match bytes {
+                    Ok(Ok(Some(bytes))) => Ok(bytes),
+                    Ok(Ok(None)) => Err(anyhow::anyhow!("the signing key file is gone")),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(anyhow::anyhow!("{e}")),
+                }
             }
+            Origin::Database(_) => match key_store::read(db).await {
+                Ok(Some(sealed)) => Ok(sealed.into_bytes()),
+                Ok(None) => Err(anyhow::anyhow!("the signing_keys row is gone")),
+                Err(e) => Err(anyhow::anyhow!("cannot read the signing keys: {e}")),
+            },
+        };
+        let bytes = match read {
+            Ok(bytes) => bytes,
             Err(e) => {
                 tracing::error!(error = %e, "keeping the signing keys in memory");
                 return false;
@@ -155,7 +204,13 @@ impl Keys {
         if bytes == self.current().source {
             return false;
         }
-        match KeySet::parse(path, bytes) {
+        let parsed = match &self.origin {
+            #[cfg(test)]
+            Origin::Memory => return false,
+            Origin::File(path) => key_file::parse(path, &bytes),
+            Origin::Database(kek) => key_store::open(kek, &String::from_utf8_lossy(&bytes)),
+        };
+        match parsed.and_then(|file| KeySet::parse(file, bytes)) {
             Ok(set) => {
                 tracing::info!(kid = %set.kid, "signing keys reloaded (rotation)");
                 *self.set.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
@@ -269,8 +324,7 @@ impl Keys {
 }
 
 impl KeySet {
-    fn parse(path: &Path, source: Vec<u8>) -> anyhow::Result<KeySet> {
-        let file = key_file::parse(path, &source)?;
+    fn parse(file: key_file::KeyFile, source: Vec<u8>) -> anyhow::Result<KeySet> {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let pkcs8 = b64.decode(&file.ed25519_pkcs8)?;
         let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
@@ -444,17 +498,23 @@ mod tests {
         assert_ne!(a.successor_secret("s", "x"), a.successor_secret("s", "y"));
     }
 
-    #[test]
-    fn a_rotation_is_picked_up_and_the_old_key_verifies_for_one_access_lifetime() {
+    async fn temp_db(dir: &Path) -> crate::db::Db {
+        let url = format!("sqlite://{}", dir.join("keys-test.db").display());
+        crate::db::Db::connect(&url).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_rotation_is_picked_up_and_the_old_key_verifies_for_one_access_lifetime() {
         let dir = tempfile::tempdir().unwrap();
+        let db = temp_db(dir.path()).await;
         let path = dir.path().join("keys.json");
         let keys = Keys::load_or_create(&path, "iss", 900).unwrap();
         let old_kid = keys.kid();
         let old = keys.sign_access(&access(&keys, now() + 60));
-        assert!(!keys.reload_if_changed(), "nothing changed yet");
+        assert!(!keys.reload_if_changed(&db).await, "nothing changed yet");
         let t = now();
         key_file::rotate(&path, t, 900).unwrap();
-        assert!(keys.reload_if_changed());
+        assert!(keys.reload_if_changed(&db).await);
         assert_ne!(keys.kid(), old_kid);
         let new = keys.sign_access(&access(&keys, now() + 60));
         let kid_of = |tok: &str| jsonwebtoken::decode_header(tok).unwrap().kid.unwrap();
@@ -487,5 +547,62 @@ mod tests {
             keys.successor_secret("s", "x"),
             "the refresh key is not rotated"
         );
+    }
+
+    #[tokio::test]
+    async fn keys_in_the_database_are_shared_sealed_rotated_once_and_refused_with_another_kek() {
+        use crate::mfa::secret_box::SecretBox;
+        let dir = tempfile::tempdir().unwrap();
+        let db = temp_db(dir.path()).await;
+        // An existing key file is imported, so tokens it signed stay valid.
+        let path = dir.path().join("keys.json");
+        let before = Keys::load_or_create(&path, "iss", 900).unwrap();
+        let old_token = before.sign_access(&access(&before, now() + 60));
+        let kek = || SecretBox::new(&[3; 32]);
+        let a = Keys::load_or_create_in_db(&db, kek(), &path, "iss", 900)
+            .await
+            .unwrap();
+        let b = Keys::load_or_create_in_db(&db, kek(), &dir.path().join("none"), "iss", 900)
+            .await
+            .unwrap();
+        assert!(a.shared() && !before.shared());
+        assert_eq!(a.kid(), before.kid(), "imported, not regenerated");
+        assert_eq!(a.kid(), b.kid(), "one key set for every instance");
+        assert!(b.verify_access(&old_token, now()).is_some());
+        let sealed = key_store::read(&db).await.unwrap().unwrap();
+        let file = std::fs::read_to_string(&path).unwrap();
+        let pkcs8: serde_json::Value = serde_json::from_str(&file).unwrap();
+        assert!(
+            !sealed.contains(pkcs8["ed25519_pkcs8"].as_str().unwrap()),
+            "the private key is sealed in the database"
+        );
+        // Another KEK: a clear error at start, nothing replaced.
+        let err = Keys::load_or_create_in_db(&db, SecretBox::new(&[4; 32]), &path, "iss", 900)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("do not open with this key-encryption key"),
+            "{err}"
+        );
+        assert_eq!(key_store::read(&db).await.unwrap().unwrap(), sealed);
+        // One rotation for the cluster: both instances pick it up and still verify the old key.
+        let t = now();
+        let r = key_store::rotate(&db, &kek(), t, 900).await.unwrap();
+        assert_eq!(r.old_kid, before.kid());
+        assert!(a.reload_if_changed(&db).await && b.reload_if_changed(&db).await);
+        assert_eq!(a.kid(), r.new_kid);
+        assert_eq!(b.kid(), r.new_kid);
+        let new_token = a.sign_access(&access(&a, now() + 60));
+        assert!(b.verify_access(&new_token, t).is_some());
+        assert!(b.verify_access(&old_token, t).is_some());
+        let kids: Vec<_> = b.jwks(t)["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(kids, vec![r.new_kid.clone(), r.old_kid.clone()]);
+        assert!(!b.reload_if_changed(&db).await, "nothing changed since");
     }
 }

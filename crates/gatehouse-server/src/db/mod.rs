@@ -8,6 +8,8 @@
 
 mod schema;
 
+pub use schema::Migrated;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -38,6 +40,19 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Connects, applies pending migrations and checks the schema is not newer than this binary.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        Ok(Self::connect_migrated(url).await?.0)
+    }
+
+    /// [`Db::connect`], also saying which schema version the database had before and has after
+    /// (`gatehoused admin migrate` prints them).
+    pub async fn connect_migrated(url: &str) -> anyhow::Result<(Db, Migrated)> {
+        let db = Self::open(url).await?;
+        let migrated = schema::migrate(&db).await?;
+        Ok((db, migrated))
+    }
+
+    /// Connects without touching the schema.
+    async fn open(url: &str) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -97,7 +112,11 @@ impl Db {
                     .connect(url)
                     .await
                     .map_err(|e| {
-                        anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url))
+                        anyhow::anyhow!(
+                            "cannot connect to PostgreSQL at {}: {e}{}",
+                            redact_url(url),
+                            tls_hint(&e)
+                        )
                     })?;
                 Db {
                     backend,
@@ -106,7 +125,6 @@ impl Db {
                 }
             }
         };
-        schema::migrate(&db).await?;
         Ok(db)
     }
 
@@ -199,6 +217,17 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
 }
 
 /// The URL without its password, for error messages and logs.
+/// What to check when a TLS connection fails (`sslmode=verify-full`).
+fn tls_hint(e: &sqlx::Error) -> &'static str {
+    let text = e.to_string().to_ascii_lowercase();
+    if text.contains("certificate") || text.contains("tls") || text.contains("ssl") {
+        " (TLS: sslrootcert must be the CA that signed the server's certificate, and the URL's \
+         host must be a name the certificate lists)"
+    } else {
+        ""
+    }
+}
+
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {

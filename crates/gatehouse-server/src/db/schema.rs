@@ -323,28 +323,77 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies (expires_at)
     "#,
+    // 13: the signing keys every instance shares when a key-encryption key is configured
+    //     (issue 14): one row, the key set sealed under the KEK (`tokens::key_store`).
+    r#"
+    CREATE TABLE signing_keys (
+        id INTEGER PRIMARY KEY,
+        sealed TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    )
+    "#,
+    // 14: per-client rate-limit buckets shared by every instance (`[rate_limits] shared`,
+    //     `ratelimit::shared`): tokens left at `at` (Unix seconds), and the last batch's take.
+    r#"
+    CREATE TABLE rate_buckets (
+        bucket TEXT PRIMARY KEY,
+        tokens DOUBLE PRECISION NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        wanted DOUBLE PRECISION NOT NULL,
+        capacity DOUBLE PRECISION NOT NULL,
+        rate DOUBLE PRECISION NOT NULL,
+        granted DOUBLE PRECISION NOT NULL
+    )
+    "#,
 ];
 
-pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations \
-         (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    )
-    .execute(db.writer())
-    .await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
-        .fetch_one(db.writer())
-        .await?;
-    let current = current.unwrap_or(0);
-    anyhow::ensure!(
-        current as usize <= MIGRATIONS.len(),
-        "the database schema (version {current}) is newer than this gatehoused understands ({}); \
-         run a newer gatehoused",
-        MIGRATIONS.len()
-    );
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = index as i64 + 1;
+/// The schema version a database had before [`migrate`] and has after it (0: an empty database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Migrated {
+    pub before: i64,
+    pub after: i64,
+}
+
+/// The PostgreSQL advisory lock that makes instances starting together migrate one at a time
+/// (an arbitrary constant: "gateho" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6761_7465_686f;
+
+/// Applies pending migrations, one transaction each. On PostgreSQL each transaction first takes
+/// [`MIGRATION_LOCK`] and reads the version again under it, so instances starting at once (a
+/// cluster) apply each migration exactly once; a transaction-scoped lock also works through
+/// pgbouncer's transaction pooling. SQLite has one writer connection: nothing can race.
+pub(super) async fn migrate(db: &Db) -> anyhow::Result<Migrated> {
+    let mut before = None;
+    loop {
         let mut tx = db.writer().begin().await?;
+        if db.backend == super::Backend::Postgres {
+            sqlx::query("SELECT count(*) FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations \
+             (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+        let current = current.unwrap_or(0);
+        before.get_or_insert(current);
+        anyhow::ensure!(
+            current as usize <= MIGRATIONS.len(),
+            "the database schema (version {current}) is newer than this gatehoused understands \
+             ({}); run a newer gatehoused",
+            MIGRATIONS.len()
+        );
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            tx.commit().await?;
+            break;
+        };
+        let version = current + 1;
         for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             sqlx::query(statement).execute(&mut *tx).await?;
         }
@@ -356,5 +405,8 @@ pub(super) async fn migrate(db: &Db) -> anyhow::Result<()> {
         tx.commit().await?;
         tracing::info!(version, "applied database migration");
     }
-    Ok(())
+    Ok(Migrated {
+        before: before.unwrap_or(0),
+        after: MIGRATIONS.len() as i64,
+    })
 }

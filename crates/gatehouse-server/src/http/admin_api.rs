@@ -24,8 +24,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Lets the request in when its bearer token is a configured admin key.
-fn admit(state: &AppState, authorization: &Authorization, caller: &Caller) -> ApiResult<()> {
-    state.limiter.check(Group::Login, caller.ip)?;
+async fn admit(state: &AppState, authorization: &Authorization, caller: &Caller) -> ApiResult<()> {
+    state.limiter.check(Group::Login, caller.ip).await?;
     let presented = sha256_hex(authorization.bearer()?.as_bytes());
     let known = &state.config.admin.key_sha256;
     // Compare with every configured hash, so the time taken does not say which one matched.
@@ -48,7 +48,7 @@ async fn get_custom_data(
     authorization: Authorization,
     caller: Caller,
 ) -> ApiResult<Response> {
-    admit(&state, &authorization, &caller)?;
+    admit(&state, &authorization, &caller).await?;
     let doc = crate::custom_data::get(&state, &id).await?;
     Ok(Json(serde_json::Value::Object(doc)).into_response())
 }
@@ -61,7 +61,7 @@ async fn put_custom_data(
     caller: Caller,
     EJson(doc): EJson,
 ) -> ApiResult<Response> {
-    admit(&state, &authorization, &caller)?;
+    admit(&state, &authorization, &caller).await?;
     crate::custom_data::set(&state, &id, doc).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -168,7 +168,8 @@ pub async fn refresh(
 ) -> ApiResult<Response> {
     state
         .limiter
-        .check(crate::ratelimit::Group::Refresh, caller.ip)?;
+        .check(crate::ratelimit::Group::Refresh, caller.ip)
+        .await?;
     let from = caller.origin();
     let response = sessions::refresh(&state, authorization.bearer(), rotation.0, from).await?;
     Ok(no_store(StatusCode::CREATED, response))

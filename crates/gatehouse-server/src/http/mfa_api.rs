@@ -52,7 +52,7 @@ async fn complete(
     caller: Caller,
     Typed(req): Typed<MfaCompleteRequest>,
 ) -> ApiResult<Response> {
-    state.limiter.check(Group::Login, caller.ip)?;
+    state.limiter.check(Group::Login, caller.ip).await?;
     let ctx = context(req.options.as_ref(), caller);
     let proof = match (req.totp_code, req.recovery_code, req.passkey_code) {
         (Some(code), None, None) => Proof::Totp(code),
@@ -85,7 +85,7 @@ async fn enroll(
     caller: Caller,
     body: EJson,
 ) -> ApiResult<Response> {
-    state.limiter.check(Group::Login, caller.ip)?;
+    state.limiter.check(Group::Login, caller.ip).await?;
     let options = body.0.get("options").cloned();
     let req: ChallengeRef = body.parse()?;
     let ctx = context(options.as_ref(), caller);

@@ -104,7 +104,8 @@ pub fn key_path(config: &crate::config::Config) -> PathBuf {
         .unwrap_or_else(|| config.data_dir.join("mfa.key"))
 }
 
-fn decode_key(text: &str) -> Option<[u8; 32]> {
+/// 32 bytes from standard or URL-safe base64 (how keys are given in files and variables).
+pub(crate) fn decode_key(text: &str) -> Option<[u8; 32]> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     let bytes = STANDARD
         .decode(text)

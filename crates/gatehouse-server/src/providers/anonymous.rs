@@ -17,7 +17,7 @@ pub async fn login(
     ctx: &LoginContext,
     ip: std::net::IpAddr,
 ) -> ApiResult<LoginResponse> {
-    state.limiter.check(Group::Anonymous, ip)?;
+    state.limiter.check(Group::Anonymous, ip).await?;
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     let user_id = users::create(&mut *tx, app_id, "normal", &Default::default(), now).await?;

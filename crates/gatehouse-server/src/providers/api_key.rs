@@ -30,7 +30,7 @@ pub async fn login(
     ctx: &LoginContext,
     ip: std::net::IpAddr,
 ) -> ApiResult<LoginResponse> {
-    state.limiter.check(Group::Login, ip)?;
+    state.limiter.check(Group::Login, ip).await?;
     let key = creds.key.required("key")?;
     let row = api_keys::by_hash(state.db.reader(), app_id, &sha256_hex(key.as_bytes()))
         .await?

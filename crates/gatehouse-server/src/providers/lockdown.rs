@@ -111,7 +111,7 @@ pub async fn lock_down(
     ip: std::net::IpAddr,
 ) -> ApiResult<LockedDown> {
     state.app(app_id)?;
-    state.limiter.check(Group::Redeem, ip)?;
+    state.limiter.check(Group::Redeem, ip).await?;
     let now = state.now();
     let mut tx = state.db.writer().begin().await?;
     let account = accounts::consume_token(

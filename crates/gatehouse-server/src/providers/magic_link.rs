@@ -136,7 +136,7 @@ pub async fn send(
     user_agent: Option<&str>,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::MagicLink)?;
-    state.limiter.check(Group::EmailSend, ip)?;
+    state.limiter.check(Group::EmailSend, ip).await?;
     let email = crate::email::canonicalize(&req.email).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidEmail,
@@ -336,7 +336,7 @@ async fn redeem(
     creds: MagicLinkLogin,
     ip: std::net::IpAddr,
 ) -> ApiResult<crate::store::userpass::Account> {
-    state.limiter.check(Group::Login, ip)?;
+    state.limiter.check(Group::Login, ip).await?;
     let verifier = creds.code_verifier.required("code_verifier")?;
     if !is_pkce(verifier) {
         return Err(bad("code_verifier must be 43-128 unreserved characters"));

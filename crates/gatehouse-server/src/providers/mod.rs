@@ -77,7 +77,10 @@ pub async fn login(
             if let Some(redeem) = redemption(external_provider, &body)? {
                 return redirect::redeem(state, app_id, external_provider, redeem, ctx, None).await;
             }
-            state.limiter.check(crate::ratelimit::Group::Login, ip)?;
+            state
+                .limiter
+                .check(crate::ratelimit::Group::Login, ip)
+                .await?;
             let credentials = ExternalCredentials::parse(external_provider, body)?;
             let identity =
                 external::identity_from_payload(state, app_id, external_provider, credentials)

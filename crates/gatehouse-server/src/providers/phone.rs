@@ -215,7 +215,7 @@ pub async fn register(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::PhonePassword)?;
-    state.limiter.check(Group::Register, ip)?;
+    state.limiter.check(Group::Register, ip).await?;
     let flow = flow_of_challenge(challenge)?;
     let phone = parse(app, phone)?;
     let normalized = check_policy(state, app, password)?;
@@ -281,7 +281,7 @@ pub async fn confirm(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::PhonePassword)?;
-    state.limiter.check(Group::Redeem, ip)?;
+    state.limiter.check(Group::Redeem, ip).await?;
     let flow = flow_of_verifier(verifier)?;
     let phone = parse(app, phone)?;
     let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
@@ -365,7 +365,7 @@ async fn send_for_flow(
         ProviderType::PhonePassword
     };
     let app = state.provider(app_id, provider)?;
-    state.limiter.check(Group::EmailSend, ip)?;
+    state.limiter.check(Group::EmailSend, ip).await?;
     let phone = parse(app, phone)?;
     send_allowed(state, &phone, ip)?;
     let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
@@ -395,7 +395,7 @@ pub async fn reset(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::PhonePassword)?;
-    state.limiter.check(Group::Redeem, ip)?;
+    state.limiter.check(Group::Redeem, ip).await?;
     let flow = flow_of_verifier(verifier)?;
     let phone = parse(app, phone)?;
     // The policy first (cheap: a weak choice must not burn the code), then the code, and only
@@ -557,7 +557,7 @@ async fn redeem_code(
     ip: std::net::IpAddr,
 ) -> ApiResult<PhoneAccount> {
     let app = state.app(app_id)?;
-    state.limiter.check(Group::Login, ip)?;
+    state.limiter.check(Group::Login, ip).await?;
     let phone = parse(app, creds.phone.required("phone")?)?;
     let verifier = creds.code_verifier.required("code_verifier")?;
     if !is_pkce(verifier) {

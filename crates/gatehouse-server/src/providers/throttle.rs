@@ -40,7 +40,7 @@ pub async fn check_password(
     from: Origin<'_>,
     owner: Option<(&str, &str)>,
 ) -> ApiResult<bool> {
-    state.limiter.check(Group::Login, from.ip)?;
+    state.limiter.check(Group::Login, from.ip).await?;
     let now = state.now();
     let limits = &state.config.rate_limits;
     let window = limits.lockout_window_secs;

@@ -209,7 +209,7 @@ pub async fn register(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::Userpass)?;
-    state.limiter.check(Group::Register, ip)?;
+    state.limiter.check(Group::Register, ip).await?;
     let email = canonical(&req.email)?;
     let normalized = check_policy(state, app, &email, &req.password)?;
     // Hash even when the address is taken, so both answers cost the same.
@@ -438,7 +438,7 @@ pub async fn confirm(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     state.provider(app_id, ProviderType::Userpass)?;
-    state.limiter.check(Group::Redeem, ip)?;
+    state.limiter.check(Group::Redeem, ip).await?;
     confirm_token(state, app_id, req).await
 }
 
@@ -494,7 +494,7 @@ pub async fn resend_confirmation(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::Userpass)?;
-    state.limiter.check(Group::EmailSend, ip)?;
+    state.limiter.check(Group::EmailSend, ip).await?;
     let email = canonical(email)?;
     if app.strict_app_services_errors {
         // Strict mode answers whether the address has an account, by design.
@@ -533,7 +533,7 @@ pub async fn send_reset(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     let app = state.provider(app_id, ProviderType::Userpass)?;
-    state.limiter.check(Group::EmailSend, ip)?;
+    state.limiter.check(Group::EmailSend, ip).await?;
     let email = canonical(email)?;
     if app.strict_app_services_errors
         && accounts::by_email(state.db.reader(), app_id, &email)
@@ -606,7 +606,7 @@ pub async fn reset(
     ip: std::net::IpAddr,
 ) -> ApiResult<()> {
     state.provider(app_id, ProviderType::Userpass)?;
-    state.limiter.check(Group::Redeem, ip)?;
+    state.limiter.check(Group::Redeem, ip).await?;
     reset_with_token(state, app_id, req).await
 }
 

@@ -149,7 +149,7 @@ pub async fn call_confirm(
         .confirm_function
         .as_ref()
         .ok_or_else(|| not_configured(app_id, "confirmation"))?;
-    state.limiter.check(Group::EmailSend, ip)?;
+    state.limiter.check(Group::EmailSend, ip).await?;
     let email = crate::email::canonicalize(email).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidEmail,
@@ -182,7 +182,7 @@ pub async fn call_reset(
         .reset_function
         .as_ref()
         .ok_or_else(|| not_configured(app_id, "password reset"))?;
-    state.limiter.check(Group::EmailSend, ip)?;
+    state.limiter.check(Group::EmailSend, ip).await?;
     let email = crate::email::canonicalize(&req.email).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidEmail,

@@ -68,6 +68,7 @@ pub async fn prune_keeping(
         .await?;
     // Second-factor challenges and passkey ceremonies are single use and minutes long; a day
     // past expiry a late answer still hears "expired".
+    crate::ratelimit::shared::prune(db).await?;
     let second_factor = super::mfa::prune_challenges(db.writer(), now - 24 * 3600).await?
         + super::passkeys::prune_ceremonies(db.writer(), now - 24 * 3600).await?;
     Ok(Pruned {

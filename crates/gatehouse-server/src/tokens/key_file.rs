@@ -95,7 +95,6 @@ pub fn generate() -> anyhow::Result<KeyFile> {
 /// `now`), retired keys older than `keep_secs` are dropped. The refresh-token key stays: changing
 /// it would end every session. The new file replaces the old one atomically.
 pub fn rotate(path: &Path, now: i64, keep_secs: i64) -> anyhow::Result<Rotation> {
-    use ring::signature::KeyPair as _;
     let bytes = read(path)?.ok_or_else(|| {
         anyhow::anyhow!(
             "there is no signing key file at {} to rotate (it is created at first start)",
@@ -103,14 +102,22 @@ pub fn rotate(path: &Path, now: i64, keep_secs: i64) -> anyhow::Result<Rotation>
         )
     })?;
     let old = parse(path, &bytes)?;
+    let (next, rotation) =
+        rotated(old, now, keep_secs).map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
+    write_atomic(path, &serde_json::to_vec_pretty(&next)?)?;
+    Ok(rotation)
+}
+
+/// The key set after a rotation of `old` at `now` (the rule of [`rotate`], wherever the keys
+/// are kept: this file or the database, `super::key_store`).
+pub fn rotated(old: KeyFile, now: i64, keep_secs: i64) -> anyhow::Result<(KeyFile, Rotation)> {
+    use ring::signature::KeyPair as _;
     let pkcs8 = base64::Engine::decode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         &old.ed25519_pkcs8,
     )?;
-    let pair =
-        ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8).map_err(|_| {
-            anyhow::anyhow!("the Ed25519 signing key in {} is malformed", path.display())
-        })?;
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
+        .map_err(|_| anyhow::anyhow!("the Ed25519 signing key is malformed"))?;
     let fresh = generate()?;
     let mut retired: Vec<RetiredKey> = old
         .retired
@@ -128,12 +135,12 @@ pub fn rotate(path: &Path, now: i64, keep_secs: i64) -> anyhow::Result<Rotation>
         refresh_hmac: old.refresh_hmac,
         retired,
     };
-    write_atomic(path, &serde_json::to_vec_pretty(&next)?)?;
-    Ok(Rotation {
+    let rotation = Rotation {
         old_kid: old.kid,
-        new_kid: next.kid,
+        new_kid: next.kid.clone(),
         retired: next.retired.iter().map(|k| k.kid.clone()).collect(),
-    })
+    };
+    Ok((next, rotation))
 }
 
 /// Creates the file (0600) when it does not exist; an existing one is never replaced.
