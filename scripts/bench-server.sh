@@ -33,8 +33,12 @@
 #   BENCH_PG_DURABLE=1   see above
 #   GATEHOUSED=path      the binary (default target/release/gatehoused, built here first)
 #   BENCH_PERF_DIR=dir   record the server with `perf record $BENCH_PERF_ARGS` (default
-#                        "-g -F 999") during each measured gatehoused row, into dir/DB-ROW.data
-#                        (figures of those rows include perf's own cost)
+#                        "--call-graph dwarf,16384 -F 499") during each measured gatehoused row,
+#                        into dir/DB-ROW.data; scripts/bench/perf-summary.py sums one up by
+#                        subsystem. The release profile strips symbols, so profile a binary built
+#                        with CARGO_PROFILE_RELEASE_STRIP=none (same code, plus a symbol table) in
+#                        another CARGO_TARGET_DIR, passed as GATEHOUSED. Rows recorded this way
+#                        include perf's own cost.
 #   BENCH_KEEP=1         keep the work folder (server logs, wrk outputs) instead of deleting it
 #
 # Needs: wrk, nginx, node (+ `npm ci` in tests/peers/oidc), curl, python3, PostgreSQL server and
@@ -54,7 +58,7 @@ REFS=${BENCH_REFS:-1}
 ARGON2=${BENCH_ARGON2:-1}
 PG_DURABLE=${BENCH_PG_DURABLE:-1}
 PERF_DIR=${BENCH_PERF_DIR:-}
-PERF_ARGS=${BENCH_PERF_ARGS:--g -F 999}
+PERF_ARGS=${BENCH_PERF_ARGS:---call-graph dwarf,16384 -F 499}
 LUA="$ROOT/scripts/bench/post.lua"
 APP=bench
 EMAIL=runner@example.com
@@ -422,14 +426,20 @@ done
 ratio() {   # ratio RATE REF SCALE FORMAT: SCALE*RATE/REF, or "-" without a reference
   if [ -z "$2" ]; then echo "-"; else awk -v a="$1" -v b="$2" -v s="$3" -v f="$4" 'BEGIN { printf f, s * a / b }'; fi
 }
-git_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- crates 2>/dev/null)" ]; then git_rev+=" + uncommitted changes in crates/"; fi
+if [ -n "${GATEHOUSED:-}" ]; then
+  built="given by GATEHOUSED"
+else
+  built="built from commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  if [ -n "$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    built+=" + uncommitted changes"
+  fi
+fi
 echo
 echo "gatehoused throughput, external load generator ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 echo "  machine:   $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
 echo "  load avg:  $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (other work skews every figure)"
 echo "  load:      $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $THREADS thread(s), $CONNS connections, ${SECS} s per row after ${WARMUP} s warm-up, on the same cores"
-echo "  server:    $BIN (commit $git_rev), rate limits off, log level ${GATEHOUSE_LOG:-default}"
+echo "  server:    $BIN ($built), rate limits off, log level ${GATEHOUSE_LOG:-default}"
 if [ -n "$SQLITE_FS" ]; then echo "  sqlite:    WAL, synchronous=FULL, on $SQLITE_FS"; fi
 if [ -n "$PG_SETTINGS" ]; then echo "  postgres:  $PG_SETTINGS"; fi
 if [ -n "$OIDC_VERSION" ]; then

@@ -1,6 +1,7 @@
 //! Restart safety with the real binary (security.md RT-1, RT-10): `kill -9` during a burst of
-//! registrations, logins and logouts; after a restart every acknowledged registration can log
-//! in, every acknowledged logout is still in force, and the database passes its integrity check.
+//! registrations, logins (anonymous ones group-committed) and logouts; after a restart every
+//! acknowledged registration can log in, every acknowledged anonymous session refreshes, every
+//! acknowledged logout is still in force, and the database passes its integrity check.
 //! Also: SIGTERM shuts down cleanly with exit code 0.
 
 // A test crate: its helpers may panic, a panic is a failed test with its message.
@@ -89,6 +90,8 @@ async fn start(config: &Path, base: &str) -> Daemon {
 struct Acked {
     registered: Vec<String>,
     logged_out: Vec<String>,
+    /// Refresh tokens of acknowledged anonymous logins (group-committed on SQLite).
+    anonymous: Vec<String>,
 }
 
 async fn login(
@@ -126,6 +129,25 @@ async fn worker(id: usize, base: String, acked: Arc<Mutex<Acked>>) {
             return;
         }
         acked.lock().unwrap().registered.push(email.clone());
+        // An anonymous login: batched with the other workers' into one commit.
+        let Ok(r) = http
+            .post(format!(
+                "{base}/api/client/v2.0/app/{APP}/auth/providers/anon-user/login"
+            ))
+            .json(&json!({}))
+            .send()
+            .await
+        else {
+            return;
+        };
+        if r.status() == 200 {
+            let Ok(body) = r.json::<Value>().await else {
+                return;
+            };
+            if let Some(refresh) = body["refresh_token"].as_str() {
+                acked.lock().unwrap().anonymous.push(refresh.to_string());
+            }
+        }
         let Ok(r) = login(&http, &base, &email).await else {
             return;
         };
@@ -211,10 +233,25 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
             .unwrap();
         assert_eq!(r.status(), 401, "an acknowledged logout came back to life");
     }
+    for refresh in &acked.anonymous {
+        let r = http
+            .post(format!("{base}/api/client/v2.0/auth/session"))
+            .bearer_auth(refresh)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "an acknowledged anonymous login was lost");
+    }
+    assert!(
+        !acked.anonymous.is_empty(),
+        "anonymous logins were answered"
+    );
     eprintln!(
-        "survived {} kills: {} registrations and {} logouts acknowledged, all intact",
+        "survived {} kills: {} registrations, {} anonymous logins and {} logouts acknowledged, \
+         all intact",
         kill_after_ms.len(),
         acked.registered.len(),
+        acked.anonymous.len(),
         acked.logged_out.len()
     );
 }

@@ -37,6 +37,7 @@ const configuration = {
   }],
   jwks,
   claims: { openid: ['sub'] },
+  features: { devInteractions: { enabled: false } },
   findAccount: async (ctx, sub) => ({ accountId: sub, async claims() { return { sub }; } }),
   // One refresh token for every request of the run (see the header).
   rotateRefreshToken: false,

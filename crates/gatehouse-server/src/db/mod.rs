@@ -6,7 +6,10 @@
 //! (so write transactions never race each other into `SQLITE_BUSY`) next to a reader pool.
 //! PostgreSQL: one pool for both roles.
 
+mod group_commit;
 mod schema;
+
+pub use group_commit::{BoxFuture, Tx};
 
 pub use schema::Migrated;
 
@@ -27,6 +30,8 @@ pub struct Db {
     pub backend: Backend,
     writer: AnyPool,
     reader: AnyPool,
+    /// SQLite's batcher of write transactions ([`Db::write`]).
+    group_commit: Option<group_commit::GroupCommit>,
 }
 
 impl std::fmt::Debug for Db {
@@ -48,7 +53,7 @@ impl Db {
     pub async fn connect_migrated(url: &str) -> anyhow::Result<(Db, Migrated)> {
         let db = Self::open(url).await?;
         let migrated = schema::migrate(&db).await?;
-        Ok((db, migrated))
+        Ok((db.with_group_commit(), migrated))
     }
 
     /// Connects without touching the schema.
@@ -97,6 +102,7 @@ impl Db {
                     backend,
                     writer,
                     reader,
+                    group_commit: None,
                 }
             }
             Backend::Postgres => {
@@ -122,6 +128,7 @@ impl Db {
                     backend,
                     writer: pool.clone(),
                     reader: pool,
+                    group_commit: None,
                 }
             }
         };

@@ -5,7 +5,7 @@ use gatehouse_proto::auth::LoginResponse;
 use gatehouse_proto::routes::provider;
 
 use crate::crypto::object_id;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::Group;
 use crate::sessions::{self, LoginContext};
 use crate::state::AppState;
@@ -19,30 +19,32 @@ pub async fn login(
 ) -> ApiResult<LoginResponse> {
     state.limiter.check(Group::Anonymous, ip).await?;
     let now = state.now();
-    let mut tx = state.db.writer().begin().await?;
-    let user_id = users::create(&mut *tx, app_id, "normal", &Default::default(), now).await?;
-    users::add_identity(
-        &mut *tx,
-        app_id,
-        &user_id,
-        provider::ANONYMOUS,
-        provider::ANONYMOUS,
-        &object_id(now),
-        &Default::default(),
-        now,
-    )
-    .await?;
-    let opened = sessions::open(
-        state,
-        &mut tx,
-        app_id,
-        &user_id,
-        provider::ANONYMOUS,
-        None,
-        ctx,
-    )
-    .await?;
-    tx.commit().await?;
+    let (st, app, ctx) = (state.clone(), app_id.to_string(), ctx.clone());
+    // One unit of the SQLite group commit: answered once its batch is on disk.
+    let (opened, user_id) = state
+        .db
+        .write(move |tx| {
+            Box::pin(async move {
+                let user_id =
+                    users::create(&mut **tx, &app, "normal", &Default::default(), now).await?;
+                users::add_identity(
+                    &mut **tx,
+                    &app,
+                    &user_id,
+                    provider::ANONYMOUS,
+                    provider::ANONYMOUS,
+                    &object_id(now),
+                    &Default::default(),
+                    now,
+                )
+                .await?;
+                let opened =
+                    sessions::open(&st, tx, &app, &user_id, provider::ANONYMOUS, None, &ctx)
+                        .await?;
+                Ok::<_, ApiError>((opened, user_id))
+            })
+        })
+        .await?;
     let response = opened.respond(state).await?;
     tracing::info!(app_id, user_id, provider = provider::ANONYMOUS, "login");
     Ok(response)

@@ -36,22 +36,30 @@ pub async fn login(
         .await?
         .filter(|k| !k.disabled)
         .ok_or_else(ApiError::invalid_credentials)?;
-    let mut tx = state.db.writer().begin().await?;
-    let user = users::get(&mut *tx, &row.user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(ApiError::invalid_credentials)?;
-    let opened = sessions::open(
-        state,
-        &mut tx,
-        app_id,
-        &user.id,
-        provider::API_KEY,
-        Some(&row.id),
-        ctx,
-    )
-    .await?;
-    tx.commit().await?;
+    let (st, app, ctx, key_row) = (state.clone(), app_id.to_string(), ctx.clone(), row.clone());
+    // One unit of the SQLite group commit: answered once its batch is on disk.
+    let (opened, user) = state
+        .db
+        .write(move |tx| {
+            Box::pin(async move {
+                let user = users::get(&mut **tx, &key_row.user_id)
+                    .await?
+                    .filter(|u| !u.disabled)
+                    .ok_or_else(ApiError::invalid_credentials)?;
+                let opened = sessions::open(
+                    &st,
+                    tx,
+                    &app,
+                    &user.id,
+                    provider::API_KEY,
+                    Some(&key_row.id),
+                    &ctx,
+                )
+                .await?;
+                Ok::<_, ApiError>((opened, user))
+            })
+        })
+        .await?;
     let response = opened.respond(state).await?;
     tracing::info!(app_id, user_id = %user.id, key_id = %row.id, kind = %row.kind, "login");
     Ok(response)
