@@ -100,6 +100,12 @@ impl Db {
         answer.await.map_err(|_| E::from(stopped()))?
     }
 
+    /// How many batch transactions the group commit has run (None: no batching, PostgreSQL);
+    /// units answered divided by this is the batch size.
+    pub fn write_batches(&self) -> Option<u64> {
+        self.group_commit.as_ref().map(GroupCommit::batches)
+    }
+
     /// The batcher, for SQLite only.
     pub(super) fn with_group_commit(mut self) -> Db {
         if self.backend == Backend::Sqlite {
@@ -239,7 +245,7 @@ mod tests {
             .unwrap();
         assert_eq!(rows.len(), ok);
         assert!(rows.iter().all(|x| x % 10 != 0 && x % 10 != 5), "{rows:?}");
-        let batches = db.group_commit.as_ref().unwrap().batches();
+        let batches = db.write_batches().unwrap();
         assert!(
             batches < 200,
             "{batches} transactions for 200 units: nothing was grouped"
