@@ -12,8 +12,9 @@
 #     in-memory adapter, `rotateRefreshToken: false`, one refresh token replayed by every request).
 # gatehoused rows, each on SQLite (the default: WAL, synchronous=FULL) and on PostgreSQL: refresh
 # (`POST /api/client/v2.0/auth/session`), anonymous login, API-key login (one key reused) and
-# email/password login, the last beside the raw Argon2id rate (the in-process figure of
-# `cargo bench -p gatehouse-server --bench http` with GATEHOUSE_BENCH_ONLY=password).
+# email/password login, the last beside the raw Argon2id rate measured right before it (the
+# in-process figure, 1 thread per core, of `cargo bench -p gatehouse-server --bench http` with
+# GATEHOUSE_BENCH_ONLY=password).
 # Every server starts fresh with rate limits off; each row fails ("errors: N", exit status 1)
 # if any answer was not 2xx or a socket error happened (scripts/bench/post.lua counts them).
 # It only prints figures: no rate is a pass/fail criterion.
@@ -275,26 +276,30 @@ EOF
 fi
 
 # ---- raw Argon2id figure -----------------------------------------------------------------------
-if has password "$ROWS" && [ "$ARGON2" = 1 ]; then
+# raw_argon2 DB: measured right before each email/password row, so both see the same machine (other
+# work on it moves an Argon2id rate by tens of percent within a minute). Sets RAW_RATE.
+raw_argon2() {
+  local db=$1 out="$WORK/argon2-$1.txt"
+  RAW_RATE=""
   say "raw Argon2id: cargo bench -p gatehouse-server --bench http (GATEHOUSE_BENCH_ONLY=password)"
   # The figure is a reference only: a bench that does not build (work in progress in the tree)
   # costs the row, not the run.
   if GATEHOUSE_BENCH_ONLY=password GATEHOUSE_BENCH_SECS=$SECS GATEHOUSE_BENCH_PASSWORD_LOGINS=8 \
-    cargo bench --locked -q -p gatehouse-server --bench http >"$WORK/argon2.txt" 2>&1; then
+    cargo bench --locked -q -p gatehouse-server --bench http >"$out" 2>&1; then
     # The row with the most threads: "raw argon2id hash (in-process)   2t   85.1  23.40 ...".
     read -r RAW_THREADS RAW_RATE RAW_P50 RAW_P99 < <(awk '/^raw argon2id hash/ {
         split(substr($0, 32), f, " "); t = f[1]; sub(/t$/, "", t)
         if (t + 0 >= best) { best = t + 0; line = t " " f[2] " " f[3] " " f[4] } }
-        END { print line }' "$WORK/argon2.txt") || true
+        END { print line }' "$out") || true
   fi
   if [ -n "$RAW_RATE" ]; then
     RATE=$RAW_RATE P50=$RAW_P50 P99=$RAW_P99 ERRORS=0 FIRST=0
-    record 7 "raw Argon2id, $RAW_THREADS threads (in-process, no HTTP)" "-" \
-      "cargo bench --bench http, GATEHOUSE_BENCH_ONLY=password"
+    record 6 "raw Argon2id, $RAW_THREADS threads (in-process, no HTTP)" "$db" \
+      "cargo bench --bench http, right before the $db login row"
   else
-    say "warning: no raw Argon2id figure (cargo bench failed or printed no raw row): $(tail -n 5 "$WORK/argon2.txt")"
+    say "warning: no raw Argon2id figure (cargo bench failed or printed no raw row): $(tail -n 5 "$out")"
   fi
-fi
+}
 
 # ---- PostgreSQL --------------------------------------------------------------------------------
 PG_URL=""
@@ -400,6 +405,7 @@ EOF
           WRK_BODY="$key_body" WRK_CONTENT_TYPE=application/json
         record 4 "gatehoused API-key login" "$db" "one key reused" ;;
       password)
+        if [ "$ARGON2" = 1 ]; then raw_argon2 "$db"; fi
         wrk_row "$db-password" "$app/auth/providers/local-userpass/login" \
           WRK_BODY="$login" WRK_CONTENT_TYPE=application/json
         local note="one Argon2id verification each"

@@ -13,6 +13,9 @@
 #        chromium chromium-driver (a real browser and its WebDriver: the passkey tests drive the
 #        server's WebAuthn pages with Chrome's virtual authenticator),
 #        nginx (the reverse proxy the forwarded-address tests run behind; its service is not used)
+#        wrk (the load generator of scripts/bench-server.sh), haproxy (the load balancer and the
+#        PostgreSQL switch of the cluster tests), libevent-dev libc-ares-dev (to build pgbouncer,
+#        step 8)
 #      Node.js and npm count as present when the `node` / `npm` commands exist, whoever installed
 #      them: NodeSource's nodejs package ships npm itself and conflicts with Debian's npm package.
 #   2. Rust: only checked. If `cargo` is missing this prints how to install it and exits 1
@@ -32,6 +35,11 @@
 #      the pinned version when missing. Skipped with SETUP_SKIP_NODE=1.
 #   7. ./node_modules: the Tauri CLI from npm (it makes the .deb; 2 s instead of a 12-minute cargo
 #      install), `npm ci` when missing or older than package-lock.json. Skipped with SETUP_SKIP_NODE=1.
+#   8. pgbouncer 1.24.1 for the cluster tests, built from Debian 13's source package (the
+#      upstream tarball from deb.debian.org's pool, checked against its SHA-256) into
+#      /opt/gatehouse-peers/pgbouncer-1.24.1 when missing (about 30 s). Debian 12's own pgbouncer
+#      (1.18) cannot carry protocol-level prepared statements in transaction pooling
+#      (`max_prepared_statements` came in 1.21). Skipped with SETUP_SKIP_NODE=1.
 #
 # Runs as root; as another user it uses sudo for apt-get when sudo exists.
 set -euo pipefail
@@ -56,7 +64,7 @@ PACKAGES=(build-essential pkg-config curl ca-certificates postgresql nodejs npm 
           libayatana-appindicator3-dev
           xdg-utils desktop-file-utils xvfb x11-utils webkit2gtk-driver
           chromium chromium-driver
-          nginx wrk haproxy pgbouncer)
+          nginx wrk haproxy libevent-dev libc-ares-dev)
 
 is_installed() {
   case $1 in
@@ -198,3 +206,30 @@ fi
 
 # ---- 7. the Tauri CLI (packaging) -------------------------------------------------------------------
 npm_ci_locked "$ROOT" @tauri-apps/cli
+
+# ---- 8. pgbouncer for the cluster tests --------------------------------------------------------
+PGBOUNCER_VERSION=1.24.1
+PGBOUNCER_SHA256=da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0
+PGBOUNCER_PREFIX=/opt/gatehouse-peers/pgbouncer-$PGBOUNCER_VERSION
+if [ "${SETUP_SKIP_NODE:-0}" = 1 ]; then
+  :
+elif [ -x "$PGBOUNCER_PREFIX/bin/pgbouncer" ]; then
+  say "pgbouncer $PGBOUNCER_VERSION: present"
+else
+  say "pgbouncer $PGBOUNCER_VERSION: building from Debian 13's source package (about 30 s)"
+  build=$(mktemp -d)
+  tarball="pgbouncer_$PGBOUNCER_VERSION.orig.tar.gz"
+  curl -fsS --retry 3 -o "$build/$tarball" \
+    "http://deb.debian.org/debian/pool/main/p/pgbouncer/$tarball" \
+    || die "cannot download $tarball from deb.debian.org"
+  echo "$PGBOUNCER_SHA256  $build/$tarball" | sha256sum -c --quiet - \
+    || die "$tarball does not match its SHA-256"
+  tar -xzf "$build/$tarball" -C "$build"
+  (cd "$build/pgbouncer-$PGBOUNCER_VERSION" \
+    && ./configure --prefix="$PGBOUNCER_PREFIX" --without-systemd --without-pam --without-ldap \
+      >"$build/configure.log" 2>&1 \
+    && make -j"$(nproc)" >"$build/make.log" 2>&1 \
+    && "${SUDO[@]}" make install >"$build/install.log" 2>&1) \
+    || die "building pgbouncer failed; see $build/*.log"
+  rm -rf "$build"
+fi

@@ -1,17 +1,18 @@
 //! Several `gatehoused` on one PostgreSQL (issue 14), all real parts on loopback, started here:
-//! PostgreSQL 15 serving TLS only (a test CA; clients verify it and the host name), three
-//! instances sharing their signing keys through the database (sealed under one key-encryption
+//! PostgreSQL 15 serving TLS only (a test CA; clients verify it and the host name), pgbouncer in
+//! transaction-pooling mode, three instances sharing their signing keys through the database (sealed under one key-encryption
 //! key), HAProxy in front with health checks, a synchronous streaming standby, and the kills an
 //! operator fears: an instance under load, then the primary.
 //!
-//! Needs root (PostgreSQL runs as the `postgres` user), HAProxy and PostgreSQL: scripts/test.sh
-//! installs and runs them.
+//! Needs root (PostgreSQL and pgbouncer run as the `postgres` user), HAProxy, PostgreSQL and
+//! pgbouncer 1.24: scripts/setup.sh installs (and builds) them.
 
 // Test code: a failed step panics with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod failover;
 mod instances;
+mod pgbouncer;
 mod postgres;
 mod rate_limits;
 mod shared_keys;

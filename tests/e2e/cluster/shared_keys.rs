@@ -1,4 +1,5 @@
-//! PostgreSQL over TLS verified at start, and three instances behind HAProxy sharing one key set:
+//! PostgreSQL over TLS verified at start, and three instances behind HAProxy (on pgbouncer in
+//! transaction pooling) sharing one key set:
 //! a token from one works on every other, one rotation serves the whole cluster, and an
 //! instance killed under load costs only what it had in flight.
 
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::instances::{Haproxy, Instance, KEK, NO_LIMITS};
+use super::pgbouncer::Pgbouncer;
 use super::postgres::{verify_full_url, PgNode};
 use super::tls::TestCa;
 use super::{kid_of, scratch, Api};
@@ -71,7 +73,10 @@ async fn three_instances_share_keys_rotate_once_and_survive_a_kill() {
     let ca = TestCa::new(&root.path().join("ca"), "Gatehouse Test CA");
     let pg = PgNode::primary(root.path(), "pg", &ca);
     pg.sql("CREATE DATABASE gatehouse");
-    let url = pg.url(&ca.ca_cert, "gatehouse");
+    // Through pgbouncer in transaction pooling (prepared statements and all), which reaches
+    // PostgreSQL over verified TLS.
+    let bouncer = Pgbouncer::start(root.path(), &pg, &ca.ca_cert).await;
+    let url = bouncer.url("gatehouse");
     // Started together: the migrations and the first key set are made once.
     let (a, b, c) = tokio::join!(
         Instance::start(root.path(), "a", &url, NO_LIMITS),
