@@ -1,8 +1,8 @@
 //! Several `gatehoused` on one PostgreSQL (issue 14), all real parts on loopback, started here:
 //! PostgreSQL 15 serving TLS only (a test CA; clients verify it and the host name), pgbouncer in
-//! transaction-pooling mode, three instances sharing their signing keys through the database (sealed under one key-encryption
-//! key), HAProxy in front with health checks, a synchronous streaming standby, and the kills an
-//! operator fears: an instance under load, then the primary.
+//! transaction-pooling mode, three instances sharing their signing keys through the database
+//! (sealed under one key-encryption key), HAProxy in front with health checks, a synchronous
+//! streaming standby, and the kills an operator fears: an instance under load, then the primary.
 //!
 //! Needs root (PostgreSQL and pgbouncer run as the `postgres` user), HAProxy, PostgreSQL and
 //! pgbouncer 1.24: scripts/setup.sh installs (and builds) them.
