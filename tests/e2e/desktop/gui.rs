@@ -209,6 +209,7 @@ impl Gui {
 
     /// Starts the app with arguments (a cold start by a deep link passes the URL).
     pub async fn launch_with(&self, args: &[&str]) -> Driver {
+        self.wait_for_previous_instance().await;
         let d = Driver::launch(self.port, &self.app, args).await;
         d.until(
             "the window to be ready",
@@ -217,6 +218,47 @@ impl Gui {
         )
         .await;
         d
+    }
+
+    /// Processes of this test's app (its binary, its HOME) still running.
+    fn instances(&self) -> Vec<u32> {
+        let home = format!("HOME={}", self.home.path().display());
+        let app = std::fs::canonicalize(&self.app).unwrap_or_else(|_| self.app.clone());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+                let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                exe.as_deref() == Some(app.as_path())
+                    && environ.split(|b| *b == 0).any(|var| var == home.as_bytes())
+            })
+            .collect()
+    }
+
+    /// A restart must not meet the previous instance still shutting down: the single-instance
+    /// plugin would hand the new one's start to it and the new one would exit, leaving
+    /// WebKitWebDriver waiting for a window that never comes. Waits for it to go (and stops it
+    /// after 20 s, saying so).
+    async fn wait_for_previous_instance(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = self.instances();
+            if left.is_empty() {
+                return;
+            }
+            if Instant::now() > deadline {
+                eprintln!("the previous app instance {left:?} did not exit in 20 s; killing it");
+                for pid in left {
+                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Delivers a deep link the way a launcher does: a second instance with the URL as its only
