@@ -12,7 +12,8 @@ both_backends!(
     limits_names_and_anonymous_users,
     disabling_or_deleting_a_key_ends_its_sessions,
     server_keys_log_in_as_server_users,
-    disabled_users_cannot_log_in
+    disabled_users_cannot_log_in,
+    many_workers_logging_in_with_one_key_at_once_all_get_sessions
 );
 
 async fn user_keys_round_trip(b: Backend) {
@@ -385,4 +386,45 @@ async fn disabled_users_cannot_log_in(b: Backend) {
     )
     .await
     .ok();
+}
+
+/// Workers sharing one key log in at the same moment: each insert of a session is followed by the
+/// eviction of the user's oldest ones, which on PostgreSQL deadlocked (answering 503) until
+/// session opens of one user were queued on the user row.
+async fn many_workers_logging_in_with_one_key_at_once_all_get_sessions(b: Backend) {
+    let t = TestServer::start(b).await;
+    let key = gatehouse_server::admin::create_server_key(t.state(), APP, "workers")
+        .await
+        .unwrap();
+    let secret = key.key.clone().unwrap();
+    let url = format!(
+        "{}/api/client/v2.0/app/{APP}/auth/providers/api-key/login",
+        t.base
+    );
+    let http = reqwest::Client::new();
+    // Past the 50 sessions a user keeps, every login also ends the oldest ones.
+    for _round in 0..4 {
+        logins_at_once(&http, &url, &secret, b).await;
+    }
+}
+
+async fn logins_at_once(http: &reqwest::Client, url: &str, secret: &str, b: Backend) {
+    let tasks: Vec<_> = (0..60)
+        .map(|_| {
+            let (http, url, secret) = (http.clone(), url.to_string(), secret.to_string());
+            tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .json(&json!({"key": secret}))
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.text().await.unwrap_or_default())
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert_eq!(status, 200, "{b:?}: {body}");
+    }
 }

@@ -96,16 +96,29 @@ pub fn session_detail(session: &SessionRow) -> Map<String, Value> {
 /// which calls this): the event carries the login's own address and user agent, stored on the
 /// session. Then the new-device check, whose alert goes out in the background.
 pub async fn sign_in(state: &AppState, session: &SessionRow) {
-    let event = NewEvent {
-        app_id: &session.app_id,
-        user_id: &session.user_id,
-        kind: Kind::SignIn,
-        detail: session_detail(session),
-        ip: session.ip.clone(),
-        user_agent: session.user_agent.as_deref(),
-    };
-    if let Err(e) = rows::record(state.db.writer(), &event, state.now()).await {
-        tracing::warn!(error = %e, kind = event.kind.as_str(), "recording activity failed");
+    let (app_id, user_id) = (session.app_id.clone(), session.user_id.clone());
+    let (ip, user_agent) = (session.ip.clone(), session.user_agent.clone());
+    let (detail, now) = (session_detail(session), state.now());
+    // A unit of the SQLite group commit, like the login itself: concurrent logins share the
+    // fsync of their `sign_in` rows too.
+    let recorded = state
+        .db
+        .write(move |tx| {
+            Box::pin(async move {
+                let event = NewEvent {
+                    app_id: &app_id,
+                    user_id: &user_id,
+                    kind: Kind::SignIn,
+                    detail,
+                    ip,
+                    user_agent: user_agent.as_deref(),
+                };
+                rows::record(&mut **tx, &event, now).await
+            })
+        })
+        .await;
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, kind = Kind::SignIn.as_str(), "recording activity failed");
     }
     crate::new_device::on_sign_in(state, session).await;
 }

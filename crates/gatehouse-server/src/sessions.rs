@@ -129,6 +129,15 @@ async fn open_session(
     ctx: &LoginContext,
 ) -> ApiResult<OpenedSession> {
     let now = state.now();
+    if state.db.backend == crate::db::Backend::Postgres {
+        // Concurrent logins of one user (one API key used by many workers) each insert a
+        // session, then evict the oldest beyond the limit: without an order they deadlock on
+        // each other's rows. The user row's lock queues them. (SQLite has one writer already.)
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
     let device_id = match ctx.device.device_id.as_deref() {
         Some(id) if is_object_id(id) && id != NO_DEVICE_ID => id.to_ascii_lowercase(),
         _ => object_id(now),
