@@ -19,7 +19,7 @@ pub const KEK: &str = "dGVzdC1jbHVzdGVyLWtleS1lbmNyeXB0aW9uLWtleSE=";
 pub struct Instance {
     pub port: u16,
     child: Option<Child>,
-    pub dir: PathBuf,
+    dir: PathBuf,
 }
 
 impl Instance {

@@ -11,7 +11,7 @@
 //! tokens already issued stay valid); a concurrent start inserts nothing and reads the winner's.
 //! A rotation is a compare-and-swap on the sealed text: two rotations at once cannot both win.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::db::Db;
 use crate::mfa::secret_box::{decode_key, SecretBox};
@@ -38,7 +38,7 @@ pub fn kek(config: &crate::config::Config) -> anyhow::Result<Option<SecretBox>> 
     Ok(Some(SecretBox::new(&read_kek_file(path)?)))
 }
 
-fn read_kek_file(path: &PathBuf) -> anyhow::Result<[u8; 32]> {
+fn read_kek_file(path: &Path) -> anyhow::Result<[u8; 32]> {
     if let Some(mode) = crate::files::open_to_others(path).map_err(|e| {
         anyhow::anyhow!(
             "cannot read key-encryption key file {}: {e}",
