@@ -40,6 +40,8 @@
 #                        with CARGO_PROFILE_RELEASE_STRIP=none (same code, plus a symbol table) in
 #                        another CARGO_TARGET_DIR, passed as GATEHOUSED. Rows recorded this way
 #                        include perf's own cost.
+#   BENCH_SERVER_TOML=.. appended to each gatehoused's configuration (`\n` for new lines), e.g.
+#                        '[passwords]\nmax_concurrent_hashes = 2'
 #   BENCH_KEEP=1         keep the work folder (server logs, wrk outputs) instead of deleting it
 #
 # Needs: wrk, nginx, node (+ `npm ci` in tests/peers/oidc), curl, python3, PostgreSQL server and
@@ -363,6 +365,7 @@ providers = ["anon-user", "local-userpass", "api-key"]
 [apps.$APP.userpass]
 auto_confirm = true
 EOF
+  if [ -n "${BENCH_SERVER_TOML:-}" ]; then printf '%b\n' "$BENCH_SERVER_TOML" >>"$dir/gatehoused.toml"; fi
   log="$dir/gatehoused.log"
   env -u GATEHOUSE_CONFIG -u GATEHOUSE_LISTEN -u GATEHOUSE_DATABASE_URL -u GATEHOUSE_DATA_DIR \
     -u GATEHOUSE_PUBLIC_URL -u GATEHOUSE_DEV \

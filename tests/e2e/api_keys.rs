@@ -390,7 +390,8 @@ async fn disabled_users_cannot_log_in(b: Backend) {
 
 /// Workers sharing one key log in at the same moment: each insert of a session is followed by the
 /// eviction of the user's oldest ones, which on PostgreSQL deadlocked (answering 503) until
-/// session opens of one user were queued on the user row.
+/// evictions skipped the rows another login was evicting. The cap still holds: a login alone
+/// afterwards leaves exactly the 50 newest sessions live.
 async fn many_workers_logging_in_with_one_key_at_once_all_get_sessions(b: Backend) {
     let t = TestServer::start(b).await;
     let key = gatehouse_server::admin::create_server_key(t.state(), APP, "workers")
@@ -406,6 +407,16 @@ async fn many_workers_logging_in_with_one_key_at_once_all_get_sessions(b: Backen
     for _round in 0..4 {
         logins_at_once(&http, &url, &secret, b).await;
     }
+    let live = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
+            .fetch_one(t.state().db.reader())
+            .await
+            .unwrap()
+    };
+    assert!(live().await >= 50, "{b:?}: {}", live().await);
+    let alone = http.post(&url).json(&json!({"key": secret})).send().await;
+    assert_eq!(alone.unwrap().status(), 200);
+    assert_eq!(live().await, 50, "{b:?}: the cap of 50 sessions per user");
 }
 
 async fn logins_at_once(http: &reqwest::Client, url: &str, secret: &str, b: Backend) {

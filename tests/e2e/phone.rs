@@ -138,6 +138,14 @@ impl Twilio {
 }
 
 pub(crate) async fn server(b: Backend, throttled: bool) -> (TestServer, Twilio) {
+    server_with(b, throttled, |_| {}).await
+}
+
+async fn server_with(
+    b: Backend,
+    throttled: bool,
+    tweak: impl FnOnce(&mut gatehouse_server::config::Config),
+) -> (TestServer, Twilio) {
     let (twilio, url) = Twilio::start().await;
     let t = TestServer::start_with(b, |c| {
         c.sms = Some(SmsConfig {
@@ -163,6 +171,7 @@ pub(crate) async fn server(b: Backend, throttled: bool) -> (TestServer, Twilio) 
                 };
             }
         }
+        tweak(c);
     })
     .await;
     (t, twilio)
@@ -706,6 +715,29 @@ async fn sends_are_limited_and_country_bound(b: Backend) {
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(twilio.sent.lock().unwrap().len(), before);
+}
+
+/// With `[rate_limits] shared` (PostgreSQL) the text budgets are rows of `send_log`, which every
+/// instance on the database counts in (`cluster::rate_limits` shows the mail limit across three
+/// instances): the same limits hold, decided in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_text_budgets_hold_in_the_database() {
+    let (t, twilio) = server_with(Backend::Postgres, true, |c| c.rate_limits.shared = true).await;
+    confirmed(&t, &twilio, PHONE).await;
+    let (_, challenge) = pkce_pair();
+    let r = send_for(&t, PHONE, &challenge).await;
+    assert!(r.headers.contains_key("retry-after"));
+    r.err(429, "TooManyRequests");
+    send_for(&t, "+14155552679", &challenge).await.void();
+    send_for(&t, "+14155552679", &challenge)
+        .await
+        .err(429, "TooManyRequests");
+    // Each text counted under its number, its client and the server's daily budget.
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM send_log WHERE key LIKE 'sms%'")
+        .fetch_one(t.state().db.reader())
+        .await
+        .unwrap();
+    assert_eq!(rows, 6, "two texts, three keys each");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,10 +7,13 @@ use std::net::IpAddr;
 use gatehouse_proto::auth::{ActivityEvent, DeviceInfo};
 use serde_json::{Map, Value};
 
+use crate::crypto::object_id;
+use crate::db::Script;
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::AccessAuth;
 use crate::state::AppState;
 use crate::store::activity::{self as rows, Kind, NewEvent};
+use crate::store::device_alerts;
 use crate::store::sessions::SessionRow;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -92,35 +95,44 @@ pub fn session_detail(session: &SessionRow) -> Map<String, Value> {
     map
 }
 
-/// A login opened `session` (every provider ends in [`crate::sessions::OpenedSession::respond`],
-/// which calls this): the event carries the login's own address and user agent, stored on the
-/// session. Then the new-device check, whose alert goes out in the background.
-pub async fn sign_in(state: &AppState, session: &SessionRow) {
-    let (app_id, user_id) = (session.app_id.clone(), session.user_id.clone());
-    let (ip, user_agent) = (session.ip.clone(), session.user_agent.clone());
-    let (detail, now) = (session_detail(session), state.now());
-    // A unit of the SQLite group commit, like the login itself: concurrent logins share the
-    // fsync of their `sign_in` rows too.
-    let recorded = state
-        .db
-        .write(move |tx| {
-            Box::pin(async move {
-                let event = NewEvent {
-                    app_id: &app_id,
-                    user_id: &user_id,
-                    kind: Kind::SignIn,
-                    detail,
-                    ip,
-                    user_agent: user_agent.as_deref(),
-                };
-                rows::record(&mut **tx, &event, now).await
-            })
-        })
-        .await;
-    if let Err(e) = recorded {
-        tracing::warn!(error = %e, kind = Kind::SignIn.as_str(), "recording activity failed");
+/// A login is opening `session`, in `tx` (every provider's session is written by
+/// `crate::sessions::open_session`, which calls this): the `sign_in` event, with the login's own
+/// address and user agent as stored on the session; the device remembered for new-device
+/// alerts; and, for a device the user never used before (but not their very first), the
+/// `new_device` event, marked `alerted` when the app sends alerts (`alerts`). All of them are
+/// statements added to `script`, which writes the session with them: a login costs one commit
+/// (one fsync, shared by the batch on SQLite). True when the owner is to be alerted
+/// ([`crate::new_device::alert`], once the transaction is committed).
+pub async fn sign_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    session: &SessionRow,
+    (now, alerts): (i64, bool),
+    script: &mut Script,
+) -> Result<bool, sqlx::Error> {
+    let event = |kind, detail| NewEvent {
+        app_id: &session.app_id,
+        user_id: &session.user_id,
+        kind,
+        detail,
+        ip: session.ip.clone(),
+        user_agent: session.user_agent.as_deref(),
+    };
+    let signed_in = event(Kind::SignIn, session_detail(session));
+    script.push(rows::record_statement(&object_id(now), &signed_in, now));
+    if !crate::new_device::remembers(session) {
+        return Ok(false);
     }
-    crate::new_device::on_sign_in(state, session).await;
+    let (user, device) = (&session.user_id, &session.device_id);
+    let (new, first) = device_alerts::seen(tx, user, device).await?;
+    script.push(device_alerts::remember_statement(user, device, now));
+    if !new || first {
+        return Ok(false);
+    }
+    let mut detail = session_detail(session);
+    detail.insert("alerted".into(), Value::Bool(alerts));
+    let new_device = event(Kind::NewDevice, detail);
+    script.push(rows::record_statement(&object_id(now), &new_device, now));
+    Ok(alerts)
 }
 
 /// Records `kind` for `session`'s user with the session's own origin (events a login or its

@@ -57,18 +57,34 @@ pub async fn get(state: &AppState, user_id: &str) -> ApiResult<Map<String, Value
         .unwrap_or_default())
 }
 
+/// The user's stored document, as the caller read it with the session (a refresh), or not yet.
+pub enum Stored {
+    Read(Option<Map<String, Value>>),
+    Unread,
+}
+
+impl Stored {
+    async fn get(self, state: &AppState, user_id: &str) -> ApiResult<Option<Map<String, Value>>> {
+        match self {
+            Stored::Read(doc) => Ok(doc),
+            Stored::Unread => Ok(rows::read(&state.db, user_id).await?),
+        }
+    }
+}
+
 /// The document to sign into an access token for `session`: the app's webhook's answer when it
 /// has one, else the stored document.
 pub async fn for_token(
     state: &AppState,
     session: &SessionRow,
+    stored: Stored,
 ) -> ApiResult<Option<Map<String, Value>>> {
     let hook = state
         .app(&session.app_id)
         .ok()
         .and_then(|app| app.custom_data_webhook.as_ref());
     let Some(hook) = hook else {
-        return Ok(rows::get(state.db.reader(), &session.user_id).await?);
+        return stored.get(state, &session.user_id).await;
     };
     let data = serde_json::json!({
         "user_id": session.user_id,
@@ -100,7 +116,7 @@ pub async fn for_token(
     if hook.fail_open {
         tracing::warn!(app_id = %session.app_id, why = %failure,
             "custom data webhook failed; issuing the token with the stored document");
-        return Ok(rows::get(state.db.reader(), &session.user_id).await?);
+        return stored.get(state, &session.user_id).await;
     }
     tracing::warn!(app_id = %session.app_id, why = %failure, "custom data webhook failed");
     Err(ApiError::unavailable(

@@ -129,7 +129,7 @@ pub async fn request(
         links: vec![link],
         channel: "email",
     };
-    if state.limiter.allow_mail("email_change", &mail.to) {
+    if state.limiter.allow_mail("email_change", &mail.to).await {
         state.mailer.send(mail);
     } else {
         tracing::info!("email-change mail suppressed by the per-address limit");

@@ -31,43 +31,24 @@ use crate::store::{userpass as email_accounts, Purpose};
 /// How long a "this wasn't me" link works: the owner may read the alert days later.
 pub const LINK_TTL_SECS: i64 = 7 * 24 * 3600;
 
-/// Called for every opened session (after its `sign_in` event).
-pub async fn on_sign_in(state: &AppState, session: &SessionRow) {
-    if session.provider_type == provider::ANONYMOUS {
-        return;
-    }
+/// Whether a sign-in of `session` is remembered (by `activity::sign_in`, in the unit that
+/// records the `sign_in` event): not for anonymous users (nobody to tell).
+pub fn remembers(session: &SessionRow) -> bool {
+    session.provider_type != provider::ANONYMOUS
+}
+
+/// Alerts the owner of `session`'s user of a sign-in from a new device, in the background: for
+/// a login whose transaction recorded its `new_device` event as alerted
+/// (`crate::activity::sign_in`), once committed.
+pub async fn alert(state: &AppState, session: &SessionRow) {
     let now = state.now();
-    let seen = async {
-        let mut tx = state.db.writer().begin().await?;
-        let seen = alerts::remember(&mut tx, &session.user_id, &session.device_id, now).await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(seen)
-    };
-    let (new, first) = match seen.await {
-        Ok(seen) => seen,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not remember a sign-in's device");
-            return;
-        }
-    };
-    if !new || first {
-        return;
-    }
-    let enabled = state
-        .app(&session.app_id)
-        .is_ok_and(|app| app.new_device_alerts.enabled);
-    let mut detail = activity::session_detail(session);
-    detail.insert("alerted".into(), Value::Bool(enabled));
-    activity::record_for_session(state, session, Kind::NewDevice, detail).await;
-    if enabled {
-        let (later, session) = (state.clone(), session.clone());
-        state
-            .background
-            .run("new-device alert", async move {
-                send_alert(&later, &session, now).await
-            })
-            .await;
-    }
+    let (later, session) = (state.clone(), session.clone());
+    state
+        .background
+        .run("new-device alert", async move {
+            send_alert(&later, &session, now).await
+        })
+        .await;
 }
 
 /// Where the owner hears of it: the confirmed email, else a confirmed phone.

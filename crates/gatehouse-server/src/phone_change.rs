@@ -78,7 +78,7 @@ pub async fn request(
         return Err(taken());
     }
     state.limiter.check(Group::EmailSend, from.ip).await?;
-    state.limiter.allow_sms(&phone.e164, from.ip)?;
+    state.limiter.allow_sms(&phone.e164, from.ip).await?;
     let code = new_code();
     let now = state.now();
     let ttl = state.config.tokens.sms_code_ttl_secs;

@@ -15,6 +15,7 @@ use crate::config::{Bucket, RateLimitConfig};
 use crate::error::ApiError;
 
 pub mod shared;
+pub mod shared_sends;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
@@ -77,6 +78,17 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     match crate::client_addr::canonical(ip) {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
         v4 => v4,
+    }
+}
+
+/// Mails of one kind to one address per hour (security.md A.15; and one per minute).
+const MAIL_PER_HOUR: u32 = 5;
+
+fn window(key: &str, length: Duration, limit: u32) -> shared_sends::Window {
+    shared_sends::Window {
+        key: key.to_string(),
+        secs: length.as_secs() as i64,
+        limit,
     }
 }
 
@@ -196,15 +208,31 @@ impl RateLimiter {
     /// Whether another mail of this kind (confirmation, reset, notice, …) may go to this address
     /// now: at most 1 per 60 s and 5 per hour (security.md A.15). Over the limit the mail is
     /// silently not sent; the answer to the request is unchanged.
-    pub fn allow_mail(&self, kind: &str, address: &str) -> bool {
+    pub async fn allow_mail(&self, kind: &str, address: &str) -> bool {
         if !self.config.enabled {
             return true;
+        }
+        if let Some(shared) = &self.shared {
+            let key = format!("mail\n{kind}\n{address}");
+            let windows = [window(&key, MINUTE, 1), window(&key, HOUR, MAIL_PER_HOUR)];
+            let now = shared_sends::now();
+            return match shared_sends::try_send(shared.db(), &windows, now).await {
+                Ok(full) => full.is_none(),
+                Err(e) => {
+                    // Unsent rather than unlimited: the database that failed is the one every
+                    // instance counts in.
+                    tracing::error!(error = %e, "cannot check the shared mail limit; not sending");
+                    false
+                }
+            };
         }
         let now = Instant::now();
         let mut mail = crate::sync::lock(&self.mail);
         let sent = mail.entry(format!("{kind}\n{address}"), VecDeque::new);
         prune(sent, now, HOUR);
-        if wait_for(sent, now, MINUTE, 1).is_some() || wait_for(sent, now, HOUR, 5).is_some() {
+        if wait_for(sent, now, MINUTE, 1).is_some()
+            || wait_for(sent, now, HOUR, MAIL_PER_HOUR).is_some()
+        {
             return false;
         }
         sent.push_back(now);
@@ -216,8 +244,30 @@ impl RateLimiter {
     /// /64) and the server's `global_daily`. Over any of them: 429 with the seconds until it
     /// fits, and nothing is taken. Checked before the number is looked up, so the answer says
     /// nothing about it.
-    pub fn allow_sms(&self, number: &str, ip: IpAddr) -> Result<(), ApiError> {
-        self.allow_sms_at(number, ip, Instant::now())
+    pub async fn allow_sms(&self, number: &str, ip: IpAddr) -> Result<(), ApiError> {
+        let Some(shared) = self.shared.as_ref().filter(|_| self.config.enabled) else {
+            return self.allow_sms_at(number, ip, Instant::now());
+        };
+        let budget = self.config.sms;
+        let (to_number, from_ip) = (
+            format!("sms\n{number}"),
+            format!("sms-ip\n{}", client_key(ip)),
+        );
+        let windows = [
+            window(&to_number, MINUTE, 1),
+            window(&to_number, HOUR, 5),
+            window(&to_number, DAY, budget.per_number_daily),
+            window(&from_ip, HOUR, budget.per_ip_hourly),
+            window("sms-global", DAY, budget.global_daily),
+        ];
+        let now = shared_sends::now();
+        let Some(full) = shared_sends::try_send(shared.db(), &windows, now).await? else {
+            return Ok(());
+        };
+        if full.windows.contains(&(windows.len() - 1)) {
+            tracing::warn!("the server's daily SMS budget is spent");
+        }
+        Err(ApiError::too_many_requests(full.wait.max(1)))
     }
 
     fn allow_sms_at(&self, number: &str, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
@@ -444,15 +494,15 @@ mod tests {
         assert_eq!(*g.entry(7, || 0), 1001, "an entry in use is never dropped");
     }
 
-    #[test]
-    fn mail_to_one_address_is_limited_to_one_per_minute() {
+    #[tokio::test]
+    async fn mail_to_one_address_is_limited_to_one_per_minute() {
         let l = limiter();
-        assert!(l.allow_mail("confirm", "a@example.org"));
-        assert!(!l.allow_mail("confirm", "a@example.org"));
+        assert!(l.allow_mail("confirm", "a@example.org").await);
+        assert!(!l.allow_mail("confirm", "a@example.org").await);
         assert!(
-            l.allow_mail("reset", "a@example.org"),
+            l.allow_mail("reset", "a@example.org").await,
             "another kind of mail has its own limit"
         );
-        assert!(l.allow_mail("confirm", "b@example.org"));
+        assert!(l.allow_mail("confirm", "b@example.org").await);
     }
 }

@@ -17,6 +17,8 @@ use gatehouse_proto::auth::{
 use sqlx::Any;
 
 use crate::crypto::{self, object_id, sha256_hex};
+use crate::custom_data::Stored;
+use crate::db::Script;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{sessions as rows, users};
@@ -46,18 +48,21 @@ enum Opened {
         session: Box<rows::SessionRow>,
         secret: String,
         now: i64,
+        /// Whether to alert the owner of a new device (`crate::activity::sign_in`).
+        alert: bool,
     },
     Challenge(ApiError),
 }
 
 impl OpenedSession {
     pub async fn respond(self, state: &AppState) -> ApiResult<LoginResponse> {
-        let (session, secret, now) = match self.0 {
+        let (session, secret, now, alert) = match self.0 {
             Opened::Session {
                 session,
                 secret,
                 now,
-            } => (session, secret, now),
+                alert,
+            } => (session, secret, now, alert),
             Opened::Challenge(challenge) => return Err(challenge),
         };
         let session = &*session;
@@ -74,9 +79,11 @@ impl OpenedSession {
                 return Err(e);
             }
         };
-        // Every login of every provider (API keys and anonymous included) ends here, once its
-        // session is committed and has tokens: the one place that records `sign_in`.
-        crate::activity::sign_in(state, session).await;
+        // Its `sign_in` event was written with the session; a new device is alerted once the
+        // session is committed and has tokens.
+        if alert {
+            crate::new_device::alert(state, session).await;
+        }
         Ok(LoginResponse {
             access_token: access,
             refresh_token: Some(refresh_token(state, session, &secret, now)),
@@ -104,7 +111,9 @@ pub async fn open(
         return Ok(OpenedSession(Opened::Challenge(challenge)));
     }
     let owner = (app_id, user_id);
-    open_session(state, tx, owner, provider_type, api_key_id, ctx).await
+    let source = (provider_type, api_key_id);
+    let eviction = Eviction::Needed(Script::new());
+    open_session(state, tx, owner, source, ctx, eviction).await
 }
 
 /// [`open`] without the second-factor gate: for `crate::mfa::complete`, once the challenge is
@@ -117,27 +126,45 @@ pub async fn open_verified(
     provider_type: &str,
     ctx: &LoginContext,
 ) -> ApiResult<OpenedSession> {
-    open_session(state, tx, (app_id, user_id), provider_type, None, ctx).await
+    let owner = (app_id, user_id);
+    let eviction = Eviction::Needed(Script::new());
+    open_session(state, tx, owner, (provider_type, None), ctx, eviction).await
+}
+
+/// The first session of a user that `creation` creates (an anonymous login): its statements run
+/// with the session's, in one round trip on SQLite. No second factor to ask for, and no older
+/// sessions to evict.
+pub async fn open_first(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, Any>,
+    (app_id, user_id): (&str, &str),
+    provider_type: &str,
+    ctx: &LoginContext,
+    creation: Script,
+) -> ApiResult<OpenedSession> {
+    let owner = (app_id, user_id);
+    let eviction = Eviction::None(creation);
+    open_session(state, tx, owner, (provider_type, None), ctx, eviction).await
+}
+
+/// Whether opening a session may take the user over `tokens.sessions_per_user`; with the
+/// statements to run before the session's own.
+enum Eviction {
+    Needed(Script),
+    /// The user is new (made by these statements): this is their only session.
+    None(Script),
 }
 
 async fn open_session(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, Any>,
     (app_id, user_id): (&str, &str),
-    provider_type: &str,
-    api_key_id: Option<&str>,
+    (provider_type, api_key_id): (&str, Option<&str>),
     ctx: &LoginContext,
+    eviction: Eviction,
 ) -> ApiResult<OpenedSession> {
     let now = state.now();
-    if state.db.backend == crate::db::Backend::Postgres {
-        // Concurrent logins of one user (one API key used by many workers) each insert a
-        // session, then evict the oldest beyond the limit: without an order they deadlock on
-        // each other's rows. The user row's lock queues them. (SQLite has one writer already.)
-        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(user_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    }
+    let evicts = matches!(eviction, Eviction::Needed(_));
     let device_id = match ctx.device.device_id.as_deref() {
         Some(id) if is_object_id(id) && id != NO_DEVICE_ID => id.to_ascii_lowercase(),
         _ => object_id(now),
@@ -168,14 +195,25 @@ async fn open_session(
         ip: ctx.ip.clone(),
         device: serde_json::to_string(&ctx.device).unwrap_or_else(|_| "{}".into()),
     };
-    rows::insert(&mut **tx, &session).await?;
-    let evicted = rows::evict_beyond(
-        &mut **tx,
-        user_id,
-        state.config.tokens.sessions_per_user,
-        now,
-    )
-    .await?;
+    let (Eviction::Needed(mut script) | Eviction::None(mut script)) = eviction;
+    let inserted = script.push(rows::insert_statement(&session));
+    let alerts = state
+        .app(app_id)
+        .is_ok_and(|app| app.new_device_alerts.enabled);
+    let alert = crate::activity::sign_in(tx, &session, (now, alerts), &mut script).await?;
+    let cap = state.config.tokens.sessions_per_user;
+    let backend = state.db.backend;
+    let evict = rows::evict_beyond_statement(user_id, cap, now, backend);
+    let evict = evicts.then(|| script.push(evict));
+    let counts = script.run(tx, state.db.backend).await?;
+    if counts.get(inserted) != Some(&1) {
+        // The user was disabled (or deleted) after the login checked them.
+        return Err(ApiError::new(
+            gatehouse_proto::ErrorCode::UserDisabled,
+            "this user has been disabled by an administrator",
+        ));
+    }
+    let evicted = evict.and_then(|i| counts.get(i).copied()).unwrap_or(0);
     if evicted > 0 {
         tracing::info!(
             user_id,
@@ -187,6 +225,7 @@ async fn open_session(
         session: Box::new(session),
         secret,
         now,
+        alert,
     }))
 }
 
@@ -197,7 +236,17 @@ pub async fn access_token(
     session: &rows::SessionRow,
     now: i64,
 ) -> ApiResult<String> {
-    let user_data = crate::custom_data::for_token(state, session).await?;
+    access_token_with(state, session, now, Stored::Unread).await
+}
+
+/// [`access_token`] with the user's stored custom data when it was read with the session.
+async fn access_token_with(
+    state: &AppState,
+    session: &rows::SessionRow,
+    now: i64,
+    stored: Stored,
+) -> ApiResult<String> {
+    let user_data = crate::custom_data::for_token(state, session, stored).await?;
     Ok(state.keys.sign_access(&AccessClaims {
         sub: session.user_id.clone(),
         aud: session.app_id.clone(),
@@ -253,9 +302,33 @@ async fn live_session(
     session_id: &str,
     app_id: &str,
 ) -> ApiResult<rows::SessionRow> {
+    let session = rows::read(&state.db, session_id).await?;
+    check_live(state, session, app_id).await
+}
+
+/// [`live_session`] and the user's stored custom data, in one read (a refresh signs both).
+async fn live_session_and_data(
+    state: &AppState,
+    session_id: &str,
+    app_id: &str,
+) -> ApiResult<(rows::SessionRow, Stored)> {
+    let found = rows::read_with_custom_data(&state.db, session_id).await?;
+    let (session, data) = found.unzip();
+    let data = crate::store::custom_data::parse(data.flatten());
+    Ok((
+        check_live(state, session, app_id).await?,
+        Stored::Read(data),
+    ))
+}
+
+/// The session when it is `app_id`'s and live; one idle for too long is ended here.
+async fn check_live(
+    state: &AppState,
+    session: Option<rows::SessionRow>,
+    app_id: &str,
+) -> ApiResult<rows::SessionRow> {
     let now = state.now();
-    let session = rows::get(state.db.reader(), session_id)
-        .await?
+    let session = session
         .filter(|s| s.app_id == app_id && s.revoked_at.is_none() && s.expires_at > now)
         .ok_or_else(|| {
             ApiError::invalid_session("invalid session: the session has ended; log in again")
@@ -305,7 +378,7 @@ pub async fn refresh(
     let claims = state.keys.verify_refresh(token).ok_or_else(|| {
         ApiError::invalid_session("invalid session: refresh token invalid or expired")
     })?;
-    let session = live_session(state, &claims.baas_id, &claims.aud).await?;
+    let (session, stored) = live_session_and_data(state, &claims.baas_id, &claims.aud).await?;
     let now = state.now();
     let presented = sha256_hex(claims.sec.as_bytes());
     let grace = state.config.tokens.rotation_grace_secs;
@@ -323,7 +396,7 @@ pub async fn refresh(
                 rows::touch(state.db.writer(), &session.id, now).await?;
             }
             return Ok(SessionResponse {
-                access_token: access_token(state, &session, now).await?,
+                access_token: access_token_with(state, &session, now, stored).await?,
                 refresh_token: None,
             });
         }
@@ -338,7 +411,7 @@ pub async fn refresh(
         .await?
         {
             return Ok(SessionResponse {
-                access_token: access_token(state, &session, now).await?,
+                access_token: access_token_with(state, &session, now, stored).await?,
                 refresh_token: Some(refresh_token(state, &session, &next, now)),
             });
         }

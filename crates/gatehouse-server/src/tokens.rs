@@ -18,12 +18,13 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine as _;
 use gatehouse_proto::auth::AccessClaims;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use ring::signature::KeyPair as _;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
 
+mod compact;
 pub mod key_file;
 pub mod key_store;
 
@@ -54,11 +55,11 @@ struct KeySet {
     /// The file (or sealed row) as read, to notice a rotation.
     source: Vec<u8>,
     kid: String,
-    access_encoding: EncodingKey,
+    access_signer: compact::Signer,
     access_decoding: DecodingKey,
     public_key: Vec<u8>,
     refresh_hmac: Vec<u8>,
-    refresh_encoding: EncodingKey,
+    refresh_signer: compact::Signer,
     refresh_decoding: DecodingKey,
     retired: Vec<Retired>,
 }
@@ -241,10 +242,9 @@ impl Keys {
     // and numbers, so neither serialising nor signing can fail.
     #[allow(clippy::expect_used)]
     pub fn sign_access(&self, claims: &AccessClaims) -> String {
-        let set = self.current();
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(set.kid.clone());
-        jsonwebtoken::encode(&header, claims, &set.access_encoding)
+        self.current()
+            .access_signer
+            .sign(claims)
             .expect("Ed25519 signing cannot fail")
     }
 
@@ -273,9 +273,9 @@ impl Keys {
     // serialising nor signing can fail.
     #[allow(clippy::expect_used)]
     pub fn sign_refresh(&self, claims: &RefreshClaims) -> String {
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some("refresh".into());
-        jsonwebtoken::encode(&header, claims, &self.current().refresh_encoding)
+        self.current()
+            .refresh_signer
+            .sign(claims)
             .expect("HMAC signing cannot fail")
     }
 
@@ -327,9 +327,12 @@ impl KeySet {
     fn parse(file: key_file::KeyFile, source: Vec<u8>) -> anyhow::Result<KeySet> {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let pkcs8 = b64.decode(&file.ed25519_pkcs8)?;
-        let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
-            .map_err(|_| anyhow::anyhow!("the Ed25519 signing key in keys.json is malformed"))?;
-        let public_key = pair.public_key().as_ref().to_vec();
+        let access_signer = compact::Signer::ed25519(&pkcs8, &file.kid)?;
+        let public_key = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
+            .map_err(|_| anyhow::anyhow!("the Ed25519 signing key in keys.json is malformed"))?
+            .public_key()
+            .as_ref()
+            .to_vec();
         let refresh_hmac = b64.decode(&file.refresh_hmac)?;
         anyhow::ensure!(
             refresh_hmac.len() >= 32,
@@ -353,10 +356,10 @@ impl KeySet {
         Ok(KeySet {
             source,
             kid: file.kid,
-            access_encoding: EncodingKey::from_ed_der(&pkcs8),
+            access_signer,
             access_decoding: DecodingKey::from_ed_der(&public_key),
             public_key,
-            refresh_encoding: EncodingKey::from_secret(&refresh_hmac),
+            refresh_signer: compact::Signer::hs256(&refresh_hmac, "refresh")?,
             refresh_decoding: DecodingKey::from_secret(&refresh_hmac),
             refresh_hmac,
             retired,
@@ -452,9 +455,9 @@ mod tests {
         }
         // HS256 signed with the public key bytes (algorithm confusion) must fail.
         let confused = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
+            &jsonwebtoken::Header::new(Algorithm::HS256),
             &access(&keys, now() + 60),
-            &EncodingKey::from_secret(&keys.current().public_key),
+            &jsonwebtoken::EncodingKey::from_secret(&keys.current().public_key),
         )
         .unwrap();
         assert!(keys.verify_access(&confused, now()).is_none());

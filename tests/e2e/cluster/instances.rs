@@ -80,6 +80,17 @@ impl Instance {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The mails this instance sent (its dev outbox: no SMTP server is configured), one JSON
+    /// document each.
+    pub fn outbox(&self) -> Vec<serde_json::Value> {
+        let path = self.dir.join("data").join("outbox.jsonl");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
     pub async fn wait_ready(&mut self) {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);

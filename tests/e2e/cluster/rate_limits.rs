@@ -5,7 +5,9 @@
 use super::instances::Instance;
 use super::postgres::PgNode;
 use super::tls::TestCa;
-use super::{scratch, Api};
+use reqwest::Method;
+
+use super::{scratch, Api, APP};
 
 /// Twelve anonymous sign-ins per client per hour, kept in the database.
 const SHARED: &str = "[rate_limits]\nshared = true\n\
@@ -76,5 +78,48 @@ async fn a_client_spreading_over_three_instances_gets_one_budget() {
         ),
         "2",
         "one shared bucket per client"
+    );
+
+    // The mail limits are the cluster's too: a reset mail to one address asked of each of the
+    // three instances is one mail (one per kind and address per minute), not three.
+    let address = "one-mailbox@example.org";
+    let registered = apis[0]
+        .register(address, "a long passphrase")
+        .await
+        .unwrap();
+    assert!(registered.status.is_success(), "{:?}", registered.body);
+    let third = "127.0.0.3".parse().unwrap();
+    let reset = format!("/api/client/v2.0/app/{APP}/auth/providers/local-userpass/reset/send");
+    for api in &apis {
+        let api = Api::from_address(&api.base, third);
+        let body = serde_json::json!({ "email": address });
+        let answer = api
+            .send(Method::POST, &reset, None, Some(body))
+            .await
+            .unwrap();
+        assert!(answer.status.is_success(), "{:?}", answer.body);
+    }
+    let mails = || {
+        [&a, &b, &c]
+            .iter()
+            .flat_map(|i| i.outbox())
+            .filter(|m| m["to"] == address)
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while mails() == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Mail goes out in the background: give a second or third one time to be written.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        mails(),
+        1,
+        "one reset mail for the cluster (three would be one each)"
+    );
+    assert_eq!(
+        pg.sql_in("gatehouse", "SELECT count(*) FROM send_log"),
+        "1",
+        "the send is counted once, in the database"
     );
 }

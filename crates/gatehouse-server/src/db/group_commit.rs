@@ -47,11 +47,22 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub fn start(db: Db) -> GroupCommit {
+    /// Starts the batcher on a thread of its own, with a single-threaded runtime: a batch is a
+    /// chain of statements, each a round trip to sqlx's connection thread, and on the server's
+    /// runtime every answer from that thread queued behind the HTTP requests being served before
+    /// the batcher could send the next statement (logins were bound by that wait). The thread
+    /// ends when every sender is gone.
+    pub fn start(db: Db) -> std::io::Result<GroupCommit> {
         let (units, queue) = mpsc::channel(QUEUE);
         let batches = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(db, queue, batches.clone()));
-        GroupCommit { units, batches }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let counted = batches.clone();
+        std::thread::Builder::new()
+            .name("gatehouse-group-commit".into())
+            .spawn(move || runtime.block_on(run(db, queue, counted)))?;
+        Ok(GroupCommit { units, batches })
     }
 
     pub fn batches(&self) -> u64 {
@@ -107,11 +118,11 @@ impl Db {
     }
 
     /// The batcher, for SQLite only.
-    pub(super) fn with_group_commit(mut self) -> Db {
+    pub(super) fn with_group_commit(mut self) -> std::io::Result<Db> {
         if self.backend == Backend::Sqlite {
-            self.group_commit = Some(GroupCommit::start(self.clone()));
+            self.group_commit = Some(GroupCommit::start(self.clone())?);
         }
-        self
+        Ok(self)
     }
 }
 
@@ -135,7 +146,11 @@ async fn commit_batch(db: &Db, batch: Vec<Unit>) {
         Err(e) => return fail_all(batch, &e),
     };
     let mut answers = Vec::with_capacity(batch.len());
-    let mut broken = None;
+    // One savepoint named `unit` stays open under the unit being run: a failed unit is undone
+    // with `ROLLBACK TO` (which keeps the savepoint for the next one), a good one is kept by
+    // `RELEASE` and the next one's savepoint opened in the same round trip. So a unit costs one
+    // round trip to the connection beyond its own statements.
+    let mut broken = sqlx::query("SAVEPOINT unit").execute(&mut *tx).await.err();
     for unit in batch {
         if broken.is_some() {
             // The transaction is unusable: a unit not run is dropped, which answers its caller
@@ -143,13 +158,13 @@ async fn commit_batch(db: &Db, batch: Vec<Unit>) {
             drop(unit);
             continue;
         }
-        if let Err(e) = sqlx::query("SAVEPOINT unit").execute(&mut *tx).await {
-            broken = Some(e);
-            drop(unit);
-            continue;
-        }
         let outcome = unit(&mut tx).await;
-        if let Err(e) = end_unit(&mut tx, outcome.keep).await {
+        let end = if outcome.keep {
+            "RELEASE SAVEPOINT unit; SAVEPOINT unit"
+        } else {
+            "ROLLBACK TO SAVEPOINT unit"
+        };
+        if let Err(e) = sqlx::raw_sql(end).execute(&mut *tx).await {
             broken = Some(e);
         }
         answers.push(outcome.answer);
@@ -159,6 +174,7 @@ async fn commit_batch(db: &Db, batch: Vec<Unit>) {
             let _ = tx.rollback().await;
             Err(e)
         }
+        // COMMIT releases the open savepoint with the rest.
         None => tx.commit().await,
     };
     let failure = committed.err().map(|e| e.to_string());
@@ -170,19 +186,6 @@ async fn commit_batch(db: &Db, batch: Vec<Unit>) {
             ))),
         });
     }
-}
-
-/// Keeps a unit's writes (`RELEASE`) or undoes them (`ROLLBACK TO`, then `RELEASE`).
-async fn end_unit(tx: &mut Tx, keep: bool) -> Result<(), sqlx::Error> {
-    if !keep {
-        sqlx::query("ROLLBACK TO SAVEPOINT unit")
-            .execute(&mut **tx)
-            .await?;
-    }
-    sqlx::query("RELEASE SAVEPOINT unit")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 fn fail_all(batch: Vec<Unit>, e: &sqlx::Error) {

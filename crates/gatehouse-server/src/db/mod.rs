@@ -7,11 +7,14 @@
 //! PostgreSQL: one pool for both roles.
 
 mod group_commit;
+mod inline_read;
 mod schema;
+mod script;
 
 pub use group_commit::{BoxFuture, Tx};
 
 pub use schema::Migrated;
+pub use script::{Arg, Script, Statement};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -32,6 +35,8 @@ pub struct Db {
     reader: AnyPool,
     /// SQLite's batcher of write transactions ([`Db::write`]).
     group_commit: Option<group_commit::GroupCommit>,
+    /// SQLite's reads on the calling thread ([`Db::read_inline`]); none in memory.
+    inline: Option<std::sync::Arc<inline_read::InlineReader>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -53,7 +58,10 @@ impl Db {
     pub async fn connect_migrated(url: &str) -> anyhow::Result<(Db, Migrated)> {
         let db = Self::open(url).await?;
         let migrated = schema::migrate(&db).await?;
-        Ok((db.with_group_commit(), migrated))
+        let db = db
+            .with_group_commit()
+            .map_err(|e| anyhow::anyhow!("cannot start the write batcher's thread: {e}"))?;
+        Ok((db, migrated))
     }
 
     /// Connects without touching the schema.
@@ -98,11 +106,15 @@ impl Db {
                 for file in &files {
                     crate::files::tighten(file, crate::files::PRIVATE_FILE)?;
                 }
+                let inline = files
+                    .first()
+                    .map(|db_file| std::sync::Arc::new(inline_read::InlineReader::new(db_file)));
                 Db {
                     backend,
                     writer,
                     reader,
                     group_commit: None,
+                    inline,
                 }
             }
             Backend::Postgres => {
@@ -129,6 +141,7 @@ impl Db {
                     writer: pool.clone(),
                     reader: pool,
                     group_commit: None,
+                    inline: None,
                 }
             }
         };
@@ -143,6 +156,16 @@ impl Db {
     /// Pool for plain reads.
     pub fn reader(&self) -> &AnyPool {
         &self.reader
+    }
+
+    /// A read on the calling thread, for the hot path (`inline_read`): `None` on PostgreSQL, on
+    /// an in-memory SQLite, or when it could not be made; the caller then reads through
+    /// [`Db::reader`].
+    pub fn read_inline<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        self.inline.as_ref()?.read(read)
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

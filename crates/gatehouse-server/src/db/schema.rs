@@ -345,6 +345,16 @@ const MIGRATIONS: &[&str] = &[
         granted DOUBLE PRECISION NOT NULL
     )
     "#,
+    // 15: mail and SMS sends counted by every instance (`[rate_limits] shared`,
+    //     `ratelimit::shared_sends`): one row per send and key, pruned after a day.
+    r#"
+    CREATE TABLE send_log (
+        key TEXT NOT NULL,
+        sent_at BIGINT NOT NULL
+    );
+    CREATE INDEX send_log_key ON send_log (key, sent_at);
+    CREATE INDEX send_log_sent ON send_log (sent_at);
+    "#,
 ];
 
 /// The schema version a database had before [`migrate`] and has after it (0: an empty database).

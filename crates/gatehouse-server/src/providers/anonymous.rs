@@ -5,6 +5,7 @@ use gatehouse_proto::auth::LoginResponse;
 use gatehouse_proto::routes::provider;
 
 use crate::crypto::object_id;
+use crate::db::Script;
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::Group;
 use crate::sessions::{self, LoginContext};
@@ -25,21 +26,23 @@ pub async fn login(
         .db
         .write(move |tx| {
             Box::pin(async move {
-                let user_id =
-                    users::create(&mut **tx, &app, "normal", &Default::default(), now).await?;
-                users::add_identity(
-                    &mut **tx,
-                    &app,
-                    &user_id,
-                    provider::ANONYMOUS,
-                    provider::ANONYMOUS,
-                    &object_id(now),
-                    &Default::default(),
-                    now,
-                )
-                .await?;
+                // The user, their identity and the session: one round trip on SQLite.
+                let mut creation = Script::new();
+                let nothing = Default::default();
+                let (user_id, user) = users::create_statement(&app, "normal", &nothing, now);
+                creation.push(user);
+                let identity = users::NewIdentity {
+                    app_id: &app,
+                    user_id: &user_id,
+                    provider_type: provider::ANONYMOUS,
+                    provider_id: provider::ANONYMOUS,
+                    subject: &object_id(now),
+                    data: &nothing,
+                };
+                creation.push(users::identity_statement(&identity, now));
+                let owner = (app.as_str(), user_id.as_str());
                 let opened =
-                    sessions::open(&st, tx, &app, &user_id, provider::ANONYMOUS, None, &ctx)
+                    sessions::open_first(&st, tx, owner, provider::ANONYMOUS, &ctx, creation)
                         .await?;
                 Ok::<_, ApiError>((opened, user_id))
             })

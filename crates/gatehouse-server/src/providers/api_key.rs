@@ -32,36 +32,29 @@ pub async fn login(
 ) -> ApiResult<LoginResponse> {
     state.limiter.check(Group::Login, ip).await?;
     let key = creds.key.required("key")?;
-    let row = api_keys::by_hash(state.db.reader(), app_id, &sha256_hex(key.as_bytes()))
+    let row = api_keys::by_hash(&state.db, app_id, &sha256_hex(key.as_bytes()))
         .await?
         .filter(|k| !k.disabled)
         .ok_or_else(ApiError::invalid_credentials)?;
+    // Checked before the write (off the group commit's serial path); the session's insert
+    // checks again, so a user disabled in between gets no session.
+    if users::enabled(&state.db, &row.user_id).await? != Some(true) {
+        return Err(ApiError::invalid_credentials());
+    }
     let (st, app, ctx, key_row) = (state.clone(), app_id.to_string(), ctx.clone(), row.clone());
     // One unit of the SQLite group commit: answered once its batch is on disk.
-    let (opened, user) = state
+    let opened = state
         .db
         .write(move |tx| {
             Box::pin(async move {
-                let user = users::get(&mut **tx, &key_row.user_id)
-                    .await?
-                    .filter(|u| !u.disabled)
-                    .ok_or_else(ApiError::invalid_credentials)?;
-                let opened = sessions::open(
-                    &st,
-                    tx,
-                    &app,
-                    &user.id,
-                    provider::API_KEY,
-                    Some(&key_row.id),
-                    &ctx,
-                )
-                .await?;
-                Ok::<_, ApiError>((opened, user))
+                let user_id = &key_row.user_id;
+                let key = Some(key_row.id.as_str());
+                sessions::open(&st, tx, &app, user_id, provider::API_KEY, key, &ctx).await
             })
         })
         .await?;
     let response = opened.respond(state).await?;
-    tracing::info!(app_id, user_id = %user.id, key_id = %row.id, kind = %row.kind, "login");
+    tracing::info!(app_id, user_id = %row.user_id, key_id = %row.id, kind = %row.kind, "login");
     Ok(response)
 }
 

@@ -188,7 +188,7 @@ async fn mail_link(
     else {
         return Ok(());
     };
-    if !state.limiter.allow_mail("magic", &account.email) {
+    if !state.limiter.allow_mail("magic", &account.email).await {
         return Ok(());
     }
     let now = state.now();

@@ -88,8 +88,8 @@ fn code_hash(
 
 /// Per-number, per-IP and global SMS budgets, applied before looking the number up (so the
 /// answer says nothing about it).
-fn send_allowed(state: &AppState, phone: &Phone, ip: std::net::IpAddr) -> ApiResult<()> {
-    state.limiter.allow_sms(&phone.e164, ip)
+async fn send_allowed(state: &AppState, phone: &Phone, ip: std::net::IpAddr) -> ApiResult<()> {
+    state.limiter.allow_sms(&phone.e164, ip).await
 }
 
 async fn send_code(
@@ -260,7 +260,7 @@ pub async fn register(
         }
         return Ok(());
     }
-    if needs_code && state.limiter.allow_sms(&phone.e164, ip).is_ok() {
+    if needs_code && state.limiter.allow_sms(&phone.e164, ip).await.is_ok() {
         send_code(
             state,
             (app_id, app),
@@ -367,7 +367,7 @@ async fn send_for_flow(
     let app = state.provider(app_id, provider)?;
     state.limiter.check(Group::EmailSend, ip).await?;
     let phone = parse(app, phone)?;
-    send_allowed(state, &phone, ip)?;
+    send_allowed(state, &phone, ip).await?;
     let account = accounts::by_phone(state.db.reader(), app_id, &phone.e164).await?;
     let wanted = match purpose {
         Purpose::Confirm => account.as_ref().is_some_and(|a| !a.confirmed),

@@ -260,7 +260,7 @@ async fn store_registration(
     };
     tx.commit().await?;
     if let Some(mail) = mail {
-        send_limited(state, "confirm", mail);
+        send_limited(state, "confirm", mail).await;
     }
     if let (true, Some(hook)) = (by_function, &app.confirm_function) {
         let account = accounts::by_id(state.db.reader(), &id)
@@ -323,7 +323,7 @@ async fn existing_registration(
             } else {
                 let mail = confirmation_mail(state, &mut tx, app_id, app, &account, now).await?;
                 tx.commit().await?;
-                send_limited(state, "confirm", mail);
+                send_limited(state, "confirm", mail).await;
             }
             tracing::info!(app_id, "re-registration replaced an unconfirmed password");
             return Ok(());
@@ -350,7 +350,8 @@ async fn existing_registration(
             links: vec![],
             channel: "email",
         },
-    );
+    )
+    .await;
     Ok(())
 }
 
@@ -362,8 +363,8 @@ fn app_display<'a>(app: &'a AppConfig, app_id: &'a str) -> &'a str {
     }
 }
 
-fn send_limited(state: &AppState, kind: &str, mail: Mail) {
-    if state.limiter.allow_mail(kind, &mail.to) {
+async fn send_limited(state: &AppState, kind: &str, mail: Mail) {
+    if state.limiter.allow_mail(kind, &mail.to).await {
         state.mailer.send(mail);
     } else {
         tracing::info!(to = %mail.to, "mail to this address suppressed by the per-address limit");
@@ -386,7 +387,7 @@ async fn resend_confirmation_mail(
     let mut tx = state.db.writer().begin().await?;
     let mail = confirmation_mail(state, &mut tx, app_id, app, account, state.now()).await?;
     tx.commit().await?;
-    send_limited(state, "confirm", mail);
+    send_limited(state, "confirm", mail).await;
     Ok(())
 }
 
@@ -594,7 +595,8 @@ async fn mail_reset(state: &AppState, app_id: &str, email: &str) -> ApiResult<()
             links: vec![link],
             channel: "email",
         },
-    );
+    )
+    .await;
     Ok(())
 }
 

@@ -35,14 +35,16 @@ struct Take {
 #[derive(Debug, Clone)]
 pub struct SharedBuckets {
     takes: mpsc::Sender<Take>,
+    /// The database, for the shared send windows ([`super::shared_sends`]).
+    db: Db,
 }
 
 impl SharedBuckets {
     /// Starts the batcher on `db` (PostgreSQL).
     pub fn start(db: Db) -> SharedBuckets {
         let (takes, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, queue));
-        SharedBuckets { takes }
+        tokio::spawn(run(db.clone(), queue));
+        SharedBuckets { takes, db }
     }
 
     /// Takes one token from `bucket` (`capacity` tokens, refilled at `rate` per second), or
@@ -58,6 +60,10 @@ impl SharedBuckets {
         let gone = || ApiError::unavailable("the rate limiter stopped; try again shortly");
         self.takes.send(take).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 }
 

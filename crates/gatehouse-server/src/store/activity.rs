@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::{Any, Executor, Row as _};
 
 use crate::crypto::object_id;
+use crate::db::Statement;
 
 /// How long events are kept by default (`[activity] keep_days`; the maintenance round deletes
 /// older ones).
@@ -139,21 +140,26 @@ pub async fn record_as<'c>(
     event: &NewEvent<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    record_statement(id, event, now).execute(ex).await?;
+    Ok(())
+}
+
+/// [`record_as`] as a statement for a [`crate::db::Script`].
+pub fn record_statement(id: &str, event: &NewEvent<'_>, now: i64) -> Statement {
+    Statement::new(
         "INSERT INTO activity (id, app_id, user_id, kind, detail, ip, user_agent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        vec![
+            id.into(),
+            event.app_id.into(),
+            event.user_id.into(),
+            event.kind.as_str().into(),
+            super::json_text(&event.detail).into(),
+            (&event.ip).into(),
+            event.user_agent.into(),
+            now.into(),
+        ],
     )
-    .bind(id)
-    .bind(event.app_id)
-    .bind(event.user_id)
-    .bind(event.kind.as_str())
-    .bind(super::json_text(&event.detail))
-    .bind(event.ip.as_deref())
-    .bind(event.user_agent)
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(())
 }
 
 /// Where a page starts: strictly older than this event (the last one of the previous page).

@@ -28,16 +28,27 @@ impl KeyRow {
 
 const COLUMNS: &str = "id, app_id, user_id, kind, name, disabled, created_at";
 
+/// A [`KeyRow`] from a result row of [`COLUMNS`]: `$get` is the row's by-name getter
+/// (`try_get` for sqlx, `get` for rusqlite's inline reads).
+macro_rules! key_row {
+    ($r:expr, $get:ident) => {
+        KeyRow {
+            id: $r.$get("id")?,
+            app_id: $r.$get("app_id")?,
+            user_id: $r.$get("user_id")?,
+            kind: $r.$get("kind")?,
+            name: $r.$get("name")?,
+            disabled: {
+                let flag: i64 = $r.$get("disabled")?;
+                flag != 0
+            },
+            created_at: $r.$get("created_at")?,
+        }
+    };
+}
+
 fn from_row(r: &sqlx::any::AnyRow) -> Result<KeyRow, sqlx::Error> {
-    Ok(KeyRow {
-        id: r.try_get("id")?,
-        app_id: r.try_get("app_id")?,
-        user_id: r.try_get("user_id")?,
-        kind: r.try_get("kind")?,
-        name: r.try_get("name")?,
-        disabled: r.try_get::<i64, _>("disabled")? != 0,
-        created_at: r.try_get("created_at")?,
-    })
+    Ok(key_row!(r, try_get))
 }
 
 pub enum Created {
@@ -135,18 +146,30 @@ pub async fn get<'c>(
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_hash<'c>(
-    ex: impl Executor<'c, Database = Any>,
+/// The key whose secret hashes to `key_hash`: an API-key login's lookup, on the calling thread
+/// where it can be (`Db::read_inline`).
+pub async fn by_hash(
+    db: &crate::db::Db,
     app_id: &str,
     key_hash: &str,
 ) -> Result<Option<KeyRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND app_id = $2"
-    ))
-    .bind(key_hash)
-    .bind(app_id)
-    .fetch_optional(ex)
-    .await?;
+    use rusqlite::OptionalExtension as _;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND app_id = $2")
+    });
+    let inline = db.read_inline(|c| {
+        c.prepare_cached(&SQL)?
+            .query_row([key_hash, app_id], |r| Ok(key_row!(r, get)))
+            .optional()
+    });
+    if let Some(found) = inline {
+        return Ok(found);
+    }
+    let row = sqlx::query(&SQL)
+        .bind(key_hash)
+        .bind(app_id)
+        .fetch_optional(db.reader())
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 

@@ -3,31 +3,44 @@
 
 use sqlx::{Any, Executor, Row as _};
 
-/// Remembers that `user_id` signed in from `device_id`. Returns `(new, first)`: whether the
-/// device was unknown, and whether the user had no known device at all (their first sign-in,
-/// which is never an alert).
-pub async fn remember(
+use crate::db::Statement;
+
+/// What is known of a sign-in's device before it is remembered: `(new, first)`, whether the
+/// device is unknown, and whether the user has no known device at all (their first sign-in,
+/// which is never an alert). Read in the transaction that then runs [`remember_statement`]: on
+/// SQLite (one writer) nothing signs the user in between; on PostgreSQL two logins of one user
+/// from one new device at the same moment may both find it new (two events for one device, at
+/// worst: the row itself is written once).
+pub async fn seen(
     tx: &mut sqlx::Transaction<'_, Any>,
     user_id: &str,
     device_id: &str,
-    now: i64,
 ) -> Result<(bool, bool), sqlx::Error> {
-    let known: i64 = sqlx::query("SELECT COUNT(*) AS n FROM known_devices WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("n")?;
-    let inserted = sqlx::query(
-        "INSERT INTO known_devices (user_id, device_id, first_seen_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (user_id, device_id) DO NOTHING",
+    // Whether there is any, not how many: a user whose client sends no device id gets a new
+    // device at every login, and counting them all made every login slower than the last.
+    let row = sqlx::query(
+        "SELECT \
+           (SELECT COUNT(*) FROM known_devices WHERE user_id = $1 AND device_id = $2) AS this, \
+           (SELECT COUNT(*) FROM (SELECT 1 FROM known_devices WHERE user_id = $1 LIMIT 1) AS a) \
+             AS any_device",
     )
     .bind(user_id)
     .bind(device_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok((inserted == 1, known == 0))
+    .fetch_one(&mut **tx)
+    .await?;
+    let this: i64 = row.try_get("this")?;
+    let any: i64 = row.try_get("any_device")?;
+    Ok((this == 0, any == 0))
+}
+
+/// Remembers that `user_id` signed in from `device_id` (a statement for a
+/// [`crate::db::Script`]; nothing when it is known already).
+pub fn remember_statement(user_id: &str, device_id: &str, now: i64) -> Statement {
+    Statement::new(
+        "INSERT INTO known_devices (user_id, device_id, first_seen_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, device_id) DO NOTHING",
+        vec![user_id.into(), device_id.into(), now.into()],
+    )
 }
 
 /// Stores a new link's token hash; returns its id.

@@ -69,6 +69,7 @@ pub async fn prune_keeping(
     // Second-factor challenges and passkey ceremonies are single use and minutes long; a day
     // past expiry a late answer still hears "expired".
     crate::ratelimit::shared::prune(db).await?;
+    crate::ratelimit::shared_sends::prune(db).await?;
     let second_factor = super::mfa::prune_challenges(db.writer(), now - 24 * 3600).await?
         + super::passkeys::prune_ceremonies(db.writer(), now - 24 * 3600).await?;
     Ok(Pruned {

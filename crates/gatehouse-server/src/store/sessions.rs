@@ -1,7 +1,12 @@
 //! Session rows: one per (user, device) login. A session holds the hash of its current refresh
 //! secret and, for rotating sessions, the hash of the immediately previous one.
 
+use std::sync::LazyLock;
+
+use rusqlite::OptionalExtension as _;
 use sqlx::{Any, Executor, Row as _};
+
+use crate::db::{Backend, Db, Statement};
 
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -28,67 +33,133 @@ const COLUMNS: &str =
     "id, app_id, user_id, device_id, provider_type, api_key_id, secret_hash, prev_secret_hash, \
     rotated_at, rotating, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, device";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<SessionRow, sqlx::Error> {
-    Ok(SessionRow {
-        id: r.try_get("id")?,
-        app_id: r.try_get("app_id")?,
-        user_id: r.try_get("user_id")?,
-        device_id: r.try_get("device_id")?,
-        provider_type: r.try_get("provider_type")?,
-        api_key_id: r.try_get("api_key_id")?,
-        secret_hash: r.try_get("secret_hash")?,
-        prev_secret_hash: r.try_get("prev_secret_hash")?,
-        rotated_at: r.try_get("rotated_at")?,
-        rotating: r.try_get::<i64, _>("rotating")? != 0,
-        created_at: r.try_get("created_at")?,
-        last_used_at: r.try_get("last_used_at")?,
-        expires_at: r.try_get("expires_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-        user_agent: r.try_get("user_agent")?,
-        ip: r.try_get("ip")?,
-        device: r.try_get("device")?,
-    })
+/// A [`SessionRow`] from a result row of [`COLUMNS`]: `$get` is the row's by-name getter
+/// (`try_get` for sqlx, `get` for rusqlite's inline reads).
+macro_rules! session_row {
+    ($r:expr, $get:ident) => {
+        SessionRow {
+            id: $r.$get("id")?,
+            app_id: $r.$get("app_id")?,
+            user_id: $r.$get("user_id")?,
+            device_id: $r.$get("device_id")?,
+            provider_type: $r.$get("provider_type")?,
+            api_key_id: $r.$get("api_key_id")?,
+            secret_hash: $r.$get("secret_hash")?,
+            prev_secret_hash: $r.$get("prev_secret_hash")?,
+            rotated_at: $r.$get("rotated_at")?,
+            rotating: {
+                let flag: i64 = $r.$get("rotating")?;
+                flag != 0
+            },
+            created_at: $r.$get("created_at")?,
+            last_used_at: $r.$get("last_used_at")?,
+            expires_at: $r.$get("expires_at")?,
+            revoked_at: $r.$get("revoked_at")?,
+            user_agent: $r.$get("user_agent")?,
+            ip: $r.$get("ip")?,
+            device: $r.$get("device")?,
+        }
+    };
 }
 
-pub async fn insert<'c>(
-    ex: impl Executor<'c, Database = Any>,
-    s: &SessionRow,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17)"
-    ))
-    .bind(&s.id)
-    .bind(&s.app_id)
-    .bind(&s.user_id)
-    .bind(&s.device_id)
-    .bind(&s.provider_type)
-    .bind(&s.api_key_id)
-    .bind(&s.secret_hash)
-    .bind(&s.prev_secret_hash)
-    .bind(s.rotated_at)
-    .bind(crate::db::flag(s.rotating))
-    .bind(s.created_at)
-    .bind(s.last_used_at)
-    .bind(s.expires_at)
-    .bind(s.revoked_at)
-    .bind(&s.user_agent)
-    .bind(&s.ip)
-    .bind(&s.device)
-    .execute(ex)
-    .await?;
-    Ok(())
+fn from_row(r: &sqlx::any::AnyRow) -> Result<SessionRow, sqlx::Error> {
+    Ok(session_row!(r, try_get))
+}
+
+fn from_inline_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(session_row!(r, get))
+}
+
+/// A new session's insert, for a [`crate::db::Script`]. Only for a user who exists and is not
+/// disabled (its row count is 0 otherwise): a login that checked the user before an operator
+/// disabled them (which ends their sessions) must not open one after.
+pub fn insert_statement(s: &SessionRow) -> Statement {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO sessions ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16, $17 \
+             WHERE EXISTS (SELECT 1 FROM users WHERE id = $3 AND disabled = 0)"
+        )
+    });
+    Statement::new(
+        SQL.as_str(),
+        vec![
+            (&s.id).into(),
+            (&s.app_id).into(),
+            (&s.user_id).into(),
+            (&s.device_id).into(),
+            (&s.provider_type).into(),
+            (&s.api_key_id).into(),
+            (&s.secret_hash).into(),
+            (&s.prev_secret_hash).into(),
+            s.rotated_at.into(),
+            crate::db::flag(s.rotating).into(),
+            s.created_at.into(),
+            s.last_used_at.into(),
+            s.expires_at.into(),
+            s.revoked_at.into(),
+            (&s.user_agent).into(),
+            (&s.ip).into(),
+            (&s.device).into(),
+        ],
+    )
 }
 
 pub async fn get<'c>(
     ex: impl Executor<'c, Database = Any>,
     id: &str,
 ) -> Result<Option<SessionRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(ex)
-        .await?;
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"));
+    let row = sqlx::query(&SQL).bind(id).fetch_optional(ex).await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// [`get`] for a plain read, on the calling thread where it can be (`Db::read_inline`): the
+/// session check of every request with an access token.
+pub async fn read(db: &Db, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"));
+    let inline = db.read_inline(|c| {
+        c.prepare_cached(&SQL)?
+            .query_row([id], from_inline_row)
+            .optional()
+    });
+    match inline {
+        Some(found) => Ok(found),
+        None => get(db.reader(), id).await,
+    }
+}
+
+/// [`read`], with the user's custom data (the text of `users.custom_data`) in the same read: a
+/// refresh needs both, and on the hot path one read is cheaper than two.
+pub async fn read_with_custom_data(
+    db: &Db,
+    id: &str,
+) -> Result<Option<(SessionRow, Option<String>)>, sqlx::Error> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("s.{c}")).collect();
+        format!(
+            "SELECT {}, u.custom_data AS custom_data FROM sessions s \
+             LEFT JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+            columns.join(", ")
+        )
+    });
+    let inline = db.read_inline(|c| {
+        c.prepare_cached(&SQL)?
+            .query_row([id], |r| Ok((from_inline_row(r)?, r.get("custom_data")?)))
+            .optional()
+    });
+    if let Some(found) = inline {
+        return Ok(found);
+    }
+    let row = sqlx::query(&SQL)
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref()
+        .map(|r| Ok((from_row(r)?, r.try_get("custom_data")?)))
+        .transpose()
 }
 
 /// Live sessions of a user, newest first.
@@ -243,21 +314,24 @@ pub async fn revoke_device<'c>(
 }
 
 /// Keeps at most `cap` live sessions for a user by revoking the oldest (security.md S-46).
-pub async fn evict_beyond<'c>(
-    ex: impl Executor<'c, Database = Any>,
-    user_id: &str,
-    cap: i64,
-    now: i64,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE sessions SET revoked_at = $1, revoke_reason = 'evicted' WHERE id IN ( \
-                              SELECT id FROM sessions WHERE user_id = $2 AND revoked_at IS NULL \
-                              ORDER BY created_at DESC, id DESC LIMIT 1000000 OFFSET $3)",
+/// Revokes the user's oldest live sessions beyond the newest `cap` (as a statement for a
+/// [`crate::db::Script`]: its row count is the number evicted).
+///
+/// On PostgreSQL, concurrent logins of one user (one API key used by many workers) each evict
+/// while the others do: waiting for each other's rows, they deadlocked. `SKIP LOCKED` makes a
+/// login leave the rows another one is evicting (or counting past) to it, so none waits: the
+/// user may hold a session or two over `cap` until their next login. (SQLite has one writer.)
+pub fn evict_beyond_statement(user_id: &str, cap: i64, now: i64, backend: Backend) -> Statement {
+    let skip_locked = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    Statement::new(
+        format!(
+            "UPDATE sessions SET revoked_at = $1, revoke_reason = 'evicted' WHERE id IN ( \
+             SELECT id FROM sessions WHERE user_id = $2 AND revoked_at IS NULL \
+             ORDER BY created_at DESC, id DESC LIMIT 1000000 OFFSET $3{skip_locked})"
+        ),
+        vec![now.into(), user_id.into(), cap.into()],
     )
-    .bind(now)
-    .bind(user_id)
-    .bind(cap)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected())
 }

@@ -7,6 +7,7 @@ use sqlx::{Any, Executor, Row as _};
 
 use super::{json_map, json_text};
 use crate::crypto::object_id;
+use crate::db::Statement;
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -36,19 +37,53 @@ pub async fn create<'c>(
     data: &Map<String, Value>,
     now: i64,
 ) -> Result<String, sqlx::Error> {
+    let (id, insert) = create_statement(app_id, user_type, data, now);
+    insert.execute(ex).await?;
+    Ok(id)
+}
+
+/// [`create`] as a statement for a [`crate::db::Script`]: the new user's id and its insert.
+pub fn create_statement(
+    app_id: &str,
+    user_type: &str,
+    data: &Map<String, Value>,
+    now: i64,
+) -> (String, Statement) {
     let id = object_id(now);
-    sqlx::query(
+    let insert = Statement::new(
         "INSERT INTO users (id, app_id, user_type, disabled, data, created_at) VALUES \
          ($1, $2, $3, 0, $4, $5)",
-    )
-    .bind(&id)
-    .bind(app_id)
-    .bind(user_type)
-    .bind(json_text(data))
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(id)
+        vec![
+            (&id).into(),
+            app_id.into(),
+            user_type.into(),
+            json_text(data).into(),
+            now.into(),
+        ],
+    );
+    (id, insert)
+}
+
+/// Whether the user exists (`Some`) and is enabled, read on the calling thread where it can be
+/// (`Db::read_inline`): an API-key login's check, before its write.
+pub async fn enabled(db: &crate::db::Db, id: &str) -> Result<Option<bool>, sqlx::Error> {
+    use rusqlite::OptionalExtension as _;
+    const SQL: &str = "SELECT disabled FROM users WHERE id = $1";
+    let inline = db.read_inline(|c| {
+        c.prepare_cached(SQL)?
+            .query_row([id], |r| r.get::<_, i64>(0))
+            .optional()
+    });
+    let disabled = match inline {
+        Some(found) => found,
+        None => {
+            sqlx::query_scalar(SQL)
+                .bind(id)
+                .fetch_optional(db.reader())
+                .await?
+        }
+    };
+    Ok(disabled.map(|d| d == 0))
 }
 
 pub async fn get<'c>(
@@ -195,20 +230,43 @@ pub async fn add_identity<'c>(
     data: &Map<String, Value>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let identity = NewIdentity {
+        app_id,
+        user_id,
+        provider_type,
+        provider_id,
+        subject,
+        data,
+    };
+    identity_statement(&identity, now).execute(ex).await?;
+    Ok(())
+}
+
+/// An identity to add ([`identity_statement`]).
+pub struct NewIdentity<'a> {
+    pub app_id: &'a str,
+    pub user_id: &'a str,
+    pub provider_type: &'a str,
+    pub provider_id: &'a str,
+    pub subject: &'a str,
+    pub data: &'a Map<String, Value>,
+}
+
+/// [`add_identity`] as a statement for a [`crate::db::Script`].
+pub fn identity_statement(identity: &NewIdentity<'_>, now: i64) -> Statement {
+    Statement::new(
         "INSERT INTO identities (id, app_id, user_id, provider_type, provider_id, \
          subject, data, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        vec![
+            object_id(now).into(),
+            identity.app_id.into(),
+            identity.user_id.into(),
+            identity.provider_type.into(),
+            identity.provider_id.into(),
+            identity.subject.into(),
+            json_text(identity.data).into(),
+            now.into(),
+        ],
     )
-    .bind(object_id(now))
-    .bind(app_id)
-    .bind(user_id)
-    .bind(provider_type)
-    .bind(provider_id)
-    .bind(subject)
-    .bind(json_text(data))
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(())
 }
