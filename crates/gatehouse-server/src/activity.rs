@@ -95,20 +95,20 @@ pub fn session_detail(session: &SessionRow) -> Map<String, Value> {
     map
 }
 
-/// A login is opening `session`, in `tx` (every provider's session is written by
+/// A login is opening `session` (every provider's session is written by
 /// `crate::sessions::open_session`, which calls this): the `sign_in` event, with the login's own
-/// address and user agent as stored on the session; the device remembered for new-device
-/// alerts; and, for a device the user never used before (but not their very first), the
-/// `new_device` event, marked `alerted` when the app sends alerts (`alerts`). All of them are
-/// statements added to `script`, which writes the session with them: a login costs one commit
-/// (one fsync, shared by the batch on SQLite). True when the owner is to be alerted
-/// ([`crate::new_device::alert`], once the transaction is committed).
-pub async fn sign_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// address and user agent as stored on the session; for a device the user never used before
+/// (but not their very first), the `new_device` event, marked `alerted` when the app sends
+/// alerts (`alerts`); and the device remembered. All of them are statements added to `script`,
+/// which writes the session with them: a login costs one commit (one fsync, shared by the batch
+/// on SQLite) and, on SQLite, one round trip. Answers where the `new_device` insert is in the
+/// script: its row count says whether the device was new (then, when `alerts`, the owner is
+/// alerted once the transaction is committed: [`crate::new_device::alert`]).
+pub fn sign_in(
     session: &SessionRow,
     (now, alerts): (i64, bool),
     script: &mut Script,
-) -> Result<bool, sqlx::Error> {
+) -> Option<usize> {
     let event = |kind, detail| NewEvent {
         app_id: &session.app_id,
         user_id: &session.user_id,
@@ -120,19 +120,21 @@ pub async fn sign_in(
     let signed_in = event(Kind::SignIn, session_detail(session));
     script.push(rows::record_statement(&object_id(now), &signed_in, now));
     if !crate::new_device::remembers(session) {
-        return Ok(false);
-    }
-    let (user, device) = (&session.user_id, &session.device_id);
-    let (new, first) = device_alerts::seen(tx, user, device).await?;
-    script.push(device_alerts::remember_statement(user, device, now));
-    if !new || first {
-        return Ok(false);
+        return None;
     }
     let mut detail = session_detail(session);
     detail.insert("alerted".into(), Value::Bool(alerts));
     let new_device = event(Kind::NewDevice, detail);
-    script.push(rows::record_statement(&object_id(now), &new_device, now));
-    Ok(alerts)
+    let (user, device) = (&session.user_id, &session.device_id);
+    let id = object_id(now);
+    let new = script.push(device_alerts::new_device_event_statement(
+        &id,
+        &new_device,
+        now,
+        device,
+    ));
+    script.push(device_alerts::remember_statement(user, device, now));
+    Some(new)
 }
 
 /// Records `kind` for `session`'s user with the session's own origin (events a login or its

@@ -200,7 +200,7 @@ async fn open_session(
     let alerts = state
         .app(app_id)
         .is_ok_and(|app| app.new_device_alerts.enabled);
-    let alert = crate::activity::sign_in(tx, &session, (now, alerts), &mut script).await?;
+    let new_device = crate::activity::sign_in(&session, (now, alerts), &mut script);
     let cap = state.config.tokens.sessions_per_user;
     let backend = state.db.backend;
     let evict = rows::evict_beyond_statement(user_id, cap, now, backend);
@@ -214,6 +214,7 @@ async fn open_session(
         ));
     }
     let evicted = evict.and_then(|i| counts.get(i).copied()).unwrap_or(0);
+    let alert = alerts && new_device.is_some_and(|i| counts.get(i) == Some(&1));
     if evicted > 0 {
         tracing::info!(
             user_id,

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::{Any, Executor, Row as _};
 
 use crate::crypto::object_id;
-use crate::db::Statement;
+use crate::db::{Arg, Statement};
 
 /// How long events are kept by default (`[activity] keep_days`; the maintenance round deletes
 /// older ones).
@@ -144,22 +144,41 @@ pub async fn record_as<'c>(
     Ok(())
 }
 
+const INSERT: &str =
+    "INSERT INTO activity (id, app_id, user_id, kind, detail, ip, user_agent, created_at)";
+/// The inserted row's values: `$3` is the user id.
+const ROW: &str = "$1, $2, $3, $4, $5, $6, $7, $8";
+
+fn row_args(id: &str, event: &NewEvent<'_>, now: i64) -> Vec<Arg> {
+    vec![
+        id.into(),
+        event.app_id.into(),
+        event.user_id.into(),
+        event.kind.as_str().into(),
+        super::json_text(&event.detail).into(),
+        (&event.ip).into(),
+        event.user_agent.into(),
+        now.into(),
+    ]
+}
+
 /// [`record_as`] as a statement for a [`crate::db::Script`].
 pub fn record_statement(id: &str, event: &NewEvent<'_>, now: i64) -> Statement {
-    Statement::new(
-        "INSERT INTO activity (id, app_id, user_id, kind, detail, ip, user_agent, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        vec![
-            id.into(),
-            event.app_id.into(),
-            event.user_id.into(),
-            event.kind.as_str().into(),
-            super::json_text(&event.detail).into(),
-            (&event.ip).into(),
-            event.user_agent.into(),
-            now.into(),
-        ],
-    )
+    Statement::new(format!("{INSERT} VALUES ({ROW})"), row_args(id, event, now))
+}
+
+/// [`record_statement`], recorded only when `condition` holds: SQL that may use `$3` (the user
+/// id) and `$9`… (`extra`). Its row count (1 or 0) says whether it was.
+pub fn record_if_statement(
+    id: &str,
+    event: &NewEvent<'_>,
+    now: i64,
+    condition: &str,
+    extra: Vec<Arg>,
+) -> Statement {
+    let mut args = row_args(id, event, now);
+    args.extend(extra);
+    Statement::new(format!("{INSERT} SELECT {ROW} WHERE {condition}"), args)
 }
 
 /// Where a page starts: strictly older than this event (the last one of the previous page).

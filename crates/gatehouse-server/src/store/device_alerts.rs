@@ -5,32 +5,24 @@ use sqlx::{Any, Executor, Row as _};
 
 use crate::db::Statement;
 
-/// What is known of a sign-in's device before it is remembered: `(new, first)`, whether the
-/// device is unknown, and whether the user has no known device at all (their first sign-in,
-/// which is never an alert). Read in the transaction that then runs [`remember_statement`]: on
-/// SQLite (one writer) nothing signs the user in between; on PostgreSQL two logins of one user
-/// from one new device at the same moment may both find it new (two events for one device, at
-/// worst: the row itself is written once).
-pub async fn seen(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    user_id: &str,
+/// Records `event` (a `new_device` event of `user_id`'s, for a [`crate::db::Script`]) only if
+/// the user has signed in before, but never from `device_id`: run before
+/// [`remember_statement`] in the same transaction, its row count (1 or 0) says whether this
+/// sign-in is from a new device. An account's very first device is not new.
+pub fn new_device_event_statement(
+    id: &str,
+    event: &crate::store::activity::NewEvent<'_>,
+    now: i64,
     device_id: &str,
-) -> Result<(bool, bool), sqlx::Error> {
-    // Whether there is any, not how many: a user whose client sends no device id gets a new
-    // device at every login, and counting them all made every login slower than the last.
-    let row = sqlx::query(
-        "SELECT \
-           (SELECT COUNT(*) FROM known_devices WHERE user_id = $1 AND device_id = $2) AS this, \
-           (SELECT COUNT(*) FROM (SELECT 1 FROM known_devices WHERE user_id = $1 LIMIT 1) AS a) \
-             AS any_device",
+) -> Statement {
+    crate::store::activity::record_if_statement(
+        id,
+        event,
+        now,
+        "EXISTS (SELECT 1 FROM known_devices WHERE user_id = $3) \
+         AND NOT EXISTS (SELECT 1 FROM known_devices WHERE user_id = $3 AND device_id = $9)",
+        vec![device_id.into()],
     )
-    .bind(user_id)
-    .bind(device_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let this: i64 = row.try_get("this")?;
-    let any: i64 = row.try_get("any_device")?;
-    Ok((this == 0, any == 0))
 }
 
 /// Remembers that `user_id` signed in from `device_id` (a statement for a
