@@ -264,9 +264,10 @@ pub struct Bucket {
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
     pub enabled: bool,
-    /// Per-client buckets kept in the database (PostgreSQL only), so several instances share
-    /// them: a client spreading requests over the cluster gets one instance's budget
-    /// (`ratelimit::shared`). Off: each instance counts alone, in memory.
+    /// Per-client buckets and mail/SMS send limits kept in the database (PostgreSQL only), so
+    /// several instances share them: a client spreading requests over the cluster gets one
+    /// instance's budget (`ratelimit::shared`, `ratelimit::shared_sends`). Off: each instance
+    /// counts alone, in memory.
     pub shared: bool,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
