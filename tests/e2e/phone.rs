@@ -679,19 +679,26 @@ async fn codes_resist_guessing_reuse_expiry_and_cross_use(b: Backend) {
     login("12345".into()).await.err(400, "InvalidCode");
 }
 
-async fn sends_are_limited_and_country_bound(b: Backend) {
-    let (t, twilio) = server(b, true).await;
-    confirmed(&t, &twilio, PHONE).await;
+/// A confirmed number (its registration text) and one text to another number: a second text
+/// to either within the minute is refused with a Retry-After. Returns the PKCE challenge used.
+async fn one_text_per_number_per_minute(t: &TestServer, twilio: &Twilio) -> String {
+    confirmed(t, twilio, PHONE).await;
     // The registration text was the minute's one text to this number.
     let (_, challenge) = pkce_pair();
-    let r = send_for(&t, PHONE, &challenge).await;
+    let r = send_for(t, PHONE, &challenge).await;
     assert!(r.headers.contains_key("retry-after"));
     r.err(429, "TooManyRequests");
     // The same limit for a number without an account: nothing to learn from it.
-    send_for(&t, "+14155552679", &challenge).await.void();
-    send_for(&t, "+14155552679", &challenge)
+    send_for(t, "+14155552679", &challenge).await.void();
+    send_for(t, "+14155552679", &challenge)
         .await
         .err(429, "TooManyRequests");
+    challenge
+}
+
+async fn sends_are_limited_and_country_bound(b: Backend) {
+    let (t, twilio) = server(b, true).await;
+    let challenge = one_text_per_number_per_minute(&t, &twilio).await;
     // Outside the allowlist: a clear refusal, and nothing reaches the SMS API.
     let before = twilio.sent.lock().unwrap().len();
     let e = send_for(&t, "+44 20 7946 0958", &challenge)
@@ -723,15 +730,7 @@ async fn sends_are_limited_and_country_bound(b: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_text_budgets_hold_in_the_database() {
     let (t, twilio) = server_with(Backend::Postgres, true, |c| c.rate_limits.shared = true).await;
-    confirmed(&t, &twilio, PHONE).await;
-    let (_, challenge) = pkce_pair();
-    let r = send_for(&t, PHONE, &challenge).await;
-    assert!(r.headers.contains_key("retry-after"));
-    r.err(429, "TooManyRequests");
-    send_for(&t, "+14155552679", &challenge).await.void();
-    send_for(&t, "+14155552679", &challenge)
-        .await
-        .err(429, "TooManyRequests");
+    one_text_per_number_per_minute(&t, &twilio).await;
     // Each text counted under its number, its client and the server's daily budget.
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM send_log WHERE key LIKE 'sms%'")
         .fetch_one(t.state().db.reader())

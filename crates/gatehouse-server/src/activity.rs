@@ -109,22 +109,14 @@ pub fn sign_in(
     (now, alerts): (i64, bool),
     script: &mut Script,
 ) -> Option<usize> {
-    let event = |kind, detail| NewEvent {
-        app_id: &session.app_id,
-        user_id: &session.user_id,
-        kind,
-        detail,
-        ip: session.ip.clone(),
-        user_agent: session.user_agent.as_deref(),
-    };
-    let signed_in = event(Kind::SignIn, session_detail(session));
+    let signed_in = session_event(session, Kind::SignIn, session_detail(session));
     script.push(rows::record_statement(&object_id(now), &signed_in, now));
     if !crate::new_device::remembers(session) {
         return None;
     }
     let mut detail = session_detail(session);
     detail.insert("alerted".into(), Value::Bool(alerts));
-    let new_device = event(Kind::NewDevice, detail);
+    let new_device = session_event(session, Kind::NewDevice, detail);
     let (user, device) = (&session.user_id, &session.device_id);
     let id = object_id(now);
     let new = script.push(device_alerts::new_device_event_statement(
@@ -137,6 +129,19 @@ pub fn sign_in(
     Some(new)
 }
 
+/// An event of `session`'s user with the session's own origin: the login's address and user
+/// agent, as stored on the session.
+fn session_event(session: &SessionRow, kind: Kind, detail: Map<String, Value>) -> NewEvent<'_> {
+    NewEvent {
+        app_id: &session.app_id,
+        user_id: &session.user_id,
+        kind,
+        detail,
+        ip: session.ip.clone(),
+        user_agent: session.user_agent.as_deref(),
+    }
+}
+
 /// Records `kind` for `session`'s user with the session's own origin (events a login or its
 /// session causes, when no request address is at hand).
 pub async fn record_for_session(
@@ -145,14 +150,7 @@ pub async fn record_for_session(
     kind: Kind,
     detail: Map<String, Value>,
 ) {
-    let event = NewEvent {
-        app_id: &session.app_id,
-        user_id: &session.user_id,
-        kind,
-        detail,
-        ip: session.ip.clone(),
-        user_agent: session.user_agent.as_deref(),
-    };
+    let event = session_event(session, kind, detail);
     if let Err(e) = rows::record(state.db.writer(), &event, state.now()).await {
         tracing::warn!(error = %e, kind = event.kind.as_str(), "recording activity failed");
     }

@@ -1,10 +1,13 @@
 //! Group commit for SQLite (issue 14): with `synchronous=FULL` every commit waits for its own
 //! fsync of the WAL, so logins — a few small inserts each — were bound by the disk, not the
-//! CPU. One task owns the batches: it takes every unit of work waiting (up to
-//! [`MAX_BATCH`]), runs each inside one transaction under a SAVEPOINT of its own (a unit that
-//! fails is rolled back alone and gets its own error), commits once — one fsync for the batch —
-//! and only then answers each caller. So every answered write is on disk, exactly as before;
-//! concurrent writers just share the wait. An idle server runs a batch of one at once.
+//! CPU. One thread owns the batches ([`GroupCommit::start`]): it takes every unit of work
+//! waiting (up to [`MAX_BATCH`]), runs each inside one transaction under a SAVEPOINT of its
+//! own (a unit that fails is rolled back alone and gets its own error), commits once — one
+//! fsync for the batch — and only then answers each caller. So every answered write is on
+//! disk, exactly as before; concurrent writers just share the wait. An idle server runs a
+//! batch of one at once. Units are serial (one writer), so each round trip to the connection
+//! inside a unit costs every unit behind it: a unit sends its writes as one
+//! [`super::Script`] where it can.
 //!
 //! PostgreSQL runs the same units in their own transactions on its pool (it has many writer
 //! connections and its own group commit).

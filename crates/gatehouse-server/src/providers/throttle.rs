@@ -50,8 +50,16 @@ pub async fn check_password(
     if now - before.window_start >= window {
         before = Failures::default();
     }
-    let count =
-        failures::count_attempt(state.db.writer(), app_id, account_key, now, window).await?;
+    // Units of the group commit (SQLite): concurrent attempts share their fsyncs.
+    let (app, account) = (app_id.to_string(), account_key.to_string());
+    let count = state
+        .db
+        .write(move |tx| {
+            Box::pin(async move {
+                failures::count_attempt(&mut **tx, &app, &account, now, window).await
+            })
+        })
+        .await?;
     // `rate_limits.enabled = false` (test suites, benchmarks) turns account throttling off too.
     let throttle = limits.enabled;
     // The attempts before this one (`count - 1`) decide the lock.
@@ -63,7 +71,13 @@ pub async fn check_password(
     let exists = stored.is_some();
     let (matches, stale) = state.hasher.verify(password, stored).await?;
     if exists && matches && !locked {
-        failures::clear(state.db.writer(), app_id, account_key).await?;
+        let (app, account) = (app_id.to_string(), account_key.to_string());
+        state
+            .db
+            .write(move |tx| {
+                Box::pin(async move { failures::clear(&mut **tx, &app, &account).await })
+            })
+            .await?;
         return Ok(stale);
     }
     tracing::info!(app_id, locked, "failed password login");
