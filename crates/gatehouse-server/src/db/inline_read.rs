@@ -13,7 +13,7 @@
 //! is bounded by that timeout. The connections are `query_only`: nothing writes through them.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -65,7 +65,7 @@ impl InlineReader {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.idle)
     }
 
     fn take(&self) -> Option<Connection> {
